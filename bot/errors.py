@@ -1,0 +1,114 @@
+"""Every error newsbot raises on purpose. Each names the thing at fault and, where it can, the fix.
+
+    NewsbotError
+     +-- ConfigError          a config file, key path and line: refuse to start (exit 2)
+     +-- QuerySyntaxError     a topic query that does not parse, with the character position
+     +-- FetchError           one feed could not be fetched; `kind` says why (timeout, http, ...)
+     |    +-- FeedGone        HTTP 410: the feed is disabled until an admin re-enables it
+     +-- ParseError           one feed's body is not a feed we can read
+     +-- StoreError           the state database cannot be opened or written
+     +-- DeliveryError        Slack refused or failed a post; `code` is Slack's error string
+"""
+
+from __future__ import annotations
+
+
+class NewsbotError(Exception):
+    """Base of every error newsbot raises on purpose."""
+
+
+class ConfigError(NewsbotError):
+    """The configuration is invalid. Renders as `file:line key.path: problem`."""
+
+    def __init__(
+        self, message: str, *, file: str = "", line: int | None = None, path: str = ""
+    ) -> None:
+        self.message = message
+        self.file = file
+        self.line = line
+        self.path = path
+        super().__init__(self.render())
+
+    def render(self) -> str:
+        where = self.file
+        if where and self.line is not None:
+            where = f"{where}:{self.line}"
+        prefix = " ".join(part for part in (where, self.path) if part)
+        return f"{prefix}: {self.message}" if prefix else self.message
+
+
+class ConfigErrors(ConfigError):
+    """Several configuration problems found in one pass, so the admin can fix them all at once."""
+
+    def __init__(self, errors: list[ConfigError]) -> None:
+        self.errors = errors
+        super().__init__("\n".join(error.render() for error in errors))
+
+    def render(self) -> str:
+        return "\n".join(error.render() for error in getattr(self, "errors", []))
+
+
+class QuerySyntaxError(NewsbotError):
+    """A topic query does not parse. `position` is the 0-based character offset of the problem."""
+
+    def __init__(self, message: str, position: int, query: str = "") -> None:
+        self.message = message
+        self.position = position
+        self.query = query
+        super().__init__(f"{message} at position {position}")
+
+
+class FetchError(NewsbotError):
+    """A feed could not be fetched.
+
+    `kind` is one of: scheme, dns, connect, timeout, http, too_large, redirects, protocol.
+    `retry_after` carries the server's Retry-After (seconds) on 429/503.
+    """
+
+    def __init__(
+        self,
+        feed_url: str,
+        kind: str,
+        message: str,
+        *,
+        status: int | None = None,
+        retry_after: float | None = None,
+    ) -> None:
+        self.feed_url = feed_url
+        self.kind = kind
+        self.status = status
+        self.retry_after = retry_after
+        super().__init__(f"fetch {feed_url}: {message}")
+
+
+class FeedGone(FetchError):
+    """HTTP 410 Gone: the publisher removed the feed; polling it again would be rude and useless."""
+
+
+class ParseError(NewsbotError):
+    """A feed body is not a feed (HTML login page, broken XML, empty body, ...)."""
+
+    def __init__(self, feed_url: str, message: str) -> None:
+        self.feed_url = feed_url
+        super().__init__(f"parse {feed_url}: {message}")
+
+
+class StoreError(NewsbotError):
+    """The state database cannot be opened, read or written. Never silently reset."""
+
+
+class DeliveryError(NewsbotError):
+    """Slack did not accept a message.
+
+    `code` is Slack's error string (e.g. `channel_not_found`) or a transport failure
+    (`timeout`, `connection`, `http_500`). `retryable` says whether trying later may work.
+    """
+
+    def __init__(
+        self, channel: str, code: str, *, retryable: bool, retry_after: float | None = None
+    ) -> None:
+        self.channel = channel
+        self.code = code
+        self.retryable = retryable
+        self.retry_after = retry_after
+        super().__init__(f"deliver to {channel}: {code}")

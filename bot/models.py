@@ -1,0 +1,119 @@
+"""The shared vocabulary of newsbot: frozen values handed from one pipeline stage to the next.
+
+Outside formats (feedparser entries, YAML mappings, Slack responses) are converted into these
+types at the edge and never travel further.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+
+@dataclass(frozen=True, slots=True)
+class FeedSpec:
+    """One feed the admin asked for."""
+
+    url: str
+    name: str | None = None
+    interval: int = 300  # seconds between polls
+    topics: tuple[str, ...] = ()  # empty: every topic
+
+
+@dataclass(frozen=True, slots=True)
+class ClusterSettings:
+    """When a matched story counts as another report of an event already alerted on."""
+
+    window_hours: float = 72.0
+    threshold: float = 0.0  # 0: use the clustering module's tuned default
+    enabled: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class Topic:
+    """A subject a team follows: a query in the rule language, where its alerts go, how sure to be."""
+
+    name: str
+    channels: tuple[str, ...]
+    query: str
+    threshold: float = 50.0  # minimum match score, 0-100
+    cluster: ClusterSettings = field(default_factory=ClusterSettings)
+
+
+@dataclass(frozen=True, slots=True)
+class Story:
+    """One news item, already normalised: plain text, canonical URL, aware datetime."""
+
+    id: str  # stable within its feed: guid, else canonical link, else a content hash
+    url: str  # canonical URL; "" when the entry had no usable http(s) link
+    title: str
+    summary: str  # plain text, HTML stripped and entities decoded
+    source: str  # the outlet's name
+    published: datetime | None  # timezone-aware (UTC), None when the feed gave no date
+    feed_url: str = ""
+
+    @property
+    def key(self) -> str:
+        """What identifies the story across feeds: its canonical URL, else feed + id."""
+        return self.url or f"{self.feed_url}#{self.id}"
+
+
+@dataclass(frozen=True, slots=True)
+class TermHit:
+    """One rule term found in a story: which term, in which field, as which words."""
+
+    term: str  # the term as the admin wrote it
+    field: str  # "title" or "summary"
+    text: str  # the words of the story that matched
+    start: int  # character offset in the field's normalised text
+    similarity: float  # 0-100; 100 for an exact match
+
+
+@dataclass(frozen=True, slots=True)
+class Match:
+    """A topic a story matched, with the score and the evidence."""
+
+    topic: str
+    score: float  # 0-100
+    hits: tuple[TermHit, ...] = ()
+
+    @property
+    def terms(self) -> list[str]:
+        """The distinct matched terms, in the order first found."""
+        return list(dict.fromkeys(hit.term for hit in self.hits))
+
+
+@dataclass(frozen=True, slots=True)
+class Alert:
+    """A story to post to one channel for one topic.
+
+    `id` is stable (derived from channel and story key), so the same story can never become two
+    alerts in one channel, and Slack message metadata can carry it for idempotent delivery.
+    `parent_id` is set when the story reports an event already alerted on: it is then posted as a
+    thread reply under that alert instead of a new top-level message.
+    """
+
+    id: str
+    topic: str
+    channel: str
+    story: Story
+    match: Match
+    parent_id: str | None = None
+    cluster_reason: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class FetchResult:
+    """What one HTTP poll of a feed returned."""
+
+    url: str  # final URL after redirects
+    status: int
+    body: bytes | None  # None when the server said 304 Not Modified
+    etag: str | None = None
+    last_modified: str | None = None
+    content_type: str | None = None
+    elapsed_ms: int = 0
+
+    @property
+    def not_modified(self) -> bool:
+        return self.status == 304
