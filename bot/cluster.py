@@ -1,0 +1,404 @@
+"""Story clustering: decide whether a matched story reports an event already alerted on.
+
+Contract: `decide(story, prior, settings, now)` is pure. Given the reports already posted
+(top-level) or folded (thread replies) in one channel, it returns a `ClusterDecision` naming the
+top-level alert to fold the story into, or `None` for a new top-level alert, with the best
+similarity seen and a human-readable reason. It never raises on odd input (empty texts, missing
+dates): a story it cannot compare simply starts a new alert.
+
+How a pair of stories is compared:
+- wording: rapidfuzz token similarity of the normalised titles, and of titles plus summaries,
+  with `rapidfuzz.utils.default_process` (rapidfuzz 3 does not normalise case or punctuation);
+- distinctive terms: capitalised names (organisations, places, people, products), acronyms,
+  law codes ("AB 1215") and figures the two share, as a bonus;
+- conflict: each headline's acting subject (its first distinctive name) is looked for in the
+  other story. When neither subject appears in the other's headline and the subjects differ
+  ("Boston bans ..." / "Portland bans ..."), the pair is vetoed however similar the wording;
+- time: only reports whose event started within `settings.window_hours` are candidates, and the
+  bar rises slowly with the distance from the event's first report.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from functools import lru_cache
+from itertools import combinations
+
+from rapidfuzz import fuzz
+from rapidfuzz.utils import default_process
+
+from bot.models import ClusterSettings, Story
+
+# Tuned on the development set, checked against hand-written look-alike events (see
+# tests/test_cluster.py); used when a topic leaves `threshold` at 0.
+DEFAULT_THRESHOLD = 58.0
+# At the far edge of the window a story needs this many more points than at the event's start:
+# a report days later is more often a follow-up than a copy.
+TIME_PENALTY = 8.0
+# Headlines this alike are copies of one wire story, even when no name was recognised in them.
+NEAR_COPY = 90.0
+# Points added per distinctive term shared, capped: shared names are strong evidence of one event.
+ENTITY_BONUS_PER_TERM = 6.0
+ENTITY_BONUS_CAP = 18.0
+
+# Capitalised words that name no particular thing: function words that open headlines, calendar
+# words, and the vocabulary of the domain itself. They never count as distinctive.
+# Words that open many place names: "San Diego" and "San Jose" share one but not a place.
+_NAME_PREFIXES = frozenset("san santa saint st los las el la le fort port mount lake north south east west united".split())
+
+_STOP_CAPITALISED = frozenset(
+    """
+    a an the this that these those it its is are was were be been will would could should can
+    may might must shall do does did has have had not no yes new old one two three first second
+    last next in on of for to from by at with without as and or but nor so if then than after
+    before over under into about against between during amid until up down out off why how what
+    when where who whom which while here there all any some most more many few each every other
+    such only just also still again says said say told tells report reports update breaking
+    following according meanwhile now today yesterday week weeks month months year years
+    member members people
+    exclusive opinion analysis editorial watch live video photos explainer brief news
+    monday tuesday wednesday thursday friday saturday sunday
+    january february march april may june july august september october november december
+    jan feb mar apr jun jul aug sep sept oct nov dec
+    police cops cop officers officer department dept law laws act bill bills rule rules
+    regulation regulations ordinance order orders ban bans banned banning moratorium pause
+    facial face faces recognition surveillance biometric biometrics technology tech software
+    system systems app apps data privacy ai artificial intelligence
+    court courts judge judges supreme appeals federal state states city cities county council
+    councils government governments agency agencies authority authorities commission committee
+    congress senate house parliament ministry minister mayor governor president ceo board
+    company companies firm firms startup group groups officials lawmakers regulator regulators
+    watchdog public private national international global
+    mr mrs ms dr gov sen rep st
+    """.split()
+)
+
+# Spellings of one place that a headline and a summary often mix. Kept tiny and generic.
+_ALIASES = {
+    # The United States is the default setting of most of this news: as a name it tells nothing.
+    "us": "",
+    "u.s": "",
+    "u.s.": "",
+    "usa": "",
+    "america": "",
+    "american": "",
+    "americans": "",
+    "u.k": "uk",
+    "u.k.": "uk",
+    "britain": "uk",
+    "british": "uk",
+    "eu": "europe",
+    "european": "europe",
+    "europe": "europe",
+}
+
+# Demonym and plural endings, longest first, so "Italy", "Italian" and "Italians" meet at "ital".
+_SUFFIXES = ("ians", "ian", "ans", "ese", "ish", "ia", "an", "s", "y", "a", "e")
+
+_WORD = re.compile(r"[A-Za-z0-9][A-Za-z0-9.'’&]*")
+# "AB 1215", "SB1047", "HB 2": capitals then a number that is not an amount ("AI 20 million").
+_LAW_CODE = re.compile(
+    r"\b(?!USD|EUR|GBP)([A-Z]{1,4})[\s-]?(\d{1,5})\b(?![.,]\d|\s*(?:million|billion|bn|%|percent))"
+)
+_FIGURE = re.compile(r"\d+(?:[.,]\d+)?")
+_SENTENCE_BREAK = re.compile(r"[.!?:;|–—]\s|\s[-–—]\s|^\s*")
+_YEAR = re.compile(r"(?:19|20)\d\d")
+
+
+@dataclass(frozen=True, slots=True)
+class PriorReport:
+    """One story already alerted (top-level) or folded (thread reply) in a channel."""
+
+    alert_id: str  # the id of the top-level alert of its event (for a folded report: its parent's)
+    title: str
+    summary: str
+    url: str
+    source: str
+    published: datetime  # aware; the story's published time (or first-seen time)
+    event_start: datetime  # aware; published time of the event's first (top-level) report
+
+
+@dataclass(frozen=True, slots=True)
+class ClusterDecision:
+    """Where a story goes: into an existing alert's thread, or out as a new top-level alert."""
+
+    parent_id: str | None  # alert id to fold into; None: a new top-level alert
+    similarity: float  # 0-100, the best score seen
+    reason: str  # which prior alert, which similarity components, shared entities; or why none
+
+
+@dataclass(frozen=True, slots=True)
+class _Name:
+    stem: str
+    strong: bool  # capitalised mid-sentence, or an acronym: surely a name
+
+
+@dataclass(frozen=True, slots=True)
+class Profile:
+    """What the comparison needs from one story, computed once."""
+
+    title: str  # normalised for rapidfuzz
+    text: str  # normalised title + summary
+    subject: tuple[str, ...]  # stems of the headline's first distinctive name; () if none
+    lede: tuple[str, ...]  # stems of the summary's first distinctive name: its acting subject
+    title_names: frozenset[str]  # stems of the headline's distinctive names
+    strong_title_names: frozenset[str]  # those of them surely names (see `_Name`)
+    names: frozenset[str]  # stems of every distinctive name in title and summary
+    initials: frozenset[str]  # initials of capitalised runs ("New Jersey" -> "nj")
+    stems: frozenset[str]  # stems of every word, to look a name up in the story
+    figures: frozenset[str]  # amounts and counts ("650", "30.5"), years excluded
+
+
+@dataclass(frozen=True, slots=True)
+class PairScore:
+    """The similarity of a story and one prior report, with the components that made it."""
+
+    total: float
+    title: float
+    text: float
+    bonus: float
+    shared: tuple[str, ...]  # distinctive names and figures in both stories
+    names: tuple[str, ...]  # the names among them
+    veto: str  # "" or why the pair can never fold
+
+    @property
+    def foldable(self) -> bool:
+        """No veto, and some evidence beyond shared vocabulary: a shared name or a near copy."""
+        return not self.veto and (bool(self.names) or self.title >= NEAR_COPY)
+
+
+def decide(
+    story: Story, prior: Sequence[PriorReport], settings: ClusterSettings, now: datetime
+) -> ClusterDecision:
+    """Fold `story` into the alert of the most similar recent event, or start a new alert."""
+    if not settings.enabled:
+        return ClusterDecision(None, 0.0, "new alert: clustering is disabled for this topic")
+    published = story.published or now
+    window = timedelta(hours=settings.window_hours)
+    candidates = [p for p in prior if abs(published - p.event_start) <= window]
+    if not candidates:
+        return ClusterDecision(None, 0.0, _no_candidates_reason(len(prior), settings))
+    threshold = settings.threshold or DEFAULT_THRESHOLD
+    mine = profile(story.title, story.summary)
+    scored = [
+        _Scored(report, score_pair(mine, profile(report.title, report.summary)), bar)
+        for report in candidates
+        for bar in [threshold + TIME_PENALTY * _window_fraction(published, report, window)]
+    ]
+    foldable = [s for s in scored if s.pair.foldable and s.pair.total >= s.bar]
+    if foldable:
+        return _fold(max(foldable, key=lambda s: s.pair.total - s.bar))
+    return _keep_apart(max(scored, key=lambda s: s.pair.total))
+
+
+def score_pair(a: Profile, b: Profile) -> PairScore:
+    """Similarity of two stories, 0-100: wording plus a bonus for shared distinctive terms."""
+    title = fuzz.token_sort_ratio(a.title, b.title, processor=default_process)
+    text = fuzz.token_set_ratio(a.text, b.text, processor=default_process)
+    names = tuple(sorted(a.names & b.names))
+    shared = tuple(sorted(set(names) | (a.figures & b.figures)))
+    bonus = min(ENTITY_BONUS_CAP, ENTITY_BONUS_PER_TERM * len(shared))
+    total = min(100.0, max(title, 0.5 * title + 0.5 * text) + bonus)
+    return PairScore(total, title, text, bonus, shared, names, subject_conflict(a, b))
+
+
+def subject_conflict(a: Profile, b: Profile) -> str:
+    """Why two stories are about different actors ("" if not).
+
+    A story's subjects are the first distinctive names of its headline and of its summary (the
+    lede's acting subject). Two reports of one event share a subject, or one headline names the
+    other's ("Italy fines Clearview" / "Clearview fined in Italy"). When neither story puts the
+    other's subject in its headline or lede, they are about different cities, companies or
+    agencies however alike the wording: a passing mention later in a summary ("... joining
+    Amazon and IBM") does not make a Microsoft story an Amazon story.
+    """
+    if not a.subject or not b.subject:
+        return ""
+    if _names_subject(b, a) or _names_subject(a, b):
+        return _name_conflict(a, b)
+    return f"different subjects: {' '.join(a.subject)} / {' '.join(b.subject)}"
+
+
+def _names_subject(story: Profile, other: Profile) -> bool:
+    """The story's headline or lede names one of the other story's subjects, or its acronym."""
+    prominent = story.title_names | set(story.lede)
+    for subject in (other.subject, other.lede):
+        if (set(subject) - _NAME_PREFIXES) & prominent:
+            return True
+        if any(word in story.initials for word in subject):
+            return True
+    return False
+
+
+def _name_conflict(a: Profile, b: Profile) -> str:
+    """Each headline names someone or somewhere the other story never mentions.
+
+    "Italian regulator fines Clearview" / "Dutch regulator fines Clearview": one actor, two
+    events. Only sure names count, so a Title Case word ("Gets", "Approved") cannot veto.
+    """
+    only_a = sorted(a.strong_title_names - b.stems - b.names - _NAME_PREFIXES)
+    only_b = sorted(b.strong_title_names - a.stems - a.names - _NAME_PREFIXES)
+    if only_a and only_b:
+        return f"conflicting names: {', '.join(only_a)} / {', '.join(only_b)}"
+    return ""
+
+
+@lru_cache(maxsize=4096)
+def profile(title: str, summary: str) -> Profile:
+    """Extract the comparison features of one story; cached as a channel's prior is re-read."""
+    title_runs = _name_runs(title, summary, is_title=True)
+    summary_runs = _name_runs(summary, title, is_title=False)
+    title_names = frozenset(n.stem for run in title_runs for n in run)
+    summary_names = frozenset(n.stem for run in summary_runs for n in run)
+    strong = frozenset(n.stem for run in title_runs + summary_runs for n in run if n.strong)
+    lede = tuple(n.stem for n in summary_runs[0]) if summary_runs else ()
+    subject = tuple(n.stem for n in title_runs[0]) if title_runs else lede
+    everything = f"{title} {summary}"
+    return Profile(
+        title=_normalise(title),
+        text=_normalise(everything),
+        subject=subject,
+        lede=lede,
+        title_names=title_names | _law_codes(title),
+        strong_title_names=(title_names & strong) | _law_codes(title),
+        names=title_names | summary_names | _law_codes(everything),
+        initials=_initials(title, summary),
+        stems=frozenset(_stem(w) for w in _WORD.findall(everything)),
+        figures=frozenset(f for f in _FIGURE.findall(everything) if _is_figure(f)),
+    )
+
+
+def _name_runs(text: str, context: str, *, is_title: bool) -> list[tuple[_Name, ...]]:
+    """Runs of consecutive distinctive capitalised words, each as a tuple of names.
+
+    Capitals prove little at the start of a sentence or anywhere in a Title Case Headline: there
+    a word counts only if the story never writes it in lower case, and it is a weak name.
+    """
+    lowered = {_stem(w) for w in _WORD.findall(f"{text} {context}") if w[0].islower()}
+    title_case = is_title and _is_title_case(text)
+    runs: list[tuple[_Name, ...]] = []
+    current: list[_Name] = []
+    for word, initial in _words_with_position(text):
+        stem = _stem(word)
+        grammar = initial or title_case
+        if _is_name(word, stem, grammar, lowered):
+            if stem and stem not in _STOP_CAPITALISED:
+                current.append(_Name(stem, strong=not grammar or word.isupper()))
+            continue
+        if current:
+            runs.append(tuple(current))
+        current = []
+    if current:
+        runs.append(tuple(current))
+    return runs
+
+
+def _is_name(word: str, stem: str, capital_is_grammar: bool, lowered: set[str]) -> bool:
+    """Whether a word in running text is (part of) a proper name."""
+    if not word[0].isupper() or stem in _STOP_CAPITALISED:
+        return False
+    if word.lower().strip(".'’") in _STOP_CAPITALISED or len(word) < 2:
+        return False
+    if not stem:  # a name too common to tell anything ("U.S."), but still a name
+        return True
+    if word.isupper() and len(word) > 1:  # acronyms: NJ, BIPA, DPA
+        return True
+    return not capital_is_grammar or stem not in lowered
+
+
+def _words_with_position(text: str) -> list[tuple[str, bool]]:
+    """Each word, and whether it opens a sentence (where capitals are grammar, not names)."""
+    starts = {m.end() for m in _SENTENCE_BREAK.finditer(text)}
+    return [(m.group(), m.start() in starts) for m in _WORD.finditer(text)]
+
+
+def _is_title_case(title: str) -> bool:
+    """Most longer words capitalised: "Boston City Council Bans Facial Surveillance Technology"."""
+    words = [w for w in _WORD.findall(title)[1:] if len(w) > 3 and w[0].isalpha()]
+    return len(words) >= 3 and sum(w[0].isupper() for w in words) / len(words) >= 0.7
+
+
+def _stem(word: str) -> str:
+    """Lower case, possessive and demonym/plural endings dropped, known spellings merged."""
+    word = word.lower().strip(".'’-")
+    word = re.sub(r"['’]s?$", "", word)
+    if word in _ALIASES:
+        return _ALIASES[word]
+    if word.isupper() or len(word) <= 4:
+        return word
+    for suffix in _SUFFIXES:
+        if word.endswith(suffix) and len(word) - len(suffix) >= 4:
+            return word[: -len(suffix)]
+    return word
+
+
+def _law_codes(text: str) -> frozenset[str]:
+    """Bill and law codes, spacing normalised: "AB 1215" and "AB1215" both give "ab1215"."""
+    return frozenset(f"{m.group(1)}{m.group(2)}".lower() for m in _LAW_CODE.finditer(text))
+
+
+def _initials(*texts: str) -> frozenset[str]:
+    """Acronyms, and the initials of runs of capitalised words ("New Jersey" -> "nj")."""
+    found: set[str] = set()
+    for text in texts:
+        for run in re.findall(r"[A-Z][a-z]+(?:\s+[A-Z][a-z]+)+", text):
+            words = run.split()
+            for start, end in combinations(range(len(words) + 1), 2):
+                if end - start >= 2:
+                    found.add("".join(w[0] for w in words[start:end]).lower())
+        found.update(w.lower() for w in re.findall(r"\b[A-Z]{2,6}\b", text))
+    return frozenset(found)
+
+
+def _is_figure(figure: str) -> bool:
+    """Amounts and counts that identify an event ("650", "30.5"); not years or small numbers."""
+    return len(figure) >= 2 and not _YEAR.fullmatch(figure)
+
+
+def _normalise(text: str) -> str:
+    """rapidfuzz's default processing: lower case, punctuation to spaces, trimmed."""
+    return default_process(text)
+
+
+def _window_fraction(published: datetime, report: PriorReport, window: timedelta) -> float:
+    """How far into its event's window the story comes, 0 at the first report, 1 at the end."""
+    if window <= timedelta(0):
+        return 0.0
+    return min(1.0, abs(published - report.event_start) / window)
+
+
+def _no_candidates_reason(prior_count: int, settings: ClusterSettings) -> str:
+    if prior_count == 0:
+        return "no earlier alerts in this channel"
+    return f"no alert in this channel whose event started within {settings.window_hours:g}h"
+
+
+@dataclass(frozen=True, slots=True)
+class _Scored:
+    report: PriorReport
+    pair: PairScore
+    bar: float  # the similarity this pair needs, the threshold raised for time
+
+
+def _describe(scored: _Scored) -> str:
+    pair, report = scored.pair, scored.report
+    return (
+        f"'{report.title}' ({report.source}, alert {report.alert_id}) at {pair.total:.0f}"
+        f" [title {pair.title:.0f}, text {pair.text:.0f}, shared-terms bonus {pair.bonus:.0f};"
+        f" shared: {', '.join(pair.shared) or 'none'}; needed {scored.bar:.0f}]"
+    )
+
+
+def _fold(scored: _Scored) -> ClusterDecision:
+    reason = f"folded into alert {scored.report.alert_id}: similar to {_describe(scored)}"
+    return ClusterDecision(scored.report.alert_id, scored.pair.total, reason)
+
+
+def _keep_apart(scored: _Scored) -> ClusterDecision:
+    pair = scored.pair
+    why = pair.veto or ("below the threshold" if pair.foldable else "no distinctive name shared")
+    reason = f"new alert: {why}; closest was {_describe(scored)}"
+    return ClusterDecision(None, scored.pair.total, reason)

@@ -1,0 +1,91 @@
+"""Logging set-up: one line per event with stable keys, JSON or human-readable, never a token.
+
+Modules log `log.info("polled", extra={"feed_url": ..., "status": ..., "elapsed_ms": ...})`; the
+formatter renders the message as `event` and every extra as a key. A filter scrubs the Slack
+token from every record as a last line of defence (it should never get there in the first place).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from datetime import UTC, datetime
+from typing import Any, TextIO
+
+_STANDARD = set(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {"message", "asctime"}
+REDACTED = "[redacted]"
+
+
+def _extras(record: logging.LogRecord) -> dict[str, Any]:
+    return {key: value for key, value in record.__dict__.items() if key not in _STANDARD
+            and not key.startswith("_")}
+
+
+def _when(record: logging.LogRecord) -> str:
+    return datetime.fromtimestamp(record.created, UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
+class JsonFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        data: dict[str, Any] = {"ts": _when(record), "level": record.levelname.lower(),
+                                "logger": record.name, "event": record.getMessage()}
+        data.update(_extras(record))
+        if record.exc_info:
+            data["exception"] = self.formatException(record.exc_info)
+        return json.dumps(data, default=str, ensure_ascii=False)
+
+
+class TextFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        pairs = " ".join(f"{key}={_quote(value)}" for key, value in _extras(record).items())
+        line = f"{_when(record)} {record.levelname:<7} {record.getMessage()}"
+        line = f"{line} {pairs}" if pairs else line
+        if record.exc_info:
+            line += "\n" + self.formatException(record.exc_info)
+        return line
+
+
+def _quote(value: Any) -> str:
+    text = str(value)
+    return json.dumps(text, ensure_ascii=False) if (" " in text or not text) else text
+
+
+class RedactFilter(logging.Filter):
+    """Replaces every occurrence of the secrets in the rendered message and the extras."""
+
+    def __init__(self, secrets: list[str]) -> None:
+        super().__init__()
+        self.secrets = [secret for secret in secrets if secret]
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not self.secrets:
+            return True
+        message = self._scrub(record.getMessage())
+        record.msg, record.args = message, None
+        for key, value in _extras(record).items():
+            if isinstance(value, str):
+                setattr(record, key, self._scrub(value))
+        if record.exc_info and record.exc_info[1] is not None:
+            record.exc_text = self._scrub(logging.Formatter().formatException(record.exc_info))
+            record.exc_info = None
+            record.msg = f"{record.msg}\n{record.exc_text}"
+        return True
+
+    def _scrub(self, text: str) -> str:
+        for secret in self.secrets:
+            text = text.replace(secret, REDACTED)
+        return text
+
+
+def setup_logging(fmt: str = "text", level: str = "INFO", *, secrets: list[str] | None = None,
+                  stream: TextIO | None = None) -> None:
+    handler = logging.StreamHandler(stream or sys.stderr)
+    handler.setFormatter(JsonFormatter() if fmt == "json" else TextFormatter())
+    handler.addFilter(RedactFilter(secrets or []))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level if level in logging.getLevelNamesMapping() else "INFO")
+    # Third-party chatter (and slack_sdk's request dumps at DEBUG) stays out of our logs.
+    for noisy in ("slack_sdk", "apscheduler", "httpx", "httpcore", "urllib3"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)

@@ -1,0 +1,320 @@
+"""Match stories against topics: compiled queries, scores, evidence and explanations.
+
+Contract:
+- `Matcher(topics)` parses every topic query once (QuerySyntaxError on a bad one) and builds the
+  vocabulary of every term in every topic.
+- `Matcher.match(title, summary)` returns a Match for each topic whose score >= its threshold,
+  in topic order, with the TermHits that made the score.
+- `Matcher.explain(title, summary)` says, per topic, matched or not, the terms found (field,
+  offset, words, similarity), the score, and for a non-match the closest miss.
+
+Scoring is fuzzy logic over the query tree. An occurrence of a term is worth its field weight
+(title 1.0, summary 0.6: a headline says what the story is about, a lede may mention things in
+passing) times its similarity (100 exact, less for a typo). A phrase or NEAR is worth its weakest
+word, AND its weakest operand, OR its strongest, NOT 1 when the excluded thing is absent from
+both fields else 0. Score = 100 x the root's worth, so a query satisfied in the title scores 100,
+one that needs the summary scores 60.
+
+Speed: a story is tokenised once, and each distinct token is resolved once per Matcher (memo) to
+the term ids it satisfies: exact stem lookup in a dict, wildcard prefixes by dict lookups of the
+token's prefixes, typo tolerance with rapidfuzz only for long words. Evaluating a topic then only
+reads that id -> positions index; a topic none of whose terms occurs is skipped outright.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from rapidfuzz import fuzz, process
+from rapidfuzz.distance import Levenshtein
+
+from bot.models import Match, TermHit, Topic
+from bot.query import MAX_EDITS, MIN_FUZZY_LEN, MIN_PREFIX, And, Near, Node, Not, Or, Phrase, Term
+from bot.query import parse, render
+from bot.text import normalize, stem, tokenize
+
+log = logging.getLogger(__name__)
+
+FIELDS = ("title", "summary")
+FIELD_WEIGHTS = (1.0, 0.6)
+AUTO_FUZZY_LEN = 8  # words this long tolerate one typing error unless written word~0
+MEMO_LIMIT = 200_000  # distinct tokens remembered before the memo starts over
+
+
+@dataclass(frozen=True, slots=True)
+class _Occ:
+    """Where a positional node occurs: one field, a token span, its worth and the evidence."""
+
+    field: int
+    first: int
+    last: int
+    worth: float
+    hits: tuple[TermHit, ...]
+
+
+@dataclass(slots=True)
+class _Story:
+    """One story as the evaluator sees it: normalised fields and term id -> {(field, i): sim}."""
+
+    texts: tuple[str, str]
+    spans: tuple[list[tuple[int, int]], list[tuple[int, int]]]
+    found: dict[int, dict[tuple[int, int], float]]
+
+
+@dataclass(frozen=True, slots=True)
+class _Compiled:
+    topic: Topic
+    root: Node
+    term_ids: frozenset[int]  # every term not under a NOT: none present, no match possible
+
+
+class Matcher:
+    """Topics compiled for matching many stories (see the module docstring)."""
+
+    def __init__(self, topics: Sequence[Topic]) -> None:
+        self._ids: dict[Term, int] = {}
+        self._exact: dict[str, list[int]] = {}
+        self._prefix: dict[str, list[int]] = {}
+        self._fuzzy_words: list[str] = []
+        self._fuzzy_ids: list[list[tuple[int, int]]] = []
+        self._memo: dict[str, tuple[tuple[int, float], ...]] = {}
+        self._topics = [self._compile(topic) for topic in topics]
+
+    def match(self, title: str, summary: str) -> list[Match]:
+        """A Match per topic whose score reaches its threshold."""
+        story = self._read(title, summary)
+        found = story.found.keys()
+        matches = []
+        for compiled in self._topics:
+            if found.isdisjoint(compiled.term_ids):
+                continue
+            worth, hits = self._worth(compiled.root, story)
+            score = round(100 * worth, 1)
+            if score >= compiled.topic.threshold and score > 0:
+                matches.append(Match(compiled.topic.name, score, _dedupe(hits)))
+        return matches
+
+    def explain(self, title: str, summary: str) -> str:
+        """Per topic: matched or not, evidence by field, score, and the closest miss."""
+        story = self._read(title, summary)
+        lines = [f"title:   {story.texts[0]}", f"summary: {story.texts[1]}"]
+        for compiled in self._topics:
+            lines.extend(self._explain_topic(compiled, story))
+        return "\n".join(lines)
+
+    # -- compiling ---------------------------------------------------------------------------
+
+    def _compile(self, topic: Topic) -> _Compiled:
+        root = parse(topic.query)
+        positive: set[int] = set()
+        self._register(root, positive, negated=False)
+        log.debug("topic compiled", extra={"topic": topic.name, "terms": len(positive)})
+        return _Compiled(topic, root, frozenset(positive))
+
+    def _register(self, node: Node, positive: set[int], *, negated: bool) -> None:
+        if isinstance(node, Term):
+            term_id = self._term_id(node)
+            if not negated:
+                positive.add(term_id)
+        elif isinstance(node, Phrase):
+            for term in node.terms:
+                self._register(term, positive, negated=negated)
+        elif isinstance(node, Not):
+            self._register(node.child, positive, negated=not negated)
+        elif isinstance(node, Near):
+            self._register(node.left, positive, negated=negated)
+            self._register(node.right, positive, negated=negated)
+        else:
+            for child in node.children:
+                self._register(child, positive, negated=negated)
+
+    def _term_id(self, term: Term) -> int:
+        key = Term(term.word, term.kind, term.edits)  # the raw spelling does not change matching
+        if key in self._ids:
+            return self._ids[key]
+        term_id = self._ids[key] = len(self._ids)
+        if term.kind == "prefix":
+            self._prefix.setdefault(term.word, []).append(term_id)
+            return term_id
+        self._exact.setdefault(stem(term.word), []).append(term_id)
+        edits = _allowed_edits(term)
+        if edits:
+            self._fuzzy_words.append(stem(term.word))
+            self._fuzzy_ids.append([(term_id, edits)])
+        return term_id
+
+    # -- reading a story ---------------------------------------------------------------------
+
+    def _read(self, title: str, summary: str) -> _Story:
+        texts = (normalize(title), normalize(summary))
+        spans: tuple[list[tuple[int, int]], list[tuple[int, int]]] = ([], [])
+        found: dict[int, dict[tuple[int, int], float]] = {}
+        for field, text in enumerate(texts):
+            for index, token in enumerate(tokenize(text)):
+                spans[field].append((token.start, token.end))
+                for term_id, similarity in self._resolve(token.text):
+                    found.setdefault(term_id, {})[(field, index)] = similarity
+        return _Story(texts, spans, found)
+
+    def _resolve(self, token: str) -> tuple[tuple[int, float], ...]:
+        """The term ids one token satisfies, with similarity; memoised per distinct token."""
+        known = self._memo.get(token)
+        if known is not None:
+            return known
+        if len(self._memo) >= MEMO_LIMIT:
+            self._memo.clear()
+        result = dict.fromkeys(self._exact.get(stem(token), ()), 100.0)
+        for size in range(MIN_PREFIX, len(token) + 1):
+            result.update(dict.fromkeys(self._prefix.get(token[:size], ()), 100.0))
+        self._add_fuzzy(token, result)
+        resolved = self._memo[token] = tuple(result.items())
+        return resolved
+
+    def _add_fuzzy(self, token: str, result: dict[int, float]) -> None:
+        key = stem(token)
+        if not self._fuzzy_words or len(key) < MIN_FUZZY_LEN - 1 or not key.isalpha():
+            return
+        close = process.extract(
+            key, self._fuzzy_words, scorer=Levenshtein.distance, score_cutoff=MAX_EDITS, limit=None
+        )
+        for word, distance, index in close:
+            for term_id, edits in self._fuzzy_ids[index]:
+                if distance <= edits and term_id not in result:
+                    result[term_id] = round(fuzz.ratio(key, word), 1)
+
+    # -- evaluating --------------------------------------------------------------------------
+
+    def _worth(self, node: Node, story: _Story) -> tuple[float, tuple[TermHit, ...]]:
+        """The node's worth (0-1) in this story and the hits that support it."""
+        if isinstance(node, Term | Phrase | Near):
+            best = max(self._occurrences(node, story), key=lambda occ: occ.worth, default=None)
+            return (best.worth, best.hits) if best else (0.0, ())
+        if isinstance(node, Not):
+            worth, hits = self._worth(node.child, story)
+            return (0.0, hits) if worth > 0 else (1.0, ())
+        results = [self._worth(child, story) for child in node.children]
+        if isinstance(node, And):
+            worth = min(result[0] for result in results)
+            hits = tuple(hit for result in results for hit in result[1]) if worth > 0 else ()
+            return worth, hits
+        worth = max(result[0] for result in results)
+        return worth, tuple(hit for result in results if result[0] > 0 for hit in result[1])
+
+    def _occurrences(self, node: Node, story: _Story) -> list[_Occ]:
+        if isinstance(node, Term):
+            return self._term_occurrences(node, story)
+        if isinstance(node, Phrase):
+            return self._phrase_occurrences(node, story)
+        if isinstance(node, Near):
+            return self._near_occurrences(node, story)
+        assert isinstance(node, Or)  # the parser admits only positional nodes here
+        return [occ for child in node.children for occ in self._occurrences(child, story)]
+
+    def _term_occurrences(self, term: Term, story: _Story) -> list[_Occ]:
+        places = story.found.get(self._ids[Term(term.word, term.kind, term.edits)], {})
+        return [
+            _Occ(field, i, i, FIELD_WEIGHTS[field] * sim / 100, (_hit(term.raw, story, field, i, i, sim),))
+            for (field, i), sim in places.items()
+        ]
+
+    def _phrase_occurrences(self, phrase: Phrase, story: _Story) -> list[_Occ]:
+        tables = [story.found.get(self._ids[Term(t.word, t.kind, t.edits)], {}) for t in phrase.terms]
+        occurrences = []
+        for (field, first), sim in tables[0].items():
+            sims = [sim] + [table.get((field, first + k), 0.0) for k, table in enumerate(tables) if k]
+            if min(sims) > 0:
+                last = first + len(tables) - 1
+                similarity = min(sims)
+                hit = _hit(render(phrase), story, field, first, last, similarity)
+                occurrences.append(_Occ(field, first, last, FIELD_WEIGHTS[field] * similarity / 100, (hit,)))
+        return occurrences
+
+    def _near_occurrences(self, near: Near, story: _Story) -> list[_Occ]:
+        rights = self._occurrences(near.right, story)
+        occurrences = []
+        for left in self._occurrences(near.left, story) if rights else ():
+            for right in rights:
+                gap = max(right.first - left.last, left.first - right.last)
+                if right.field == left.field and gap <= near.distance:
+                    occurrences.append(_Occ(
+                        left.field, min(left.first, right.first), max(left.last, right.last),
+                        min(left.worth, right.worth), left.hits + right.hits,
+                    ))  # fmt: skip
+        return occurrences
+
+    # -- explaining --------------------------------------------------------------------------
+
+    def _explain_topic(self, compiled: _Compiled, story: _Story) -> list[str]:
+        topic = compiled.topic
+        worth, hits = self._worth(compiled.root, story)
+        score = round(100 * worth, 1)
+        matched = score >= topic.threshold and score > 0
+        verdict = "MATCH" if matched else "no match"
+        lines = [f"topic {topic.name}: {verdict}, score {score:g} (threshold {topic.threshold:g})"]
+        evidence = _dedupe(hits) if matched else self._all_hits(compiled.root, story)
+        lines.extend(f"  {_describe(hit)}" for hit in evidence)
+        if not evidence:
+            lines.append("  no query term found")
+        if not matched:
+            lines.extend(f"  closest miss: {miss}" for miss in self._misses(compiled.root, story))
+        return lines
+
+    def _all_hits(self, node: Node, story: _Story) -> tuple[TermHit, ...]:
+        """Every positive term found anywhere, for a story that did not match."""
+        if isinstance(node, Term | Phrase):
+            return _dedupe(tuple(h for occ in self._occurrences(node, story) for h in occ.hits))
+        if isinstance(node, Not):
+            return ()
+        children = (node.left, node.right) if isinstance(node, Near) else node.children
+        return _dedupe(tuple(hit for child in children for hit in self._all_hits(child, story)))
+
+    def _misses(self, node: Node, story: _Story) -> list[str]:
+        """What part of the query failed: the failing AND operands, the best OR alternative."""
+        worth, hits = self._worth(node, story)
+        if worth > 0:
+            return []
+        if isinstance(node, Not):
+            found = ", ".join(_describe(hit) for hit in _dedupe(hits))
+            return [f"excluded by {_short(render(node))}: {found}"]
+        if isinstance(node, And):
+            return [miss for child in node.children for miss in self._misses(child, story)]
+        if isinstance(node, Or) and not all(isinstance(c, Term | Phrase) for c in node.children):
+            return min((self._misses(child, story) for child in node.children), key=len)
+        if isinstance(node, Near):
+            return self._near_misses(node, story)
+        return [f"nothing found for {_short(render(node))}"]
+
+    def _near_misses(self, near: Near, story: _Story) -> list[str]:
+        sides = [side for side in (near.left, near.right) if not self._worth(side, story)[0]]
+        if not sides:
+            return [f"both sides of {_short(render(near))} found, not within {near.distance} words"]
+        return [miss for side in sides for miss in self._misses(side, story)]
+
+
+def _allowed_edits(term: Term) -> int:
+    if len(term.word) < MIN_FUZZY_LEN or not term.word.isalpha():
+        return 0  # short words and codes (ban, FRT, BIPA, AB1215) only ever match exactly
+    if term.kind == "fuzzy":
+        return term.edits
+    return 1 if len(term.word) >= AUTO_FUZZY_LEN else 0
+
+
+def _hit(term: str, story: _Story, field: int, first: int, last: int, sim: float) -> TermHit:
+    start, end = story.spans[field][first][0], story.spans[field][last][1]
+    return TermHit(term, FIELDS[field], story.texts[field][start:end], start, sim)
+
+
+def _dedupe(hits: tuple[TermHit, ...]) -> tuple[TermHit, ...]:
+    seen = {(hit.term, hit.field, hit.start): hit for hit in hits}
+    return tuple(sorted(seen.values(), key=lambda hit: (FIELDS.index(hit.field), hit.start)))
+
+
+def _describe(hit: TermHit) -> str:
+    similarity = "" if hit.similarity >= 100 else f", similarity {hit.similarity:g}"
+    return f"{hit.term!s} in {hit.field} at {hit.start}: {hit.text!r}{similarity}"
+
+
+def _short(text: str, limit: int = 100) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "\u2026"

@@ -1,0 +1,382 @@
+"""Parse a feed body into Stories: RSS 0.9x/1.0/2.0 and Atom via feedparser, JSON Feed by hand.
+
+Contract: `parse_feed(body, feed_url=..., content_type=..., source_name=...)` returns a
+`ParsedFeed` (feed title and its stories, in feed order, duplicates by id dropped) or raises
+`ParseError`:
+
+    empty body                       "empty body"
+    an HTML page served as a feed    "not a feed: looks like an HTML page"
+    broken XML and no entries        "malformed feed: <feedparser's message>"
+    broken JSON / not a JSON Feed    "malformed JSON Feed: ..." / "not a JSON Feed: ..."
+    a DOCTYPE that never ends        "malformed feed: unterminated DOCTYPE declaration"
+
+A feed that is broken but still yields entries (a wrong declared charset, undeclared latin-1)
+is parsed, and a warning logged. Entries with neither a title nor a link are skipped.
+
+Safety: feedparser is only ever handed bytes (a str could make it fetch a URL or read a file).
+The DOCTYPE, with its internal subset, is removed before parsing, so no entity declared by the
+feed (billion laughs, external entities pointing at local files or URLs) can ever be expanded;
+references to such entities then fail as undefined, and feedparser's loose parser keeps them
+as literal text.
+
+Each Story is built here, so feedparser's objects never leave this module:
+- id: guid / Atom id / JSON Feed id; else the canonical link; else sha256 of title + summary;
+- url: `urls.canonical_url` of the entry's link, resolved against the feed URL;
+- title, summary: plain text (`html_text.html_to_text` for HTML content);
+- source: `source_name`, else the feed's title, else the feed URL's host;
+- published: aware UTC from the published date, else the updated date, else None. A date more
+  than a day ahead of `now` is a publisher's clock or timezone error: it is clamped to `now`
+  (the story is treated as just published) and a warning logged.
+"""
+
+from __future__ import annotations
+
+import calendar
+import codecs
+import hashlib
+import io
+import json
+import logging
+import re
+import time
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from urllib.parse import urljoin, urlsplit
+
+import feedparser
+
+from bot.errors import ParseError
+from bot.html_text import html_to_text
+from bot.models import Story
+from bot.urls import canonical_url
+
+log = logging.getLogger(__name__)
+
+_FUTURE_TOLERANCE = timedelta(days=1)
+_JSON_TYPES = frozenset({"application/feed+json", "application/json"})
+_HTML_TYPES = frozenset({"text/html", "application/xhtml+xml"})
+_JSON_FEED_VERSION = "https://jsonfeed.org/version/1"  # 1.1 is ".../version/1.1"
+
+
+@dataclass(frozen=True, slots=True)
+class ParsedFeed:
+    title: str
+    stories: list[Story]
+
+
+@dataclass(frozen=True, slots=True)
+class _Context:
+    feed_url: str
+    source: str
+    now: datetime
+
+
+def parse_feed(
+    body: bytes,
+    *,
+    feed_url: str,
+    content_type: str | None = None,
+    source_name: str | None = None,
+    now: datetime | None = None,
+) -> ParsedFeed:
+    """The feed's title and stories; raises ParseError when `body` is not a readable feed."""
+    if not body.strip():
+        raise ParseError(feed_url, "empty body")
+    now = now or datetime.now(UTC)
+    if _is_json(body, content_type):
+        return _parse_json_feed(body, feed_url, source_name, now)
+    return _parse_xml_feed(body, feed_url, content_type, source_name, now)
+
+
+# -- XML: RSS and Atom via feedparser ---------------------------------------------------------
+
+
+def _parse_xml_feed(
+    body: bytes, feed_url: str, content_type: str | None, source_name: str | None, now: datetime
+) -> ParsedFeed:
+    safe = strip_doctype(_ascii_compatible(body), feed_url)
+    headers = {"content-location": feed_url}  # the base for relative links
+    if content_type:
+        headers["content-type"] = content_type
+    result = feedparser.parse(io.BytesIO(safe), response_headers=headers)
+    _check_result(result, body, feed_url)
+    title = _detail_text(result.feed.get("title_detail"), result.feed.get("title", ""))
+    context = _Context(feed_url, source_name or title or _host(feed_url), now)
+    stories = (_story_from_entry(entry, context) for entry in result.entries)
+    return ParsedFeed(title=title, stories=_unique(stories))
+
+
+def _check_result(result: Any, body: bytes, feed_url: str) -> None:
+    if result.entries:
+        if result.bozo:
+            log.warning(
+                "feed is malformed but readable, keeping %d entries: %s",
+                len(result.entries),
+                result.get("bozo_exception"),
+                extra={"feed_url": feed_url},
+            )
+        return
+    if not result.version and _looks_like_html(body):
+        raise ParseError(feed_url, "not a feed: looks like an HTML page")
+    if result.bozo:
+        raise ParseError(feed_url, f"malformed feed: {result.get('bozo_exception')}")
+    if not result.version:
+        raise ParseError(feed_url, "not a feed: no RSS, Atom or JSON Feed document found")
+
+
+def _story_from_entry(entry: Mapping[str, Any], context: _Context) -> Story | None:
+    title = _detail_text(entry.get("title_detail"), entry.get("title", ""))
+    url = canonical_url(urljoin(context.feed_url, entry.get("link", "")))
+    if not title and not url:
+        return None
+    summary = _entry_summary(entry)
+    return Story(
+        id=_story_id(entry.get("id"), url, title, summary),
+        url=url,
+        title=title,
+        summary=summary,
+        source=context.source,
+        published=_entry_date(entry, context),
+        feed_url=context.feed_url,
+    )
+
+
+def _entry_summary(entry: Mapping[str, Any]) -> str:
+    summary = _detail_text(entry.get("summary_detail"), entry.get("summary", ""))
+    if summary:
+        return summary
+    for content in entry.get("content", []):  # Atom entries may carry only <content>
+        text = _detail_text(content, content.get("value", ""))
+        if text:
+            return text
+    return ""
+
+
+def _detail_text(detail: Mapping[str, Any] | None, fallback: str) -> str:
+    """Plain text of a feedparser text construct: HTML converted, plain text tidied."""
+    if detail is None:
+        return html_to_text(fallback or "")
+    value = str(detail.get("value") or "")
+    if detail.get("type", "text/html") in ("text/plain",):
+        return " ".join(value.split())
+    return html_to_text(value)
+
+
+def _entry_date(entry: Mapping[str, Any], context: _Context) -> datetime | None:
+    for key in ("published_parsed", "updated_parsed", "created_parsed"):
+        parsed = entry.get(key)
+        if parsed:
+            return _clamped(_from_struct(parsed), context)
+    return None
+
+
+def _from_struct(parsed: time.struct_time) -> datetime:
+    # feedparser normalises every date to UTC as a struct_time.
+    return datetime.fromtimestamp(calendar.timegm(parsed), UTC)
+
+
+def _clamped(when: datetime, context: _Context) -> datetime:
+    if when <= context.now + _FUTURE_TOLERANCE:
+        return when
+    log.warning(
+        "entry dated %s is in the future; using the time it was seen",
+        when.isoformat(),
+        extra={"feed_url": context.feed_url},
+    )
+    return context.now
+
+
+# -- JSON Feed 1.0 / 1.1 (https://www.jsonfeed.org/version/1.1/) -------------------------------
+
+
+def _parse_json_feed(
+    body: bytes, feed_url: str, source_name: str | None, now: datetime
+) -> ParsedFeed:
+    try:
+        document = json.loads(body)  # RFC 8259 §8.1: UTF-8 (UTF-16/32 detected by json too)
+    except (ValueError, RecursionError) as exc:
+        raise ParseError(feed_url, f"malformed JSON Feed: {exc}") from exc
+    if not isinstance(document, dict):
+        raise ParseError(feed_url, "not a JSON Feed: the top level is not an object")
+    if not str(document.get("version", "")).startswith(_JSON_FEED_VERSION):
+        raise ParseError(feed_url, f"not a JSON Feed: no {_JSON_FEED_VERSION} 'version'")
+    items = document.get("items")
+    if not isinstance(items, list):
+        raise ParseError(feed_url, "malformed JSON Feed: 'items' is not a list")
+    title = _plain(document.get("title"))
+    base = urljoin(feed_url, _plain(document.get("home_page_url")))
+    context = _Context(feed_url, source_name or title or _host(feed_url), now)
+    stories = (_story_from_item(item, base, context) for item in items if isinstance(item, dict))
+    return ParsedFeed(title=title, stories=_unique(stories))
+
+
+def _story_from_item(item: dict[str, Any], base: str, context: _Context) -> Story | None:
+    # Spec: `title` and `summary` are plain text; `content_html` is HTML.
+    title = _plain(item.get("title"))
+    link = _plain(item.get("url")) or _plain(item.get("external_url"))
+    url = canonical_url(urljoin(base, link)) if link else ""
+    if not title and not url:
+        return None
+    summary = (
+        _plain(item.get("summary"))
+        or _plain(item.get("content_text"))
+        or html_to_text(_plain(item.get("content_html")))
+    )
+    return Story(
+        id=_story_id(item.get("id"), url, title, summary),
+        url=url,
+        title=title,
+        summary=summary,
+        source=context.source,
+        published=_item_date(item, context),
+        feed_url=context.feed_url,
+    )
+
+
+def _item_date(item: dict[str, Any], context: _Context) -> datetime | None:
+    for key in ("date_published", "date_modified"):
+        when = _rfc3339(_plain(item.get(key)))
+        if when is not None:
+            return _clamped(when, context)
+    return None
+
+
+def _rfc3339(value: str) -> datetime | None:
+    if not value:
+        return None
+    try:
+        when = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    if when.tzinfo is None:  # RFC 3339 requires an offset; assume UTC rather than drop it
+        when = when.replace(tzinfo=UTC)
+    return when.astimezone(UTC)
+
+
+def _plain(value: object) -> str:
+    """A JSON string field as tidy text; numbers allowed (JSON Feed 1.0 ids), others ignored."""
+    if isinstance(value, bool) or not isinstance(value, str | int | float):
+        return ""
+    return " ".join(html_to_text_free(str(value)).split())
+
+
+def html_to_text_free(value: str) -> str:
+    """Plain text stays plain: only control characters go (whitespace is collapsed by callers)."""
+    return re.sub(r"[\x00-\x08\x0b\x0e-\x1f\x7f-\x9f]", "", value)
+
+
+# -- shared -----------------------------------------------------------------------------------
+
+
+def _story_id(given: object, url: str, title: str, summary: str) -> str:
+    """rss2email's fallback: the feed's own id, else the canonical link, else a content hash."""
+    if isinstance(given, str | int) and not isinstance(given, bool) and str(given).strip():
+        return str(given).strip()
+    if url:
+        return url
+    return hashlib.sha256(f"{title}\n{summary}".encode()).hexdigest()
+
+
+def _unique(stories: Iterable[Story | None]) -> list[Story]:
+    seen: set[str] = set()
+    kept: list[Story] = []
+    for story in stories:
+        if story is not None and story.id not in seen:
+            seen.add(story.id)
+            kept.append(story)
+    return kept
+
+
+def _host(feed_url: str) -> str:
+    host = urlsplit(feed_url).hostname or feed_url
+    return host.removeprefix("www.")
+
+
+def _is_json(body: bytes, content_type: str | None) -> bool:
+    media_type = (content_type or "").split(";")[0].strip().lower()
+    if media_type in _JSON_TYPES:
+        return True
+    return body.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"{")
+
+
+def _looks_like_html(body: bytes) -> bool:
+    head = body[:4096].lstrip(b"\xef\xbb\xbf \t\r\n").lower()
+    return head.startswith(b"<!doctype html") or b"<html" in head
+
+
+# -- DOCTYPE removal --------------------------------------------------------------------------
+
+_PROLOG_SKIP = re.compile(rb"\s+|<\?.*?\?>|<!--.*?-->", re.DOTALL)
+_DTD_TOKEN = re.compile(rb"[\"'\[\]>]|<!--")
+_ENTITY_DECL = re.compile(rb"<!ENTITY", re.IGNORECASE)
+_FIRST_ELEMENT = re.compile(rb"<[A-Za-z_:]")
+_XML_ENCODING = re.compile(r"^(\s*<\?xml[^>]*?encoding\s*=\s*[\"'])[^\"']*", re.IGNORECASE)
+
+
+def strip_doctype(body: bytes, feed_url: str) -> bytes:
+    """`body` without its DOCTYPE declaration (internal subset included).
+
+    XML 1.0 §2.8 allows the DOCTYPE only in the prolog, before the root element, so only the
+    prolog is searched: a "<!DOCTYPE" inside an entry's CDATA is left alone. An entity
+    declaration left in the prolog afterwards (outside any DOCTYPE) is refused.
+    """
+    start = _prolog_end(body)
+    if body[start : start + 9].upper() == b"<!DOCTYPE":
+        end = _doctype_end(body, start + 9)
+        if end is None:
+            raise ParseError(feed_url, "malformed feed: unterminated DOCTYPE declaration")
+        log.info("removed the feed's DOCTYPE before parsing", extra={"feed_url": feed_url})
+        body = body[:start] + body[end:]
+    first = _FIRST_ELEMENT.search(body)
+    if _ENTITY_DECL.search(body, 0, first.start() if first else len(body)):
+        raise ParseError(feed_url, "malformed feed: entity declaration outside a DOCTYPE")
+    return body
+
+
+def _prolog_end(body: bytes) -> int:
+    """Offset just past the XML declaration, comments, PIs and whitespace that open `body`."""
+    position = 3 if body.startswith(codecs.BOM_UTF8) else 0
+    while match := _PROLOG_SKIP.match(body, position):
+        position = match.end()
+    return position
+
+
+def _doctype_end(body: bytes, position: int) -> int | None:
+    """Offset just past the '>' that closes a DOCTYPE, skipping quoted strings and comments."""
+    depth = 0
+    while match := _DTD_TOKEN.search(body, position):
+        token = match.group()
+        if token in (b'"', b"'", b"<!--"):
+            closing = b"-->" if token == b"<!--" else token
+            close_at = body.find(closing, match.end())
+            if close_at < 0:
+                return None
+            position = close_at + len(closing)
+            continue
+        position = match.end()
+        if token == b"[":
+            depth += 1
+        elif token == b"]":
+            depth -= 1
+        elif depth <= 0:  # ">" outside the internal subset
+            return position
+    return None
+
+
+def _ascii_compatible(body: bytes) -> bytes:
+    """UTF-16/32 bodies transcoded to UTF-8, so the DOCTYPE scan sees ASCII markup."""
+    encoding = _wide_encoding(body[:4])
+    if encoding is None:
+        return body
+    text = body.decode(encoding, errors="replace").lstrip("\ufeff")
+    return _XML_ENCODING.sub(r"\g<1>utf-8", text, count=1).encode("utf-8")
+
+
+def _wide_encoding(head: bytes) -> str | None:
+    if head.startswith((codecs.BOM_UTF32_LE, codecs.BOM_UTF32_BE)):
+        return "utf-32"
+    if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return "utf-16"
+    return {b"\x00<\x00?": "utf-16-be", b"<\x00?\x00": "utf-16-le"}.get(head)

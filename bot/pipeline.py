@@ -1,0 +1,224 @@
+"""The coordinator of one feed's poll: fetch -> parse -> unseen -> match -> cluster -> outbox.
+
+It holds no business logic of its own: each stage is a module with a pure function or a narrow
+I/O object. Its one job beyond calling them in order is containment: whatever goes wrong with one
+feed is recorded against that feed (with backoff) and never reaches the other feeds.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from bot import cluster
+from bot.config import Config
+from bot.errors import FeedGone, FetchError, ParseError, StoreError
+from bot.fetch import Fetcher
+from bot.match import Matcher
+from bot.metrics import Metrics
+from bot.models import Alert, FeedSpec, Match, Story, Topic
+from bot.parse import parse_feed
+from bot.store import AlertedReport, Store
+
+log = logging.getLogger(__name__)
+
+MAX_BACKOFF_SECONDS = 6 * 3600
+FIRST_START_LIMIT = 20  # alerts per feed on a brand-new deployment: a taste, never a flood
+
+
+@dataclass
+class Runtime:
+    """What a poll needs. Rebuilt (config, matcher) when the configuration is reloaded."""
+
+    config: Config
+    matcher: Matcher
+    store: Store
+    fetcher: Fetcher
+    metrics: Metrics
+    first_start_feeds: frozenset[str] = frozenset()  # feeds of a fresh state database
+    clock: Callable[[], float] = time.time
+    on_queued: Callable[[], None] = lambda: None  # wakes the outbox
+
+
+@dataclass(frozen=True, slots=True)
+class PollOutcome:
+    feed_url: str
+    status: str  # ok | not_modified | failed | disabled | skipped
+    new_stories: int = 0
+    queued: int = 0
+    error: str = ""
+    alerts: tuple[Alert, ...] = field(default=())
+
+
+def alert_id(channel: str, story: Story) -> str:
+    """Stable across restarts and feeds: the same story in the same channel is one alert."""
+    return hashlib.sha256(f"{channel}\n{story.key}".encode()).hexdigest()[:24]
+
+
+def backoff_delay(interval: int, failures: int, retry_after: float | None) -> float:
+    """Exponential in the number of consecutive failures, capped; never sooner than Retry-After."""
+    delay = min(interval * 2 ** max(failures - 1, 0), MAX_BACKOFF_SECONDS)
+    return max(delay, retry_after or 0.0)
+
+
+def poll_feed(rt: Runtime, feed: FeedSpec, *, force: bool = False) -> PollOutcome:
+    """Poll one feed and queue its alerts. Never raises for a feed's own failure."""
+    state = rt.store.feed_state(feed.url)
+    if state.disabled:
+        return PollOutcome(feed.url, "disabled", error=state.last_error or "disabled")
+    if not force and state.next_due > rt.clock() + 1:
+        return PollOutcome(feed.url, "skipped")
+    started = time.monotonic()
+    try:
+        return _poll(rt, feed, state.etag, state.last_modified, state.initialized)
+    except FeedGone as exc:
+        return _failed(rt, feed, exc, "gone", disable=True)
+    except FetchError as exc:
+        return _failed(rt, feed, exc, exc.kind, retry_after=exc.retry_after)
+    except ParseError as exc:
+        return _failed(rt, feed, exc, "parse")
+    except StoreError:
+        raise  # the state is broken: the service must say so, not carry on
+    except Exception as exc:  # a bug in one feed's handling must not stop the others
+        log.exception("poll crashed", extra={"feed_url": feed.url})
+        return _failed(rt, feed, exc, "internal")
+    finally:
+        rt.metrics.poll_seconds.observe(time.monotonic() - started)
+
+
+def _poll(rt: Runtime, feed: FeedSpec, etag: str | None, last_modified: str | None,
+          initialized: bool) -> PollOutcome:
+    result = rt.fetcher.fetch(feed.url, etag=etag, last_modified=last_modified)
+    rt.metrics.feeds_polled.labels(feed=feed.url).inc()
+    if result.not_modified or result.body is None:
+        rt.metrics.not_modified.labels(feed=feed.url).inc()
+        rt.store.record_not_modified(feed.url, 0.0)
+        _healthy(rt, feed)
+        log.info("not modified", extra={"feed_url": feed.url, "status": result.status,
+                                         "elapsed_ms": result.elapsed_ms})
+        return PollOutcome(feed.url, "not_modified")
+    parsed = parse_feed(result.body, feed_url=feed.url, content_type=result.content_type,
+                        source_name=feed.name)
+    new = rt.store.unseen(feed.url, parsed.stories)
+    rt.metrics.stories_seen.inc(len(new))
+    candidates = _candidates(rt, feed, new, initialized)
+    with rt.store.transaction() as db:
+        planned = plan_alerts(candidates, lambda channel, since: rt.store.alerted_reports(
+            db, channel, since), rt.clock())
+        queued = rt.store.commit_poll(db, feed.url, title=parsed.title, etag=result.etag,
+                                      last_modified=result.last_modified, stories=new,
+                                      alerts=planned, next_due=0.0)
+    _healthy(rt, feed)
+    for alert in queued:
+        rt.metrics.alerts_queued.labels(topic=alert.topic, channel=alert.channel).inc()
+        log.info("alert queued", extra={"feed_url": feed.url, "topic": alert.topic,
+                                         "channel": alert.channel, "alert_id": alert.id,
+                                         "parent_id": alert.parent_id or ""})
+    log.info("polled", extra={"feed_url": feed.url, "status": result.status,
+                              "elapsed_ms": result.elapsed_ms, "stories": len(parsed.stories),
+                              "new": len(new), "queued": len(queued)})
+    if queued:
+        rt.on_queued()
+    return PollOutcome(feed.url, "ok", len(new), len(queued), alerts=tuple(queued))
+
+
+def _candidates(rt: Runtime, feed: FeedSpec, new: Sequence[Story], initialized: bool
+                ) -> list[tuple[Story, Topic, Match]]:
+    """Match the new stories, then apply the first-poll policy of a feed seen for the first time.
+
+    - a feed already polled before: every new matching story alerts;
+    - the first poll of a brand-new deployment: the newest FIRST_START_LIMIT matches alert;
+    - a feed added to a running deployment: only items younger than `backfill_hours` (default 0:
+      none), so adding a feed never floods a channel with its archive.
+    """
+    topics = {topic.name: topic for topic in rt.config.topics_for(feed)}
+    matched = []
+    for story in new:
+        for match in rt.matcher.match(story.title, story.summary):
+            if match.topic in topics:
+                rt.metrics.matches.labels(topic=match.topic).inc()
+                matched.append((story, topics[match.topic], match))
+    if initialized:
+        return matched
+    if feed.url in rt.first_start_feeds:
+        newest = sorted(matched, key=lambda item: _published(item[0]), reverse=True)
+        return newest[:FIRST_START_LIMIT]
+    cutoff = rt.clock() - rt.config.defaults.backfill_hours * 3600
+    return [item for item in matched if item[0].published and _published(item[0]) >= cutoff]
+
+
+def _published(story: Story) -> float:
+    return story.published.timestamp() if story.published else 0.0
+
+
+def plan_alerts(candidates: Sequence[tuple[Story, Topic, Match]],
+                reports: Callable[[str, float], list[AlertedReport]], now: float) -> list[Alert]:
+    """One alert per (story, channel); a later report of an alerted event becomes a reply.
+
+    Alerts planned earlier in the same batch count as prior reports for the later ones, so five
+    reports of one event in one feed fold into one top-level alert too.
+    """
+    planned: list[Alert] = []
+    for story, topic, match in candidates:
+        for channel in topic.channels:
+            key = alert_id(channel, story)
+            if any(alert.id == key for alert in planned):
+                continue  # two topics routing one story to one channel: one alert
+            parent, reason = _cluster_parent(story, topic, channel, reports, planned, now)
+            planned.append(Alert(key, topic.name, channel, story, match, parent, reason))
+    return planned
+
+
+def _cluster_parent(story: Story, topic: Topic, channel: str,
+                    reports: Callable[[str, float], list[AlertedReport]],
+                    planned: Sequence[Alert], now: float) -> tuple[str | None, str]:
+    settings = topic.cluster
+    if not settings.enabled:
+        return None, ""
+    since = now - settings.window_hours * 3600 * 2  # the decision applies the window itself
+    prior = [_prior(report.alert_id, report.story, report.published, report.event_start)
+             for report in reports(channel, since)]
+    starts = {p.alert_id: p.event_start for p in prior}
+    for alert in planned:
+        if alert.channel == channel:
+            root = alert.parent_id or alert.id
+            when = _published(alert.story) or now
+            starts.setdefault(root, datetime.fromtimestamp(when, UTC))
+            prior.append(_prior(root, alert.story, when, starts[root].timestamp()))
+    decision = cluster.decide(story, prior, settings, datetime.fromtimestamp(now, UTC))
+    if decision.parent_id:
+        log.info("folded into earlier alert", extra={"channel": channel, "alert_id":
+                                                      decision.parent_id,
+                                                      "similarity": round(decision.similarity, 1),
+                                                      "reason": decision.reason})
+    return decision.parent_id, decision.reason if decision.parent_id else ""
+
+
+def _prior(root: str, story: Story, published: float, event_start: float) -> cluster.PriorReport:
+    return cluster.PriorReport(root, story.title, story.summary, story.url, story.source,
+                               datetime.fromtimestamp(published, UTC),
+                               datetime.fromtimestamp(event_start, UTC))
+
+
+def _failed(rt: Runtime, feed: FeedSpec, exc: Exception, kind: str, *,
+            retry_after: float | None = None, disable: bool = False) -> PollOutcome:
+    state = rt.store.feed_state(feed.url)
+    delay = backoff_delay(feed.interval, state.consecutive_failures + 1, retry_after)
+    message = str(exc) if kind != "gone" else f"{exc} (feed disabled: the server says it is gone)"
+    failures = rt.store.record_failure(feed.url, message, rt.clock() + delay, disable=disable)
+    rt.metrics.fetch_errors.labels(kind=kind).inc()
+    rt.metrics.feed_consecutive_failures.labels(feed=feed.url).set(failures)
+    level = logging.ERROR if disable else logging.WARNING
+    log.log(level, "feed failed", extra={"feed_url": feed.url, "kind": kind, "error": str(exc),
+                                         "failures": failures,
+                                         "retry_in_s": 0 if disable else round(delay)})
+    return PollOutcome(feed.url, "disabled" if disable else "failed", error=message)
+
+
+def _healthy(rt: Runtime, feed: FeedSpec) -> None:
+    rt.metrics.feed_consecutive_failures.labels(feed=feed.url).set(0)
+    rt.metrics.feed_last_success_timestamp.labels(feed=feed.url).set(rt.clock())

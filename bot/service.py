@@ -1,0 +1,274 @@
+"""The long-running service and the one-shot run: wiring, schedule, reload, shutdown.
+
+- one APScheduler job per feed (its interval plus jitter, `max_instances=1`, coalescing) on a
+  bounded thread pool, so one slow or broken feed never blocks the others;
+- one delivery thread draining the outbox, woken when a poll queues alerts;
+- a watcher that reloads the configuration when its files change: a valid edit is applied without
+  a restart (feeds added, removed, re-timed; topics rebuilt), an invalid one is logged once with
+  the same message `newsbot check` gives and the running configuration stays;
+- SIGTERM/SIGINT: stop scheduling, let in-flight polls and the in-flight post finish, close the
+  store, exit 0.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+import time
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from apscheduler.executors.pool import ThreadPoolExecutor as JobPool
+from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.triggers.interval import IntervalTrigger
+
+from bot.config import Config, load_config
+from bot.errors import ConfigError, StoreError
+from bot.health import HealthReport, HealthServer
+from bot.match import Matcher
+from bot.metrics import Metrics
+from bot.models import FeedSpec
+from bot.outbox import Outbox
+from bot.pipeline import PollOutcome, Runtime, poll_feed
+from bot.settings import Settings
+from bot.store import Store
+
+log = logging.getLogger(__name__)
+
+POLL_WORKERS = 8
+RELOAD_CHECK_SECONDS = 2.0
+PRUNE_SECONDS = 6 * 3600
+
+
+@dataclass(frozen=True, slots=True)
+class RunSummary:
+    feeds: int
+    failed: int
+    new_stories: int
+    queued: int
+    delivered: int
+    still_queued: int
+
+    def line(self) -> str:
+        return (f"polled {self.feeds} feeds ({self.failed} failed), {self.new_stories} new "
+                f"stories, {self.queued} alerts queued, {self.delivered} delivered, "
+                f"{self.still_queued} waiting in the outbox")
+
+
+class Service:
+    def __init__(self, settings: Settings, runtime: Runtime, outbox: Outbox, *,
+                 feeds_override: Sequence[FeedSpec] | None = None) -> None:
+        self.settings = settings
+        self.rt = runtime
+        self.outbox = outbox
+        self.feeds_override = list(feeds_override) if feeds_override is not None else None
+        self.stop_event = threading.Event()
+        self.wake = threading.Event()
+        self.rt.on_queued = self.wake.set
+        self.scheduler: BackgroundScheduler | None = None
+        self._deliverer: threading.Thread | None = None
+        self._last_cycle = 0.0
+        self._mtimes = self._config_mtimes()
+        self._rejected: tuple[float, ...] | None = None
+
+    # --- one-shot -------------------------------------------------------------------------------
+
+    def run_once(self) -> RunSummary:
+        feeds = self.rt.config.feeds
+        with ThreadPoolExecutor(max_workers=max(1, min(POLL_WORKERS, len(feeds)))) as pool:
+            outcomes = list(pool.map(lambda feed: poll_feed(self.rt, feed, force=True), feeds))
+        drained = self.outbox.drain(ignore_backoff=True)
+        self._last_cycle = time.time()
+        return self._summary(outcomes, drained.sent)
+
+    def _summary(self, outcomes: list[PollOutcome], delivered: int) -> RunSummary:
+        return RunSummary(len(outcomes),
+                          sum(o.status in ("failed", "disabled") for o in outcomes),
+                          sum(o.new_stories for o in outcomes), sum(o.queued for o in outcomes),
+                          delivered, self.rt.store.outbox_depth())
+
+    # --- service --------------------------------------------------------------------------------
+
+    def run_forever(self) -> int:
+        self._install_signals()
+        health = self._start_health()
+        self.rt.store.unpark_all()
+        self.scheduler = BackgroundScheduler(
+            executors={"default": JobPool(POLL_WORKERS)},
+            job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 60})
+        for feed in self.rt.config.feeds:
+            self._add_feed_job(feed, first=True)
+        self.scheduler.add_job(self._check_reload, IntervalTrigger(seconds=RELOAD_CHECK_SECONDS),
+                               id="reload")
+        self.scheduler.add_job(self._prune, IntervalTrigger(seconds=PRUNE_SECONDS), id="prune",
+                               next_run_time=_now_dt())
+        self._deliverer = threading.Thread(target=self._deliver_loop, name="outbox", daemon=True)
+        self._deliverer.start()
+        self.scheduler.start()
+        log.info("newsbot started", extra={"feeds": len(self.rt.config.feeds),
+                                           "topics": len(self.rt.config.topics),
+                                           "db": str(self.rt.store.path)})
+        self.stop_event.wait()
+        log.info("shutting down: finishing in-flight work")
+        self.scheduler.shutdown(wait=True)  # in-flight polls finish, no new ones start
+        self.wake.set()
+        self._deliverer.join(timeout=30)
+        if health is not None:
+            health.stop()
+        log.info("stopped cleanly")
+        return 0
+
+    def close(self) -> None:
+        """Release the fetcher's connections, the Slack client and the store."""
+        self.rt.fetcher.close()
+        close_sender = getattr(self.outbox.sender, "close", None)
+        if close_sender is not None:
+            close_sender()
+        self.rt.store.close()
+
+    def stop(self) -> None:
+        self.stop_event.set()
+        self.wake.set()
+
+    def _install_signals(self) -> None:
+        if threading.current_thread() is not threading.main_thread():
+            return
+
+        def handle(signum: int, _frame: Any) -> None:
+            log.info("signal received", extra={"signal": signal.Signals(signum).name})
+            self.stop()
+
+        signal.signal(signal.SIGTERM, handle)
+        signal.signal(signal.SIGINT, handle)
+
+    def _start_health(self) -> HealthServer | None:
+        if not self.settings.http_port:
+            return None
+        server = HealthServer(self.settings.http_host, self.settings.http_port, self.rt.metrics,
+                              self.health_report)
+        try:
+            server.start()
+        except OSError as exc:
+            log.error("health endpoint not started", extra={"error": str(exc),
+                                                            "port": self.settings.http_port})
+            return None
+        log.info("health endpoint listening", extra={"host": self.settings.http_host,
+                                                     "port": server.port})
+        return server
+
+    def _add_feed_job(self, feed: FeedSpec, *, first: bool = False) -> None:
+        assert self.scheduler is not None
+        jitter = self.rt.config.defaults.jitter
+        self.scheduler.add_job(self._poll_job, IntervalTrigger(seconds=feed.interval, jitter=jitter),
+                               args=[feed.url], id=f"feed:{feed.url}", replace_existing=True,
+                               next_run_time=_now_dt(spread=min(jitter, 5) if first else 0))
+
+    def _poll_job(self, url: str) -> None:
+        if self.stop_event.is_set():
+            return
+        feed = next((f for f in self._feeds() if f.url == url), None)
+        if feed is None:
+            return
+        try:
+            poll_feed(self.rt, feed)
+        except StoreError as exc:
+            log.critical("state database failed: stopping", extra={"error": str(exc)})
+            self.stop()
+        self._last_cycle = time.time()
+        self.rt.metrics.last_cycle_timestamp.set(self._last_cycle)
+
+    def _feeds(self) -> Sequence[FeedSpec]:
+        return self.feeds_override if self.feeds_override is not None else self.rt.config.feeds
+
+    def _deliver_loop(self) -> None:
+        while True:
+            try:
+                self.outbox.drain(stop=self.stop_event)
+            except StoreError as exc:
+                log.critical("state database failed: stopping", extra={"error": str(exc)})
+                self.stop()
+            except Exception:  # the outbox must outlive a bug in one alert's handling
+                log.exception("delivery round crashed; retrying shortly")
+            if self.stop_event.is_set():
+                return
+            self.wake.wait(timeout=1.0)
+            self.wake.clear()
+
+    # --- reload ---------------------------------------------------------------------------------
+
+    def _config_mtimes(self) -> tuple[float, ...]:
+        return tuple(_mtime(path) for path in self.rt.config.files)
+
+    def _check_reload(self) -> None:
+        mtimes = self._config_mtimes()
+        if mtimes == self._mtimes or mtimes == self._rejected:
+            return
+        try:
+            config = load_config(self.rt.config.path)
+        except ConfigError as exc:
+            self._rejected = mtimes
+            log.error("config change rejected; the running configuration stays",
+                      extra={"error": exc.render()})
+            return
+        self._apply(config)
+        self._mtimes = mtimes
+
+    def _apply(self, config: Config) -> None:
+        old = {feed.url: feed for feed in self._feeds()}
+        if self.feeds_override is None:
+            self.rt.config = config
+        else:
+            self.rt.config = config.with_feeds(self.feeds_override)
+        self.rt.matcher = Matcher(config.topics)
+        new = {feed.url: feed for feed in self._feeds()}
+        for url in old.keys() - new.keys():
+            if self.scheduler is not None:
+                self.scheduler.remove_job(f"feed:{url}")
+        for url, feed in new.items():
+            if url not in old or old[url].interval != feed.interval:
+                self._add_feed_job(feed)
+        log.info("config reloaded", extra={"feeds": len(new), "topics": len(config.topics),
+                                           "added": len(new.keys() - old.keys()),
+                                           "removed": len(old.keys() - new.keys())})
+
+    def _prune(self) -> None:
+        seen, alerts = self.rt.store.prune(self.rt.config.defaults.retention_days)
+        if seen or alerts:
+            log.info("pruned old state", extra={"stories": seen, "alerts": alerts})
+
+    # --- health ---------------------------------------------------------------------------------
+
+    def health_report(self) -> HealthReport:
+        alive = bool(self.scheduler and self.scheduler.running and self._deliverer
+                     and self._deliverer.is_alive())
+        checks = {"scheduler": "ok" if alive else "not running", "config": "ok"}
+        try:
+            checks["outbox"] = f"{self.rt.store.outbox_depth()} queued"
+            checks["store"] = "ok"
+        except StoreError as exc:
+            checks["store"] = str(exc)
+        longest = max((feed.interval for feed in self._feeds()), default=300)
+        age = time.time() - self._last_cycle
+        checks["last_poll"] = "never" if not self._last_cycle else f"{age:.0f} s ago"
+        recent = bool(self._last_cycle) and age < 3 * longest + 60
+        checks["slack_auth"] = self.outbox.auth_error or "ok"
+        ready = alive and checks["store"] == "ok" and recent and not self.outbox.auth_error
+        return HealthReport(alive=alive, ready=ready, checks=checks)
+
+
+def _mtime(path: Path) -> float:
+    try:
+        return path.stat().st_mtime
+    except OSError:
+        return -1.0
+
+
+def _now_dt(spread: float = 0) -> Any:
+    import random
+    from datetime import datetime, timedelta
+
+    return datetime.now().astimezone() + timedelta(seconds=random.uniform(0, spread))

@@ -1,0 +1,468 @@
+"""State in SQLite: feed poll state, stories seen, and the alert outbox.
+
+Contract:
+- `commit_poll` records a feed's new ETag/Last-Modified, the stories seen and the alerts they
+  produced in ONE transaction, so a crash or a failed post can never make a story vanish: either
+  all of it is recorded (and the outbox will deliver it) or none of it (and the next poll sees the
+  same stories again).
+- An alert's id is derived from channel + story key and is UNIQUE, so a story is never queued twice
+  for one channel, across feeds and restarts.
+- The schema is created and migrated here (`PRAGMA user_version`). A file that is not a newsbot
+  database, is corrupt, locked or read-only raises StoreError with the path and the fix; it is never
+  reset silently.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from bot.errors import StoreError
+from bot.models import Alert, Match, Story, TermHit
+
+SCHEMA_VERSION = 1
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS feeds (
+    url TEXT PRIMARY KEY,
+    title TEXT,
+    etag TEXT,
+    last_modified TEXT,
+    initialized INTEGER NOT NULL DEFAULT 0,
+    last_attempt REAL,
+    last_success REAL,
+    consecutive_failures INTEGER NOT NULL DEFAULT 0,
+    last_error TEXT,
+    next_due REAL NOT NULL DEFAULT 0,
+    disabled INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE IF NOT EXISTS seen (
+    feed_url TEXT NOT NULL,
+    story_id TEXT NOT NULL,
+    story_key TEXT NOT NULL,
+    first_seen REAL NOT NULL,
+    PRIMARY KEY (feed_url, story_id)
+);
+CREATE INDEX IF NOT EXISTS seen_by_time ON seen (first_seen);
+CREATE TABLE IF NOT EXISTS alerts (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    id TEXT NOT NULL UNIQUE,
+    topic TEXT NOT NULL,
+    channel TEXT NOT NULL,
+    story_key TEXT NOT NULL,
+    parent_id TEXT,
+    payload TEXT NOT NULL,
+    published REAL NOT NULL,
+    status TEXT NOT NULL DEFAULT 'pending',
+    attempts INTEGER NOT NULL DEFAULT 0,
+    next_attempt REAL NOT NULL DEFAULT 0,
+    last_error TEXT,
+    channel_id TEXT,
+    ts TEXT,
+    created REAL NOT NULL,
+    delivered REAL,
+    UNIQUE (channel, story_key)
+);
+CREATE INDEX IF NOT EXISTS alerts_by_status ON alerts (status, channel, seq);
+CREATE INDEX IF NOT EXISTS alerts_by_channel_time ON alerts (channel, published);
+"""
+
+# Outbox states. `sending` means a post was attempted and its outcome is unknown (a crash, a
+# timeout, a dropped connection): before trying again the outbox looks for the alert in Slack.
+PENDING, SENDING, SENT, PARKED = "pending", "sending", "sent", "parked"
+QUEUED = (PENDING, SENDING)
+
+
+@dataclass(frozen=True, slots=True)
+class FeedState:
+    url: str
+    title: str | None = None
+    etag: str | None = None
+    last_modified: str | None = None
+    initialized: bool = False
+    last_attempt: float | None = None
+    last_success: float | None = None
+    consecutive_failures: int = 0
+    last_error: str | None = None
+    next_due: float = 0.0
+    disabled: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class QueuedAlert:
+    """An outbox row: the alert plus its delivery bookkeeping."""
+
+    seq: int
+    alert: Alert
+    status: str
+    attempts: int
+    next_attempt: float
+    parent_ts: str | None  # the parent's Slack ts when this is a thread reply and it is known
+    parent_channel_id: str | None
+    created: float
+
+
+@dataclass(frozen=True, slots=True)
+class AlertedReport:
+    """A story already alerted (or folded) in a channel, for the clustering decision."""
+
+    alert_id: str  # id of the top-level alert of its event
+    story: Story
+    published: float
+    event_start: float
+
+
+def _ts(value: datetime | None) -> float | None:
+    return value.timestamp() if value is not None else None
+
+
+def _story_to_json(story: Story) -> dict[str, Any]:
+    return {"id": story.id, "url": story.url, "title": story.title, "summary": story.summary,
+            "source": story.source, "published": _ts(story.published), "feed_url": story.feed_url}
+
+
+def _story_from_json(data: dict[str, Any]) -> Story:
+    published = data.get("published")
+    when = datetime.fromtimestamp(published, UTC) if published is not None else None
+    return Story(data["id"], data["url"], data["title"], data["summary"], data["source"], when,
+                 data.get("feed_url", ""))
+
+
+def encode_alert(alert: Alert) -> str:
+    hits = [[h.term, h.field, h.text, h.start, h.similarity] for h in alert.match.hits]
+    return json.dumps({"story": _story_to_json(alert.story),
+                       "match": {"topic": alert.match.topic, "score": alert.match.score,
+                                 "hits": hits},
+                       "cluster_reason": alert.cluster_reason})
+
+
+def decode_alert(row: sqlite3.Row) -> Alert:
+    data = json.loads(row["payload"])
+    match = Match(data["match"]["topic"], data["match"]["score"],
+                  tuple(TermHit(*hit) for hit in data["match"]["hits"]))
+    return Alert(row["id"], row["topic"], row["channel"], _story_from_json(data["story"]), match,
+                 row["parent_id"], data.get("cluster_reason", ""))
+
+
+class Store:
+    """One SQLite connection shared by the poll workers and the outbox, behind a lock."""
+
+    def __init__(self, path: Path | str, *, clock: Any = time.time) -> None:
+        self.path = str(path)
+        self._clock = clock
+        self._lock = threading.RLock()
+        self._db = self._open(self.path)
+
+    # --- opening and migrating ---------------------------------------------------------------
+
+    @staticmethod
+    def _check_location(path: str) -> None:
+        if path == ":memory:":
+            return
+        target = Path(path)
+        folder = target.parent if str(target.parent) else Path(".")
+        if not folder.exists():
+            try:
+                folder.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise StoreError(f"state directory {folder} cannot be created: {exc.strerror}. "
+                                 "Set NEWSBOT_DB to a writable path.") from None
+
+    def _open(self, path: str) -> sqlite3.Connection:
+        self._check_location(path)
+        try:
+            db = sqlite3.connect(path, timeout=5.0, check_same_thread=False,
+                                 isolation_level=None)
+            db.row_factory = sqlite3.Row
+            self._migrate(db)
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(_explain_open_error(path, exc)) from None
+        return db
+
+    def _migrate(self, db: sqlite3.Connection) -> None:
+        version = db.execute("PRAGMA user_version").fetchone()[0]
+        if version > SCHEMA_VERSION:
+            raise sqlite3.DatabaseError(f"schema version {version} is newer than this newsbot "
+                                        f"({SCHEMA_VERSION}): upgrade newsbot")
+        tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        if version == 0 and tables - {"sqlite_sequence"}:
+            raise sqlite3.DatabaseError("the file is an SQLite database, but not newsbot's")
+        if path_is_memory(db):
+            db.execute("PRAGMA journal_mode=MEMORY")
+        else:
+            db.execute("PRAGMA journal_mode=WAL")  # readers never block the writer
+        db.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL survives process crashes
+        db.execute("PRAGMA foreign_keys=ON")
+        if version < SCHEMA_VERSION:
+            db.executescript(f"BEGIN; {_SCHEMA}; PRAGMA user_version={SCHEMA_VERSION}; COMMIT;")
+        db.execute("SELECT count(*) FROM feeds").fetchone()  # reads the file: finds corruption now
+        self._check_writable(db)
+
+    @staticmethod
+    def _check_writable(db: sqlite3.Connection) -> None:
+        db.execute("BEGIN IMMEDIATE")
+        db.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT)")
+        db.execute("INSERT OR REPLACE INTO meta VALUES ('opened', ?)", (str(time.time()),))
+        db.execute("COMMIT")
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """BEGIN IMMEDIATE ... COMMIT under the store lock; ROLLBACK on any error."""
+        with self._lock:
+            try:
+                self._db.execute("BEGIN IMMEDIATE")
+            except sqlite3.OperationalError as exc:
+                raise StoreError(f"{self.path}: {exc}") from None
+            try:
+                yield self._db
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            try:
+                self._db.execute("COMMIT")
+            except sqlite3.OperationalError as exc:
+                raise StoreError(f"{self.path}: cannot commit: {exc}") from None
+
+    def _query(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
+        with self._lock:
+            try:
+                return self._db.execute(sql, params).fetchall()
+            except sqlite3.DatabaseError as exc:
+                raise StoreError(f"{self.path}: {exc}") from None
+
+    def _write(self, sql: str, params: Sequence[Any] = ()) -> None:
+        with self.transaction() as db:
+            db.execute(sql, params)
+
+    def copy_to_memory(self) -> Store:
+        """A private in-memory copy, for --dry-run: it acts on real state but persists nothing."""
+        copy = Store.__new__(Store)
+        copy.path, copy._clock, copy._lock = ":memory:", self._clock, threading.RLock()
+        copy._db = sqlite3.connect(":memory:", check_same_thread=False, isolation_level=None)
+        copy._db.row_factory = sqlite3.Row
+        with self._lock:
+            self._db.backup(copy._db)
+        return copy
+
+    # --- feeds ---------------------------------------------------------------------------------
+
+    def feed_state(self, url: str) -> FeedState:
+        rows = self._query("SELECT * FROM feeds WHERE url = ?", (url,))
+        if not rows:
+            return FeedState(url)
+        row = rows[0]
+        return FeedState(row["url"], row["title"], row["etag"], row["last_modified"],
+                         bool(row["initialized"]), row["last_attempt"], row["last_success"],
+                         row["consecutive_failures"], row["last_error"], row["next_due"],
+                         bool(row["disabled"]))
+
+    def all_feed_states(self) -> list[FeedState]:
+        return [self.feed_state(row["url"]) for row in self._query("SELECT url FROM feeds")]
+
+    def any_feed_initialized(self) -> bool:
+        return bool(self._query("SELECT 1 FROM feeds WHERE initialized = 1 LIMIT 1"))
+
+    def _ensure_feed(self, db: sqlite3.Connection, url: str) -> None:
+        db.execute("INSERT OR IGNORE INTO feeds (url) VALUES (?)", (url,))
+
+    def record_failure(self, url: str, error: str, next_due: float, *, disable: bool = False
+                       ) -> int:
+        """Count one more consecutive failure; returns the new count."""
+        with self.transaction() as db:
+            self._ensure_feed(db, url)
+            db.execute("UPDATE feeds SET consecutive_failures = consecutive_failures + 1, "
+                       "last_error = ?, last_attempt = ?, next_due = ?, disabled = ? "
+                       "WHERE url = ?", (error, self._clock(), next_due, int(disable), url))
+            row = db.execute("SELECT consecutive_failures FROM feeds WHERE url = ?",
+                             (url,)).fetchone()
+        return int(row[0])
+
+    def record_not_modified(self, url: str, next_due: float) -> None:
+        now = self._clock()
+        with self.transaction() as db:
+            self._ensure_feed(db, url)
+            db.execute("UPDATE feeds SET consecutive_failures = 0, last_error = NULL, "
+                       "last_attempt = ?, last_success = ?, next_due = ? WHERE url = ?",
+                       (now, now, next_due, url))
+
+    def enable_feed(self, url: str) -> None:
+        self._write("UPDATE feeds SET disabled = 0, consecutive_failures = 0, next_due = 0 "
+                    "WHERE url = ?", (url,))
+
+    # --- stories and alerts of one poll ------------------------------------------------------
+
+    def unseen(self, feed_url: str, stories: Sequence[Story]) -> list[Story]:
+        """The stories of this feed not recorded before, in feed order."""
+        if not stories:
+            return []
+        seen: set[str] = set()
+        ids = [story.id for story in stories]
+        for start in range(0, len(ids), 500):  # stay under SQLite's bound-parameter limit
+            chunk = ids[start:start + 500]
+            marks = ",".join("?" * len(chunk))
+            rows = self._query(f"SELECT story_id FROM seen WHERE feed_url = ? AND story_id IN "
+                               f"({marks})", (feed_url, *chunk))
+            seen.update(row[0] for row in rows)
+        return [story for story in stories if story.id not in seen]
+
+    def commit_poll(self, db: sqlite3.Connection, feed_url: str, *, title: str | None,
+                    etag: str | None, last_modified: str | None, stories: Sequence[Story],
+                    alerts: Sequence[Alert], next_due: float) -> list[Alert]:
+        """Inside a `transaction()`: record the poll; returns the alerts actually queued.
+
+        An alert whose channel already has the same story (same canonical URL, maybe from
+        another feed) is not queued again.
+        """
+        now = self._clock()
+        self._ensure_feed(db, feed_url)
+        db.executemany("INSERT OR IGNORE INTO seen VALUES (?, ?, ?, ?)",
+                       [(feed_url, story.id, story.key, now) for story in stories])
+        queued = [alert for alert in alerts if self.queue_alert(db, alert, now)]
+        db.execute("UPDATE feeds SET title = ?, etag = ?, last_modified = ?, initialized = 1, "
+                   "consecutive_failures = 0, last_error = NULL, last_attempt = ?, "
+                   "last_success = ?, next_due = ? WHERE url = ?",
+                   (title, etag, last_modified, now, now, next_due, feed_url))
+        return queued
+
+    def queue_alert(self, db: sqlite3.Connection, alert: Alert, now: float) -> bool:
+        published = _ts(alert.story.published) or now
+        cursor = db.execute(
+            "INSERT OR IGNORE INTO alerts (id, topic, channel, story_key, parent_id, payload, "
+            "published, created) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (alert.id, alert.topic, alert.channel, alert.story.key, alert.parent_id,
+             encode_alert(alert), published, now))
+        return cursor.rowcount == 1
+
+    def alerted_reports(self, db: sqlite3.Connection, channel: str, since: float
+                        ) -> list[AlertedReport]:
+        """Stories alerted or folded in `channel` whose event started at or after `since`."""
+        rows = db.execute(
+            "SELECT a.id, a.parent_id, a.payload, a.topic, a.channel, a.published, "
+            "COALESCE(p.published, a.published) AS event_start FROM alerts a "
+            "LEFT JOIN alerts p ON p.id = a.parent_id "
+            "WHERE a.channel = ? AND COALESCE(p.published, a.published) >= ? ORDER BY a.seq",
+            (channel, since)).fetchall()
+        reports = []
+        for row in rows:
+            story = _story_from_json(json.loads(row["payload"])["story"])
+            reports.append(AlertedReport(row["parent_id"] or row["id"], story, row["published"],
+                                         row["event_start"]))
+        return reports
+
+    # --- outbox ---------------------------------------------------------------------------------
+
+    def queued_heads(self) -> list[QueuedAlert]:
+        """For each channel, its oldest undelivered alert: delivery keeps each channel in order."""
+        rows = self._query(
+            "SELECT a.*, p.ts AS parent_ts, p.channel_id AS parent_channel_id FROM alerts a "
+            "LEFT JOIN alerts p ON p.id = a.parent_id WHERE a.seq IN "
+            "(SELECT min(seq) FROM alerts WHERE status IN ('pending', 'sending') GROUP BY channel)"
+            " ORDER BY a.seq")
+        return [self._queued(row) for row in rows]
+
+    @staticmethod
+    def _queued(row: sqlite3.Row) -> QueuedAlert:
+        return QueuedAlert(row["seq"], decode_alert(row), row["status"], row["attempts"],
+                           row["next_attempt"], row["parent_ts"], row["parent_channel_id"],
+                           row["created"])
+
+    def mark_sending(self, alert_id: str) -> None:
+        self._write("UPDATE alerts SET status = 'sending', attempts = attempts + 1 WHERE id = ?",
+                    (alert_id,))
+
+    def mark_sent(self, alert_id: str, channel_id: str, ts: str) -> None:
+        self._write("UPDATE alerts SET status = 'sent', channel_id = ?, ts = ?, delivered = ?, "
+                    "last_error = NULL WHERE id = ?", (channel_id, ts, self._clock(), alert_id))
+
+    def mark_retry(self, alert_id: str, error: str, next_attempt: float, *, unknown: bool) -> None:
+        """Leave the alert queued; `unknown` keeps it `sending` so the next try checks Slack first."""
+        status = SENDING if unknown else PENDING
+        self._write("UPDATE alerts SET status = ?, last_error = ?, next_attempt = ? WHERE id = ?",
+                    (status, error, next_attempt, alert_id))
+
+    def park_channel(self, channel: str, reason: str) -> int:
+        with self.transaction() as db:
+            cursor = db.execute("UPDATE alerts SET status = 'parked', last_error = ? "
+                                "WHERE channel = ? AND status IN ('pending', 'sending')",
+                                (reason, channel))
+        return cursor.rowcount
+
+    def unpark_all(self) -> int:
+        """Give parked alerts another chance (at start-up: the admin may have fixed the channel).
+
+        They go back as `sending`: a parked alert may have been posted before its channel broke.
+        """
+        with self.transaction() as db:
+            cursor = db.execute("UPDATE alerts SET status = 'sending', next_attempt = 0 "
+                                "WHERE status = 'parked'")
+        return cursor.rowcount
+
+    def outbox_depth(self) -> int:
+        return int(self._query("SELECT count(*) FROM alerts WHERE status IN "
+                               "('pending', 'sending')")[0][0])
+
+    def parked(self) -> list[tuple[str, str, int]]:
+        rows = self._query("SELECT channel, last_error, count(*) FROM alerts WHERE status = "
+                           "'parked' GROUP BY channel, last_error")
+        return [(row[0], row[1] or "", int(row[2])) for row in rows]
+
+    def alert_counts_since(self, since: float) -> list[tuple[str, str, str, int]]:
+        """(topic, channel, status, count) for alerts created since `since`."""
+        rows = self._query("SELECT topic, channel, status, count(*) FROM alerts WHERE created >= ? "
+                           "GROUP BY topic, channel, status ORDER BY topic, channel, status",
+                           (since,))
+        return [(row[0], row[1], row[2], int(row[3])) for row in rows]
+
+    def delivered(self) -> list[tuple[str, str, str | None, str]]:
+        """(alert id, channel, parent id, ts) of every delivered alert, for tests and status."""
+        rows = self._query("SELECT id, channel, parent_id, ts FROM alerts WHERE status = 'sent' "
+                           "ORDER BY seq")
+        return [(row[0], row[1], row[2], row[3]) for row in rows]
+
+    # --- retention -------------------------------------------------------------------------------
+
+    def prune(self, retention_days: float) -> tuple[int, int]:
+        """Forget seen stories and delivered alerts older than the retention; returns the counts.
+
+        A story can only come back after retention if its feed still carries it; feeds rarely
+        keep items for 30 days, and the default matches that.
+        """
+        cutoff = self._clock() - retention_days * 86400
+        with self.transaction() as db:
+            seen = db.execute("DELETE FROM seen WHERE first_seen < ?", (cutoff,)).rowcount
+            alerts = db.execute("DELETE FROM alerts WHERE status = 'sent' AND created < ?",
+                                (cutoff,)).rowcount
+        return seen, alerts
+
+
+def path_is_memory(db: sqlite3.Connection) -> bool:
+    rows = db.execute("PRAGMA database_list").fetchall()
+    return not rows or not rows[0][2]
+
+
+def _explain_open_error(path: str, exc: sqlite3.DatabaseError) -> str:
+    text = str(exc)
+    if "locked" in text or "busy" in text:
+        hint = "another newsbot (or tool) holds it; stop it, or set NEWSBOT_DB to another file"
+    elif "readonly" in text or "unable to open" in text:
+        hint = "the file or its directory is not writable; fix permissions or set NEWSBOT_DB"
+    elif "disk is full" in text or "disk I/O" in text:
+        hint = "the disk is full or failing; free space and start again"
+    elif "not a database" in text or "malformed" in text or "not newsbot" in text:
+        hint = ("the file is not a healthy newsbot database; it was left untouched. Restore a "
+                "backup or move it aside to start fresh (every feed will then count as new)")
+    else:
+        hint = "see the SQLite message"
+    return f"state database {path}: {text} ({hint})"

@@ -1,0 +1,45 @@
+"""Build the service's parts from settings and config: the one place that picks implementations.
+
+Without a Slack token (or with --dry-run) alerts go to the terminal; --dry-run also works on a
+private in-memory copy of the state, so it shows what would be posted without changing anything.
+"""
+
+from __future__ import annotations
+
+import sys
+
+from bot.config import Config
+from bot.deliver import SlackSender, TerminalSender
+from bot.fetch import Fetcher, FetchLimits
+from bot.match import Matcher
+from bot.metrics import Metrics
+from bot.models import FeedSpec
+from bot.outbox import Outbox, Sender
+from bot.pipeline import Runtime
+from bot.service import Service
+from bot.settings import Settings
+from bot.store import Store
+
+
+def build_service(settings: Settings, config: Config, *, dry_run: bool = False,
+                  feeds_override: list[FeedSpec] | None = None) -> Service:
+    store = Store(settings.db_path)
+    if dry_run:
+        disk, store = store, store.copy_to_memory()
+        disk.close()
+    sender: Sender
+    if settings.slack_token and not dry_run:
+        sender = SlackSender(settings.slack_token, settings.slack_api_url)
+    else:
+        sender = TerminalSender(sys.stdout)
+    defaults = config.defaults
+    fetcher = Fetcher(FetchLimits(connect_timeout=defaults.connect_timeout,
+                                  read_timeout=defaults.read_timeout,
+                                  max_bytes=defaults.max_feed_bytes))
+    metrics = Metrics()
+    fresh = not store.any_feed_initialized()
+    runtime = Runtime(config, Matcher(config.topics), store, fetcher, metrics,
+                      first_start_feeds=frozenset(f.url for f in config.feeds) if fresh
+                      else frozenset())
+    return Service(settings, runtime, Outbox(store, sender, metrics),
+                   feeds_override=feeds_override)
