@@ -6,16 +6,18 @@ top-level alert to fold the story into, or `None` for a new top-level alert, wit
 similarity seen and a human-readable reason. It never raises on odd input (empty texts, missing
 dates): a story it cannot compare simply starts a new alert.
 
-How a pair of stories is compared:
-- wording: rapidfuzz token similarity of the normalised titles, and of titles plus summaries,
-  with `rapidfuzz.utils.default_process` (rapidfuzz 3 does not normalise case or punctuation);
+How a story is compared with each report of an event that started within the window:
+- same canonical URL: a revised headline of a story already reported; it always folds;
+- wording: rapidfuzz token similarity of the normalised titles (token_sort_ratio) and of titles
+  plus summaries (token_set_ratio), with `rapidfuzz.utils.default_process` passed explicitly
+  (rapidfuzz 3 does not normalise case or punctuation);
 - distinctive terms: capitalised names (organisations, places, people, products), acronyms,
-  law codes ("AB 1215") and figures the two share, as a bonus;
-- conflict: each headline's acting subject (its first distinctive name) is looked for in the
-  other story. When neither subject appears in the other's headline and the subjects differ
-  ("Boston bans ..." / "Portland bans ..."), the pair is vetoed however similar the wording;
-- time: only reports whose event started within `settings.window_hours` are candidates, and the
-  bar rises slowly with the distance from the event's first report.
+  law codes ("AB 1215") and figures both mention add a bonus, the most when both lead with the
+  same actor. Without a shared name only a near-copy headline can fold;
+- conflict vetoes a fold however alike the wording: different acting subjects ("Boston bans
+  ..." / "Portland bans ..."), a sure name in each headline the other story never mentions
+  ("Italian regulator fines X" / "Dutch regulator fines X"), or different law codes;
+- time: the similarity needed rises by up to TIME_PENALTY points across the window.
 """
 
 from __future__ import annotations
@@ -40,17 +42,27 @@ DEFAULT_THRESHOLD = 58.0
 TIME_PENALTY = 8.0
 # Headlines this alike are copies of one wire story, even when no name was recognised in them.
 NEAR_COPY = 90.0
-# Points added per distinctive term shared, capped: shared names are strong evidence of one event.
-ENTITY_BONUS_PER_TERM = 6.0
-ENTITY_BONUS_CAP = 18.0
+# Points added for distinctive terms shared, capped: shared names are strong evidence of one
+# event, and a shared acting subject (both lead with "Riverton") the strongest.
+SUBJECT_BONUS = 12.0
+ENTITY_BONUS_PER_TERM = 5.0
+ENTITY_BONUS_CAP = 22.0
+
+
+def _words(text: str) -> list[str]:
+    return text.split()
+
+
+# Words that open many place names: "San Diego" and "San Jose" share one but not a place.
+_NAME_PREFIXES = frozenset(
+    _words("san santa saint st los las el la le fort port mount lake north south east west united")
+)
 
 # Capitalised words that name no particular thing: function words that open headlines, calendar
 # words, and the vocabulary of the domain itself. They never count as distinctive.
-# Words that open many place names: "San Diego" and "San Jose" share one but not a place.
-_NAME_PREFIXES = frozenset("san santa saint st los las el la le fort port mount lake north south east west united".split())
-
 _STOP_CAPITALISED = frozenset(
-    """
+    _words(
+        """
     a an the this that these those it its is are was were be been will would could should can
     may might must shall do does did has have had not no yes new old one two three first second
     last next in on of for to from by at with without as and or but nor so if then than after
@@ -73,7 +85,8 @@ _STOP_CAPITALISED = frozenset(
     company companies firm firms startup group groups officials lawmakers regulator regulators
     watchdog public private national international global
     mr mrs ms dr gov sen rep st
-    """.split()
+    """
+    )
 )
 
 # Spellings of one place that a headline and a summary often mix. Kept tiny and generic.
@@ -98,13 +111,15 @@ _ALIASES = {
 # Demonym and plural endings, longest first, so "Italy", "Italian" and "Italians" meet at "ital".
 _SUFFIXES = ("ians", "ian", "ans", "ese", "ish", "ia", "an", "s", "y", "a", "e")
 
-_WORD = re.compile(r"[A-Za-z0-9][A-Za-z0-9.'’&]*")
+_APOSTROPHES = "'\u2019"
+_WORD = re.compile(rf"[A-Za-z0-9][A-Za-z0-9.{_APOSTROPHES}&]*")
 # "AB 1215", "SB1047", "HB 2": capitals then a number that is not an amount ("AI 20 million").
 _LAW_CODE = re.compile(
     r"\b(?!USD|EUR|GBP)([A-Z]{1,4})[\s-]?(\d{1,5})\b(?![.,]\d|\s*(?:million|billion|bn|%|percent))"
 )
 _FIGURE = re.compile(r"\d+(?:[.,]\d+)?")
-_SENTENCE_BREAK = re.compile(r"[.!?:;|–—]\s|\s[-–—]\s|^\s*")
+_DASHES = "\u2013\u2014"  # en and em dash: "One step closer \u2013 the act moves on"
+_SENTENCE_BREAK = re.compile(rf"[.!?:;|{_DASHES}]\s|\s[-{_DASHES}]\s|^\s*")
 _YEAR = re.compile(r"(?:19|20)\d\d")
 
 
@@ -149,6 +164,7 @@ class Profile:
     names: frozenset[str]  # stems of every distinctive name in title and summary
     initials: frozenset[str]  # initials of capitalised runs ("New Jersey" -> "nj")
     stems: frozenset[str]  # stems of every word, to look a name up in the story
+    law_codes: frozenset[str]  # bill and law codes ("ab1215")
     figures: frozenset[str]  # amounts and counts ("650", "30.5"), years excluded
 
 
@@ -162,6 +178,7 @@ class PairScore:
     bonus: float
     shared: tuple[str, ...]  # distinctive names and figures in both stories
     names: tuple[str, ...]  # the names among them
+    same_subject: bool  # both lead with the same actor
     veto: str  # "" or why the pair can never fold
 
     @property
@@ -181,6 +198,10 @@ def decide(
     candidates = [p for p in prior if abs(published - p.event_start) <= window]
     if not candidates:
         return ClusterDecision(None, 0.0, _no_candidates_reason(len(prior), settings))
+    same_url = next((p for p in candidates if story.url and p.url == story.url), None)
+    if same_url is not None:  # a revised headline of a story already reported
+        reason = f"folded into alert {same_url.alert_id}: same canonical URL as '{same_url.title}'"
+        return ClusterDecision(same_url.alert_id, 100.0, reason)
     threshold = settings.threshold or DEFAULT_THRESHOLD
     mine = profile(story.title, story.summary)
     scored = [
@@ -200,24 +221,34 @@ def score_pair(a: Profile, b: Profile) -> PairScore:
     text = fuzz.token_set_ratio(a.text, b.text, processor=default_process)
     names = tuple(sorted(a.names & b.names))
     shared = tuple(sorted(set(names) | (a.figures & b.figures)))
-    bonus = min(ENTITY_BONUS_CAP, ENTITY_BONUS_PER_TERM * len(shared))
+    same_subject = _same_subject(a, b)
+    bonus = min(
+        ENTITY_BONUS_CAP,
+        SUBJECT_BONUS * same_subject + ENTITY_BONUS_PER_TERM * (len(shared) - same_subject),
+    )
     total = min(100.0, max(title, 0.5 * title + 0.5 * text) + bonus)
-    return PairScore(total, title, text, bonus, shared, names, subject_conflict(a, b))
+    return PairScore(total, title, text, bonus, shared, names, same_subject, subject_conflict(a, b))
+
+
+def _same_subject(a: Profile, b: Profile) -> bool:
+    """Both stories lead with the same actor, in headline or lede."""
+    mine = set(a.subject + a.lede) - _NAME_PREFIXES
+    return bool(mine & set(b.subject + b.lede))
 
 
 def subject_conflict(a: Profile, b: Profile) -> str:
-    """Why two stories are about different actors ("" if not).
+    """Why two stories are about different actors or different laws ("" if not).
 
     A story's subjects are the first distinctive names of its headline and of its summary (the
-    lede's acting subject). Two reports of one event share a subject, or one headline names the
-    other's ("Italy fines Clearview" / "Clearview fined in Italy"). When neither story puts the
-    other's subject in its headline or lede, they are about different cities, companies or
-    agencies however alike the wording: a passing mention later in a summary ("... joining
-    Amazon and IBM") does not make a Microsoft story an Amazon story.
+    lede's acting subject). Two reports of one event share a subject, or each names the other's
+    in its headline or lede ("Italy fines Clearview" / "Clearview fined in Italy"). Otherwise
+    they are about different cities, companies or agencies however alike the wording: naming
+    another actor in passing ("Microsoft joins Amazon in ...") does not make a Microsoft story
+    an Amazon story.
     """
     if not a.subject or not b.subject:
-        return ""
-    if _names_subject(b, a) or _names_subject(a, b):
+        return _name_conflict(a, b)
+    if _same_subject(a, b) or (_names_subject(b, a) and _names_subject(a, b)):
         return _name_conflict(a, b)
     return f"different subjects: {' '.join(a.subject)} / {' '.join(b.subject)}"
 
@@ -234,16 +265,23 @@ def _names_subject(story: Profile, other: Profile) -> bool:
 
 
 def _name_conflict(a: Profile, b: Profile) -> str:
-    """Each headline names someone or somewhere the other story never mentions.
+    """Each headline names someone or somewhere the other story never mentions, or the two
+    stories cite different laws.
 
     "Italian regulator fines Clearview" / "Dutch regulator fines Clearview": one actor, two
     events. Only sure names count, so a Title Case word ("Gets", "Approved") cannot veto.
     """
-    only_a = sorted(a.strong_title_names - b.stems - b.names - _NAME_PREFIXES)
-    only_b = sorted(b.strong_title_names - a.stems - a.names - _NAME_PREFIXES)
+    if a.law_codes and b.law_codes and not a.law_codes & b.law_codes:
+        return f"different laws: {_listed(a.law_codes)} / {_listed(b.law_codes)}"
+    only_a = a.strong_title_names - b.stems - b.names - _NAME_PREFIXES
+    only_b = b.strong_title_names - a.stems - a.names - _NAME_PREFIXES
     if only_a and only_b:
-        return f"conflicting names: {', '.join(only_a)} / {', '.join(only_b)}"
+        return f"conflicting names: {_listed(only_a)} / {_listed(only_b)}"
     return ""
+
+
+def _listed(names: frozenset[str]) -> str:
+    return ", ".join(sorted(names))
 
 
 @lru_cache(maxsize=4096)
@@ -255,8 +293,12 @@ def profile(title: str, summary: str) -> Profile:
     summary_names = frozenset(n.stem for run in summary_runs for n in run)
     strong = frozenset(n.stem for run in title_runs + summary_runs for n in run if n.strong)
     lede = tuple(n.stem for n in summary_runs[0]) if summary_runs else ()
-    subject = tuple(n.stem for n in title_runs[0]) if title_runs else lede
-    everything = f"{title} {summary}"
+    # The headline's first sure name; in a Title Case headline that may come after a few
+    # capitalised ordinary words ("Take It at Face Value: Court Approves ... Clearview").
+    sure_runs = [run for run in title_runs if any(n.stem in strong for n in run)]
+    first = (sure_runs or title_runs or [()])[0]
+    subject = tuple(n.stem for n in first) or lede
+    everything = f"{title}. {summary}"
     return Profile(
         title=_normalise(title),
         text=_normalise(everything),
@@ -267,6 +309,7 @@ def profile(title: str, summary: str) -> Profile:
         names=title_names | summary_names | _law_codes(everything),
         initials=_initials(title, summary),
         stems=frozenset(_stem(w) for w in _WORD.findall(everything)),
+        law_codes=_law_codes(everything),
         figures=frozenset(f for f in _FIGURE.findall(everything) if _is_figure(f)),
     )
 
@@ -286,7 +329,10 @@ def _name_runs(text: str, context: str, *, is_title: bool) -> list[tuple[_Name, 
         grammar = initial or title_case
         if _is_name(word, stem, grammar, lowered):
             if stem and stem not in _STOP_CAPITALISED:
-                current.append(_Name(stem, strong=not grammar or word.isupper()))
+                # A sentence-case headline opens with its subject ("Italy fines ..."), so
+                # there the first word is as sure a name as any other.
+                sure = not title_case and (is_title or not initial)
+                current.append(_Name(stem, strong=sure or word.isupper()))
             continue
         if current:
             runs.append(tuple(current))
@@ -300,7 +346,7 @@ def _is_name(word: str, stem: str, capital_is_grammar: bool, lowered: set[str]) 
     """Whether a word in running text is (part of) a proper name."""
     if not word[0].isupper() or stem in _STOP_CAPITALISED:
         return False
-    if word.lower().strip(".'’") in _STOP_CAPITALISED or len(word) < 2:
+    if word.lower().strip("." + _APOSTROPHES) in _STOP_CAPITALISED or len(word) < 2:
         return False
     if not stem:  # a name too common to tell anything ("U.S."), but still a name
         return True
@@ -323,8 +369,8 @@ def _is_title_case(title: str) -> bool:
 
 def _stem(word: str) -> str:
     """Lower case, possessive and demonym/plural endings dropped, known spellings merged."""
-    word = word.lower().strip(".'’-")
-    word = re.sub(r"['’]s?$", "", word)
+    word = word.lower().strip(".-" + _APOSTROPHES)
+    word = re.sub(rf"[{_APOSTROPHES}]s?$", "", word)
     if word in _ALIASES:
         return _ALIASES[word]
     if word.isupper() or len(word) <= 4:
@@ -372,8 +418,8 @@ def _window_fraction(published: datetime, report: PriorReport, window: timedelta
 
 def _no_candidates_reason(prior_count: int, settings: ClusterSettings) -> str:
     if prior_count == 0:
-        return "no earlier alerts in this channel"
-    return f"no alert in this channel whose event started within {settings.window_hours:g}h"
+        return "new alert: no earlier alerts in this channel"
+    return f"new alert: no alert in this channel whose event started within {settings.window_hours:g}h"
 
 
 @dataclass(frozen=True, slots=True)
@@ -387,7 +433,8 @@ def _describe(scored: _Scored) -> str:
     pair, report = scored.pair, scored.report
     return (
         f"'{report.title}' ({report.source}, alert {report.alert_id}) at {pair.total:.0f}"
-        f" [title {pair.title:.0f}, text {pair.text:.0f}, shared-terms bonus {pair.bonus:.0f};"
+        f" [title {pair.title:.0f}, text {pair.text:.0f}, shared-terms bonus {pair.bonus:.0f}"
+        f"{' (same subject)' if pair.same_subject else ''};"
         f" shared: {', '.join(pair.shared) or 'none'}; needed {scored.bar:.0f}]"
     )
 

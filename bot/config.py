@@ -32,7 +32,7 @@ T = TypeVar("T")
 class Defaults:
     interval: int = 300
     jitter: int = 30
-    backfill_hours: float = 24.0
+    backfill_hours: float = 0.0
     retention_days: float = 30.0
     max_feed_bytes: int = 10 * 1024 * 1024
     connect_timeout: float = 10.0
@@ -66,7 +66,7 @@ class _Strict(BaseModel):
 class _DefaultsModel(_Strict):
     interval: int = Field(300, ge=10, le=86400)
     jitter: int = Field(30, ge=0, le=3600)
-    backfill_hours: float = Field(24.0, ge=0)
+    backfill_hours: float = Field(0.0, ge=0)
     retention_days: float = Field(30.0, gt=0)
     max_feed_bytes: int = Field(10 * 1024 * 1024, ge=1024)
     connect_timeout: float = Field(10.0, gt=0, le=120)

@@ -202,16 +202,19 @@ def _text(report: dict[str, Any]) -> str:
     matrix = report["confusion"]
     lines = [
         f"stories: {report['count']}",
-        f"precision {report['precision']:.3f}  recall {report['recall']:.3f}  F1 {report['f1']:.3f}",
+        f"precision {report['precision']:.3f}  recall {report['recall']:.3f}"
+        f"  F1 {report['f1']:.3f}",
         "",
         "confusion matrix    predicted relevant  predicted irrelevant",
         f"  relevant          {matrix['tp']:>18}  {matrix['fn']:>20}",
         f"  irrelevant        {matrix['fp']:>18}  {matrix['tn']:>20}",
     ]
-    for heading, key in (("false positives", "false_positives"), ("false negatives", "false_negatives")):
+    for heading, key in (
+        ("false positives", "false_positives"),
+        ("false negatives", "false_negatives"),
+    ):
         lines.append(f"\n{heading} ({len(report[key])}):")
         for error in report[key]:
             lines.append(f"- {error['id']}: {error['title']}")
             lines.extend(f"    {line}" for line in error["explanation"].splitlines())
     return "\n".join(lines) + "\n"
-

@@ -128,9 +128,7 @@ class Fetcher:
         raise _redirect_error(url, chain, self._limits.max_redirects)
 
     @contextlib.contextmanager
-    def _open(
-        self, url: str, headers: dict[str, str], deadline: float
-    ) -> Iterator[httpx.Response]:
+    def _open(self, url: str, headers: dict[str, str], deadline: float) -> Iterator[httpx.Response]:
         left = deadline - time.monotonic()
         if left <= 0:
             raise httpx.ReadTimeout("overall deadline passed")
@@ -248,15 +246,13 @@ def _redirect_target(feed_url: str, response: httpx.Response) -> str | None:
             f"HTTP {response.status_code} redirect without a Location header",
             status=response.status_code,
         )
-    return urljoin(str(response.url), location)  # RFC 9110 §10.2.2: may be relative
+    return urljoin(str(response.url), str(location))  # RFC 9110 §10.2.2: may be relative
 
 
 def _redirect_error(feed_url: str, chain: list[str], max_redirects: int) -> FetchError:
     if len(set(chain)) < len(chain):
         return FetchError(feed_url, "redirects", f"redirect loop after {max_redirects} hops")
-    return FetchError(
-        feed_url, "redirects", f"too many redirects: more than {max_redirects} hops"
-    )
+    return FetchError(feed_url, "redirects", f"too many redirects: more than {max_redirects} hops")
 
 
 def _status_error(feed_url: str, response: httpx.Response, now: datetime) -> FetchError:
@@ -342,7 +338,9 @@ class _Decoder:
         codings = [c.strip().lower() for c in content_encoding.split(",")]
         codings = [c for c in codings if c and c != "identity"]
         if len(codings) > 1 or (codings and codings[0] not in ("gzip", "x-gzip", "deflate")):
-            raise FetchError(feed_url, "protocol", f"unsupported Content-Encoding {content_encoding!r}")
+            raise FetchError(
+                feed_url, "protocol", f"unsupported Content-Encoding {content_encoding!r}"
+            )
         self._feed_url = feed_url
         self._coding = codings[0] if codings else ""
         self._zlib: zlib._Decompress | None = None
@@ -370,7 +368,9 @@ class _Decoder:
         if self._coding in ("gzip", "x-gzip"):
             return 16 + zlib.MAX_WBITS
         # "deflate" is a zlib stream (RFC 9110 §8.4.1.2), but some servers send raw deflate.
-        zlib_header = len(first) >= 2 and first[0] & 0x0F == 8 and (first[0] << 8 | first[1]) % 31 == 0
+        zlib_header = (
+            len(first) >= 2 and first[0] & 0x0F == 8 and (first[0] << 8 | first[1]) % 31 == 0
+        )
         return zlib.MAX_WBITS if zlib_header else -zlib.MAX_WBITS
 
 

@@ -174,14 +174,17 @@ def render_terminal(alert: Alert) -> str:
     story = alert.story
     lines = [
         f"[{clean_text(alert.topic)}] {_plain_fit(story.title, 300) or '(untitled)'}",
-        f"    {_plain_fit(story.source or 'unknown outlet', OUTLET_MAX)} · {_when(story.published)}",
+        f"    {_plain_fit(story.source, OUTLET_MAX) or 'unknown outlet'} · "
+        f"{_when(story.published)}",
         f"    {clean_text(story.url) if safe_url(story.url) else '(no link)'}",
     ]
     summary = summarize(clean_text(story.summary))
     if summary:
         lines.append(f"    {summary}")
     lines.append(f"    why: {_plain_why(alert.match)}")
-    lines.append(f"    -> {clean_text(alert.channel)}" + (" (thread reply)" if alert.parent_id else ""))
+    lines.append(
+        f"    -> {clean_text(alert.channel)}" + (" (thread reply)" if alert.parent_id else "")
+    )
     return "\n".join(lines)
 
 
@@ -274,9 +277,9 @@ def _keep_emoji_joiners(text: str) -> str:
     """Drop each zero-width joiner except between two emoji (👩‍💻 stays one glyph)."""
     kept = []
     for index, char in enumerate(text):
-        if char != _ZWJ:
-            kept.append(char)
-        elif 0 < index < len(text) - 1 and _is_emoji(text[index - 1]) and _is_emoji(text[index + 1]):
+        if char != _ZWJ or (
+            0 < index < len(text) - 1 and _is_emoji(text[index - 1]) and _is_emoji(text[index + 1])
+        ):
             kept.append(char)
     return "".join(kept)
 

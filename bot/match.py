@@ -31,14 +31,28 @@ from rapidfuzz import fuzz, process
 from rapidfuzz.distance import Levenshtein
 
 from bot.models import Match, TermHit, Topic
-from bot.query import MAX_EDITS, MIN_FUZZY_LEN, MIN_PREFIX, And, Near, Node, Not, Or, Phrase, Term
-from bot.query import parse, render
+from bot.query import (
+    MAX_EDITS,
+    MIN_FUZZY_LEN,
+    MIN_PREFIX,
+    And,
+    Field,
+    Near,
+    Node,
+    Not,
+    Or,
+    Phrase,
+    Term,
+    parse,
+    render,
+)
 from bot.text import normalize, stem, tokenize
 
 log = logging.getLogger(__name__)
 
 FIELDS = ("title", "summary")
 FIELD_WEIGHTS = (1.0, 0.6)
+BOTH = (0, 1)  # field indexes a node may be found in
 AUTO_FUZZY_LEN = 8  # words this long tolerate one typing error unless written word~0
 MEMO_LIMIT = 200_000  # distinct tokens remembered before the memo starts over
 
@@ -74,9 +88,11 @@ class Matcher:
     """Topics compiled for matching many stories (see the module docstring)."""
 
     def __init__(self, topics: Sequence[Topic]) -> None:
-        self._ids: dict[Term, int] = {}
+        self._ids: dict[Term, int] = {}  # by what matching depends on
+        self._node_ids: dict[Term, int] = {}  # by the query's own node, raw spelling included
         self._exact: dict[str, list[int]] = {}
         self._prefix: dict[str, list[int]] = {}
+        self._literal: dict[str, list[int]] = {}
         self._fuzzy_words: list[str] = []
         self._fuzzy_ids: list[list[tuple[int, int]]] = []
         self._memo: dict[str, tuple[tuple[int, float], ...]] = {}
@@ -115,7 +131,7 @@ class Matcher:
 
     def _register(self, node: Node, positive: set[int], *, negated: bool) -> None:
         if isinstance(node, Term):
-            term_id = self._term_id(node)
+            term_id = self._node_ids[node] = self._term_id(node)
             if not negated:
                 positive.add(term_id)
         elif isinstance(node, Phrase):
@@ -123,6 +139,8 @@ class Matcher:
                 self._register(term, positive, negated=negated)
         elif isinstance(node, Not):
             self._register(node.child, positive, negated=not negated)
+        elif isinstance(node, Field):
+            self._register(node.child, positive, negated=negated)
         elif isinstance(node, Near):
             self._register(node.left, positive, negated=negated)
             self._register(node.right, positive, negated=negated)
@@ -135,8 +153,9 @@ class Matcher:
         if key in self._ids:
             return self._ids[key]
         term_id = self._ids[key] = len(self._ids)
-        if term.kind == "prefix":
-            self._prefix.setdefault(term.word, []).append(term_id)
+        if term.kind in ("prefix", "literal"):
+            table = self._prefix if term.kind == "prefix" else self._literal
+            table.setdefault(term.word, []).append(term_id)
             return term_id
         self._exact.setdefault(stem(term.word), []).append(term_id)
         edits = _allowed_edits(term)
@@ -166,6 +185,7 @@ class Matcher:
         if len(self._memo) >= MEMO_LIMIT:
             self._memo.clear()
         result = dict.fromkeys(self._exact.get(stem(token), ()), 100.0)
+        result.update(dict.fromkeys(self._literal.get(token, ()), 100.0))
         for size in range(MIN_PREFIX, len(token) + 1):
             result.update(dict.fromkeys(self._prefix.get(token[:size], ()), 100.0))
         self._add_fuzzy(token, result)
@@ -185,16 +205,22 @@ class Matcher:
                     result[term_id] = round(fuzz.ratio(key, word), 1)
 
     # -- evaluating --------------------------------------------------------------------------
+    # `fields` narrows where terms count: BOTH, or one field under a title:/summary: prefix.
 
-    def _worth(self, node: Node, story: _Story) -> tuple[float, tuple[TermHit, ...]]:
+    def _worth(
+        self, node: Node, story: _Story, fields: tuple[int, ...] = BOTH
+    ) -> tuple[float, tuple[TermHit, ...]]:
         """The node's worth (0-1) in this story and the hits that support it."""
         if isinstance(node, Term | Phrase | Near):
-            best = max(self._occurrences(node, story), key=lambda occ: occ.worth, default=None)
+            occurrences = self._occurrences(node, story, fields)
+            best = max(occurrences, key=lambda occ: occ.worth, default=None)
             return (best.worth, best.hits) if best else (0.0, ())
+        if isinstance(node, Field):
+            return self._worth(node.child, story, _narrow(fields, node))
         if isinstance(node, Not):
-            worth, hits = self._worth(node.child, story)
+            worth, hits = self._worth(node.child, story, fields)
             return (0.0, hits) if worth > 0 else (1.0, ())
-        results = [self._worth(child, story) for child in node.children]
+        results = [self._worth(child, story, fields) for child in node.children]
         if isinstance(node, And):
             worth = min(result[0] for result in results)
             hits = tuple(hit for result in results for hit in result[1]) if worth > 0 else ()
@@ -202,39 +228,50 @@ class Matcher:
         worth = max(result[0] for result in results)
         return worth, tuple(hit for result in results if result[0] > 0 for hit in result[1])
 
-    def _occurrences(self, node: Node, story: _Story) -> list[_Occ]:
+    def _occurrences(self, node: Node, story: _Story, fields: tuple[int, ...]) -> list[_Occ]:
         if isinstance(node, Term):
-            return self._term_occurrences(node, story)
+            return self._term_occurrences(node, story, fields)
         if isinstance(node, Phrase):
-            return self._phrase_occurrences(node, story)
+            return self._phrase_occurrences(node, story, fields)
         if isinstance(node, Near):
-            return self._near_occurrences(node, story)
+            return self._near_occurrences(node, story, fields)
+        if isinstance(node, Field):
+            return self._occurrences(node.child, story, _narrow(fields, node))
         assert isinstance(node, Or)  # the parser admits only positional nodes here
-        return [occ for child in node.children for occ in self._occurrences(child, story)]
+        return [occ for child in node.children for occ in self._occurrences(child, story, fields)]
 
-    def _term_occurrences(self, term: Term, story: _Story) -> list[_Occ]:
-        places = story.found.get(self._ids[Term(term.word, term.kind, term.edits)], {})
+    def _places(self, term: Term, story: _Story) -> dict[tuple[int, int], float]:
+        return story.found.get(self._node_ids[term], {})
+
+    def _term_occurrences(self, term: Term, story: _Story, fields: tuple[int, ...]) -> list[_Occ]:
         return [
-            _Occ(field, i, i, FIELD_WEIGHTS[field] * sim / 100, (_hit(term.raw, story, field, i, i, sim),))
-            for (field, i), sim in places.items()
+            _occ(field, i, i, sim, (_hit(term.raw, story, field, i, i, sim),))
+            for (field, i), sim in self._places(term, story).items()
+            if field in fields
         ]
 
-    def _phrase_occurrences(self, phrase: Phrase, story: _Story) -> list[_Occ]:
-        tables = [story.found.get(self._ids[Term(t.word, t.kind, t.edits)], {}) for t in phrase.terms]
+    def _phrase_occurrences(
+        self, phrase: Phrase, story: _Story, fields: tuple[int, ...]
+    ) -> list[_Occ]:
+        tables = [self._places(term, story) for term in phrase.terms]
         occurrences = []
         for (field, first), sim in tables[0].items():
-            sims = [sim] + [table.get((field, first + k), 0.0) for k, table in enumerate(tables) if k]
-            if min(sims) > 0:
+            if field not in fields:
+                continue
+            sims = [sim] + [
+                table.get((field, first + k), 0.0) for k, table in enumerate(tables) if k
+            ]
+            similarity = min(sims)
+            if similarity > 0:
                 last = first + len(tables) - 1
-                similarity = min(sims)
                 hit = _hit(render(phrase), story, field, first, last, similarity)
-                occurrences.append(_Occ(field, first, last, FIELD_WEIGHTS[field] * similarity / 100, (hit,)))
+                occurrences.append(_occ(field, first, last, similarity, (hit,)))
         return occurrences
 
-    def _near_occurrences(self, near: Near, story: _Story) -> list[_Occ]:
-        rights = self._occurrences(near.right, story)
+    def _near_occurrences(self, near: Near, story: _Story, fields: tuple[int, ...]) -> list[_Occ]:
+        rights = self._occurrences(near.right, story, fields)
         occurrences = []
-        for left in self._occurrences(near.left, story) if rights else ():
+        for left in self._occurrences(near.left, story, fields) if rights else ():
             for right in rights:
                 gap = max(right.first - left.last, left.first - right.last)
                 if right.field == left.field and gap <= near.distance:
@@ -253,44 +290,66 @@ class Matcher:
         matched = score >= topic.threshold and score > 0
         verdict = "MATCH" if matched else "no match"
         lines = [f"topic {topic.name}: {verdict}, score {score:g} (threshold {topic.threshold:g})"]
-        evidence = _dedupe(hits) if matched else self._all_hits(compiled.root, story)
-        lines.extend(f"  {_describe(hit)}" for hit in evidence)
+        evidence = _dedupe(hits) if matched else self._all_hits(compiled.root, story, BOTH)
+        lines.extend(f"  found {_describe(hit)}" for hit in evidence)
         if not evidence:
             lines.append("  no query term found")
         if not matched:
-            lines.extend(f"  closest miss: {miss}" for miss in self._misses(compiled.root, story))
+            misses = self._misses(compiled.root, story, BOTH)
+            lines.extend(f"  closest miss: {miss}" for miss in misses)
         return lines
 
-    def _all_hits(self, node: Node, story: _Story) -> tuple[TermHit, ...]:
-        """Every positive term found anywhere, for a story that did not match."""
+    def _all_hits(self, node: Node, story: _Story, fields: tuple[int, ...]) -> tuple[TermHit, ...]:
+        """Every positive term found, for a story that did not match."""
         if isinstance(node, Term | Phrase):
-            return _dedupe(tuple(h for occ in self._occurrences(node, story) for h in occ.hits))
+            occurrences = self._occurrences(node, story, fields)
+            return _dedupe(tuple(hit for occ in occurrences for hit in occ.hits))
         if isinstance(node, Not):
             return ()
+        if isinstance(node, Field):
+            return self._all_hits(node.child, story, _narrow(fields, node))
         children = (node.left, node.right) if isinstance(node, Near) else node.children
-        return _dedupe(tuple(hit for child in children for hit in self._all_hits(child, story)))
+        found = (hit for child in children for hit in self._all_hits(child, story, fields))
+        return _dedupe(tuple(found))
 
-    def _misses(self, node: Node, story: _Story) -> list[str]:
+    def _misses(self, node: Node, story: _Story, fields: tuple[int, ...]) -> list[str]:
         """What part of the query failed: the failing AND operands, the best OR alternative."""
-        worth, hits = self._worth(node, story)
+        worth, hits = self._worth(node, story, fields)
         if worth > 0:
             return []
         if isinstance(node, Not):
             found = ", ".join(_describe(hit) for hit in _dedupe(hits))
             return [f"excluded by {_short(render(node))}: {found}"]
+        if isinstance(node, Field):
+            return self._misses(node.child, story, _narrow(fields, node))
         if isinstance(node, And):
-            return [miss for child in node.children for miss in self._misses(child, story)]
+            return [miss for child in node.children for miss in self._misses(child, story, fields)]
         if isinstance(node, Or) and not all(isinstance(c, Term | Phrase) for c in node.children):
-            return min((self._misses(child, story) for child in node.children), key=len)
+            alternatives = (self._misses(child, story, fields) for child in node.children)
+            return min(alternatives, key=len)
         if isinstance(node, Near):
-            return self._near_misses(node, story)
-        return [f"nothing found for {_short(render(node))}"]
+            return self._near_misses(node, story, fields)
+        where = (
+            "" if fields == BOTH else f" in the {FIELDS[fields[0]]}" if fields else " (no field)"
+        )
+        return [f"nothing found{where} for {_short(render(node))}"]
 
-    def _near_misses(self, near: Near, story: _Story) -> list[str]:
-        sides = [side for side in (near.left, near.right) if not self._worth(side, story)[0]]
+    def _near_misses(self, near: Near, story: _Story, fields: tuple[int, ...]) -> list[str]:
+        sides = [
+            side for side in (near.left, near.right) if not self._worth(side, story, fields)[0]
+        ]
         if not sides:
             return [f"both sides of {_short(render(near))} found, not within {near.distance} words"]
-        return [miss for side in sides for miss in self._misses(side, story)]
+        return [miss for side in sides for miss in self._misses(side, story, fields)]
+
+
+def _narrow(fields: tuple[int, ...], node: Field) -> tuple[int, ...]:
+    index = FIELDS.index(node.name)
+    return (index,) if index in fields else ()
+
+
+def _occ(field: int, first: int, last: int, sim: float, hits: tuple[TermHit, ...]) -> _Occ:
+    return _Occ(field, first, last, FIELD_WEIGHTS[field] * sim / 100, hits)
 
 
 def _allowed_edits(term: Term) -> int:

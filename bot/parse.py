@@ -57,6 +57,7 @@ log = logging.getLogger(__name__)
 _FUTURE_TOLERANCE = timedelta(days=1)
 _JSON_TYPES = frozenset({"application/feed+json", "application/json"})
 _HTML_TYPES = frozenset({"text/html", "application/xhtml+xml"})
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0e-\x1f\x7f-\x9f]")
 _JSON_FEED_VERSION = "https://jsonfeed.org/version/1"  # 1.1 is ".../version/1.1"
 
 
@@ -97,27 +98,29 @@ def _parse_xml_feed(
     body: bytes, feed_url: str, content_type: str | None, source_name: str | None, now: datetime
 ) -> ParsedFeed:
     safe = strip_doctype(_ascii_compatible(body), feed_url)
-    headers = {"content-location": feed_url}  # the base for relative links
-    if content_type:
-        headers["content-type"] = content_type
+    # No content-location: feedparser would resolve an absent link or a non-URL guid against it
+    # (every link-less entry would get the feed's URL as link and id). Links are resolved here.
+    # Without a declared type, application/xml lets the XML declaration name the encoding
+    # (RFC 7303 §3.2) instead of flagging the feed.
+    headers = {"content-type": content_type or "application/xml"}
     result = feedparser.parse(io.BytesIO(safe), response_headers=headers)
-    _check_result(result, body, feed_url)
     title = _detail_text(result.feed.get("title_detail"), result.feed.get("title", ""))
     context = _Context(feed_url, source_name or title or _host(feed_url), now)
-    stories = (_story_from_entry(entry, context) for entry in result.entries)
-    return ParsedFeed(title=title, stories=_unique(stories))
+    stories = _unique(_story_from_entry(entry, context) for entry in result.entries)
+    if not stories:
+        _raise_if_not_a_feed(result, body, feed_url)
+    elif result.bozo:
+        log.warning(
+            "feed is malformed but readable, keeping %d stories: %s",
+            len(stories),
+            result.get("bozo_exception"),
+            extra={"feed_url": feed_url},
+        )
+    return ParsedFeed(title=title, stories=stories)
 
 
-def _check_result(result: Any, body: bytes, feed_url: str) -> None:
-    if result.entries:
-        if result.bozo:
-            log.warning(
-                "feed is malformed but readable, keeping %d entries: %s",
-                len(result.entries),
-                result.get("bozo_exception"),
-                extra={"feed_url": feed_url},
-            )
-        return
+def _raise_if_not_a_feed(result: Any, body: bytes, feed_url: str) -> None:
+    """Nothing usable came out: say why, unless it is a well-formed feed that is just empty."""
     if not result.version and _looks_like_html(body):
         raise ParseError(feed_url, "not a feed: looks like an HTML page")
     if result.bozo:
@@ -128,7 +131,8 @@ def _check_result(result: Any, body: bytes, feed_url: str) -> None:
 
 def _story_from_entry(entry: Mapping[str, Any], context: _Context) -> Story | None:
     title = _detail_text(entry.get("title_detail"), entry.get("title", ""))
-    url = canonical_url(urljoin(context.feed_url, entry.get("link", "")))
+    link = entry.get("link", "")
+    url = canonical_url(urljoin(context.feed_url, link)) if link else ""
     if not title and not url:
         return None
     summary = _entry_summary(entry)
@@ -159,8 +163,8 @@ def _detail_text(detail: Mapping[str, Any] | None, fallback: str) -> str:
     if detail is None:
         return html_to_text(fallback or "")
     value = str(detail.get("value") or "")
-    if detail.get("type", "text/html") in ("text/plain",):
-        return " ".join(value.split())
+    if detail.get("type", "text/html") == "text/plain":
+        return _tidy(value)
     return html_to_text(value)
 
 
@@ -259,12 +263,12 @@ def _plain(value: object) -> str:
     """A JSON string field as tidy text; numbers allowed (JSON Feed 1.0 ids), others ignored."""
     if isinstance(value, bool) or not isinstance(value, str | int | float):
         return ""
-    return " ".join(html_to_text_free(str(value)).split())
+    return _tidy(str(value))
 
 
-def html_to_text_free(value: str) -> str:
-    """Plain text stays plain: only control characters go (whitespace is collapsed by callers)."""
-    return re.sub(r"[\x00-\x08\x0b\x0e-\x1f\x7f-\x9f]", "", value)
+def _tidy(text: str) -> str:
+    """Plain text stays plain: control characters dropped, whitespace collapsed."""
+    return " ".join(_CONTROL.sub("", text).split())
 
 
 # -- shared -----------------------------------------------------------------------------------

@@ -5,13 +5,14 @@ Syntax (what Google Alerts, Talkwalker and Meltwater users already write):
     facial recognition        two terms; adjacent terms are ANDed
     "facial recognition"      a phrase: the words consecutive, in one field
     facial-recognition        a hyphenated term is a phrase ("facial recognition")
-    ban OR moratorium         either (OR binds tighter than AND, as in Google: a b OR c = a (b OR c))
+    ban OR moratorium         either; OR binds tighter than AND, as in Google: a b OR c = a (b OR c)
     a AND b                   explicit AND
     NOT unlock, -unlock       exclusion: the story must not contain it anywhere
     ( ... )                   grouping
     ban*                      prefix wildcard (at least 3 characters before the *)
     clearview~  clearview~2   fuzzy: up to 1 (or 2) typing errors; words under 5 letters stay exact
-    clearview~0               exact, even where the matcher would be tolerant of typos by default
+    ends~0                    literal: this exact word, no inflections, no typo tolerance
+    title:ban  title:(a OR b) only in the headline; summary:... only in the summary (lede)
     a NEAR/5 b                a and b within 5 words of each other, in one field, in either order
     a # comment               from a # that starts a word to the end of the line
 
@@ -35,12 +36,13 @@ from bot.text import normalize, tokenize
 MIN_PREFIX = 3  # "a*" would match half the dictionary
 MIN_FUZZY_LEN = 5  # shorter words (ban, FRT, ICO) always match exactly
 MAX_EDITS = 2
+_FIELD = re.compile(r"(title|summary):")
 _NEAR = re.compile(r"NEAR(?:/(.*))?")
 
 
 @dataclass(frozen=True, slots=True)
 class Term:
-    """One word. `kind` is "word" (inflections), "prefix" (wildcard) or "fuzzy"."""
+    """One word. `kind`: "word" (inflections), "prefix" (wildcard), "fuzzy", "literal" (~0)."""
 
     word: str
     kind: str = "word"
@@ -54,6 +56,14 @@ class Phrase:
 
     terms: tuple[Term, ...]
     raw: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Field:
+    """The child, looked for only in one field of the story ("title" or "summary")."""
+
+    name: str
+    child: Node
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,12 +90,12 @@ class Near:
     distance: int
 
 
-Node = Term | Phrase | And | Or | Not | Near
+Node = Term | Phrase | Field | And | Or | Not | Near
 
 
 @dataclass(frozen=True, slots=True)
 class _Lexeme:
-    kind: str  # "(", ")", "AND", "OR", "NOT", "-", "NEAR", "TERM", "PHRASE", "EOF"
+    kind: str  # "(", ")", "AND", "OR", "NOT", "-", "NEAR", "FIELD", "TERM", "PHRASE", "EOF"
     text: str
     pos: int
     value: int = 0  # NEAR distance
@@ -134,7 +144,7 @@ def _lex(query: str) -> list[_Lexeme]:
         elif char in "()":
             out.append(_Lexeme(char, char, i))
             i += 1
-        elif char in "\"\u201c\u201d":
+        elif char in '"\u201c\u201d':
             i = _lex_phrase(query, i, out)
         elif char == "-" and i + 1 < len(query) and not query[i + 1].isspace():
             out.append(_Lexeme("-", char, i))
@@ -146,7 +156,7 @@ def _lex(query: str) -> list[_Lexeme]:
 
 
 def _lex_phrase(query: str, start: int, out: list[_Lexeme]) -> int:
-    end = next((j for j in range(start + 1, len(query)) if query[j] in "\"\u201c\u201d"), -1)
+    end = next((j for j in range(start + 1, len(query)) if query[j] in '"\u201c\u201d'), -1)
     if end < 0:
         raise QuerySyntaxError("unterminated quote", start, query)
     text = query[start + 1 : end]
@@ -158,9 +168,14 @@ def _lex_phrase(query: str, start: int, out: list[_Lexeme]) -> int:
 
 def _lex_word(query: str, start: int, out: list[_Lexeme]) -> int:
     end = start
-    while end < len(query) and not query[end].isspace() and query[end] not in "()\"\u201c\u201d":
+    while end < len(query) and not query[end].isspace() and query[end] not in '()"\u201c\u201d':
         end += 1
     text = query[start:end]
+    if field := _FIELD.match(text):
+        out.append(_Lexeme("FIELD", field.group(1), start))
+        if len(text) == field.end():
+            return end
+        start, text = start + field.end(), text[field.end() :]
     if text in ("AND", "OR", "NOT"):
         out.append(_Lexeme(text, text, start))
     elif near := _NEAR.fullmatch(text):
@@ -237,6 +252,9 @@ class _Parser:
 
     def parse_primary(self) -> Node:
         lexeme = self.peek
+        if lexeme.kind == "FIELD":
+            self.advance()
+            return Field(lexeme.text, self.parse_primary())
         if lexeme.kind == "(":
             self.advance()
             if self.peek.kind == ")":
@@ -248,13 +266,17 @@ class _Parser:
             return node
         if lexeme.kind in ("TERM", "PHRASE"):
             self.advance()
-            return _phrase(lexeme, self.query) if lexeme.kind == "PHRASE" else _term(lexeme, self.query)
+            return (
+                _phrase(lexeme, self.query)
+                if lexeme.kind == "PHRASE"
+                else _term(lexeme, self.query)
+            )
         if lexeme.kind == "EOF":
             raise self.fail("query ends where a term was expected")
         raise self.fail(f"{lexeme.text!r} where a term was expected")
 
 
-def _phrase(lexeme: _Lexeme, query: str) -> Node:
+def _phrase(lexeme: _Lexeme, query: str) -> Term | Phrase:
     parts = lexeme.text.split()
     terms: list[Term] = []
     for part in parts:
@@ -263,7 +285,7 @@ def _phrase(lexeme: _Lexeme, query: str) -> Node:
     return terms[0] if len(terms) == 1 else Phrase(tuple(terms), lexeme.text)
 
 
-def _term(lexeme: _Lexeme, query: str) -> Node:
+def _term(lexeme: _Lexeme, query: str) -> Term | Phrase:
     """A bare word: its suffix (* or ~n) sets the kind; hyphenated words become a phrase."""
     text, kind, edits = lexeme.text, "word", -1
     if fuzzy := re.fullmatch(r"(.+?)~(\d*)", text):
@@ -271,6 +293,7 @@ def _term(lexeme: _Lexeme, query: str) -> Node:
         edits = int(fuzzy.group(2)) if fuzzy.group(2) else 1
         if edits > MAX_EDITS:
             raise QuerySyntaxError(f"fuzzy tolerance is 0 to {MAX_EDITS}", lexeme.pos, query)
+        kind = "fuzzy" if edits else "literal"
     elif text.endswith("*"):
         text, kind = text[:-1], "prefix"
     if "*" in text or "~" in text:
@@ -290,12 +313,16 @@ def _term(lexeme: _Lexeme, query: str) -> Node:
 def _positional(node: Node) -> bool:
     if isinstance(node, Term | Phrase | Near):
         return True
+    if isinstance(node, Field):
+        return _positional(node.child)
     return isinstance(node, Or) and all(_positional(child) for child in node.children)
 
 
 def _has_positive(node: Node) -> bool:
     if isinstance(node, Not):
         return False
+    if isinstance(node, Field):
+        return _has_positive(node.child)
     if isinstance(node, And):
         return any(_has_positive(child) for child in node.children)
     if isinstance(node, Or):
@@ -311,6 +338,8 @@ def render(node: Node) -> str:
         return '"' + " ".join(_render_term(term) for term in node.terms) + '"'
     if isinstance(node, Not):
         return f"NOT {render(node.child)}"
+    if isinstance(node, Field):
+        return f"{node.name}:{render(node.child)}"
     if isinstance(node, Near):
         return f"{render(node.left)} NEAR/{node.distance} {render(node.right)}"
     joiner = " OR " if isinstance(node, Or) else " AND "
@@ -320,8 +349,8 @@ def render(node: Node) -> str:
 def _render_term(term: Term) -> str:
     if term.kind == "prefix":
         return f"{term.word}*"
-    if term.kind == "fuzzy":
-        return f"{term.word}~{term.edits}"
+    if term.kind in ("fuzzy", "literal"):
+        return f"{term.word}~{max(term.edits, 0)}"
     return term.word
 
 
@@ -329,6 +358,8 @@ def dump(node: Node) -> str:
     """`node` as an s-expression, e.g. `(and ban (or law "facial recognition"))`; for tests."""
     if isinstance(node, Term | Phrase):
         return render(node)
+    if isinstance(node, Field):
+        return f"({node.name}: {dump(node.child)})"
     if isinstance(node, Not):
         return f"(not {dump(node.child)})"
     if isinstance(node, Near):

@@ -15,10 +15,19 @@ ELLIPSIS = "…"
 
 # Words that end with a period without ending a sentence ("Dr. Smith", "U.S. law", "e.g. this").
 _ABBREVIATIONS = frozenset(
-    """mr mrs ms dr prof sr jr st mt vs etc inc ltd corp co no nos fig gov sen rep gen col lt
-    jan feb mar apr jun jul aug sep sept oct nov dec e.g i.e u.s u.k u.n e.u a.m p.m approx""".split()
+    {
+        *("mr", "mrs", "ms", "dr", "prof", "sr", "jr", "st", "mt", "vs", "etc", "approx", "no"),
+        *("inc", "ltd", "corp", "co", "nos", "fig", "gov", "sen", "rep", "gen", "col", "lt"),
+        *("jan", "feb", "mar", "apr", "jun", "jul", "aug", "sep", "sept", "oct", "nov", "dec"),
+        *("e.g", "i.e", "u.s", "u.k", "u.n", "e.u", "a.m", "p.m"),
+    }
 )
-_BOUNDARY = re.compile(r"(?<=[.!?。！？])[\"'”’)\]]*\s+")
+# Sentence ends: . ! ? and the CJK full stop / fullwidth ! ?, then closing quotes or brackets.
+_ENDS = ".!?\u3002\uff01\uff1f"
+_CLOSERS = "\"'\u201d\u2019)\\]"
+_OPENERS = "\"'\u201c\u2018(["
+_DASHES = " ,;:-\u2013\u2014"
+_BOUNDARY = re.compile(f"(?<=[{_ENDS}])[{_CLOSERS}]*\\s+")
 _BOILERPLATE = (
     re.compile(r"\s*The post .{1,300}? appeared first on .{1,200}?\.?\s*$", re.DOTALL),
     re.compile(r"(?:(?<=[.!?…])|^)\s*(Continue reading|Read more|Read the full story)\b.{0,120}$"),
@@ -70,11 +79,11 @@ def end_on_word(head: str) -> str:
     space = head.rfind(" ")
     if space >= len(head) // 2:  # a very long "word" (a URL, CJK text) is cut mid-word instead
         head = head[:space]
-    return head.rstrip(" ,;:-–—") + ELLIPSIS
+    return head.rstrip(_DASHES) + ELLIPSIS
 
 
 def _ends_with_abbreviation(piece: str) -> bool:
-    last = piece.rsplit(" ", 1)[-1].rstrip(".").lower().lstrip("(\"'“‘")
+    last = piece.rsplit(" ", 1)[-1].rstrip(".").lower().lstrip(_OPENERS)
     if last in _ABBREVIATIONS:
         return True
     return len(last) == 1 and last.isalpha()  # an initial: "J. Smith"
@@ -84,7 +93,7 @@ def _starts_sentence(text: str, index: int) -> bool:
     if index >= len(text):
         return True
     first = text[index]
-    if first.isupper() or first.isdigit() or first in "\"'“‘([":
+    if first.isupper() or first.isdigit() or first in _OPENERS:
         return True
     return not first.isascii() and not first.islower()  # CJK and other caseless scripts
 

@@ -27,7 +27,8 @@ _TRACKING_PARAMS = frozenset(
         "fbclid", "gclid", "gclsrc", "dclid", "gbraid", "wbraid", "msclkid", "yclid",
         "igshid", "mc_cid", "mc_eid", "ref_src", "ref_url", "_hsenc", "_hsmi", "mkt_tok",
         "oly_anon_id", "oly_enc_id", "vero_id", "vero_conv", "__twitter_impression",
-        "cmpid", "ncid", "soc_src", "soc_trk", "at_medium", "at_campaign", "s_cid",
+        "cmpid", "ncid", "wt_mc", "wt_zmc", "soc_src", "soc_trk", "at_medium", "at_campaign",
+        "s_cid",
     }
 )  # fmt: skip
 _TRACKING_PREFIXES = ("utm_",)

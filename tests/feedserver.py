@@ -34,6 +34,7 @@ Standard library only, so the command line works where pytest is not installed.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import email.utils
 import functools
 import hashlib
@@ -145,7 +146,7 @@ class FeedServer:
         *,
         content_type: str = "application/rss+xml",
         etag: bool = True,
-        last_modified: str | None | bool = True,
+        last_modified: str | bool | None = True,
         gzip: bool = False,
     ) -> None:
         """Serve `body` with validators. last_modified: True = automatic, None/False = none."""
@@ -250,7 +251,7 @@ def _make_handler(server: FeedServer) -> type[BaseHTTPRequestHandler]:
             else:
                 route(self)
 
-        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+        def log_message(self, format: str, *args: Any) -> None:
             pass  # quiet: pytest shows failures, not access logs
 
     return Handler
@@ -362,10 +363,10 @@ def _huge(
 
 def _gzip_bomb(stopping: threading.Event, nbytes: int, handler: BaseHTTPRequestHandler) -> None:
     body = _bomb(nbytes)
-    _streaming_headers(
-        handler, {"Content-Length": str(len(body)), "Content-Encoding": "gzip"}
+    _streaming_headers(handler, {"Content-Length": str(len(body)), "Content-Encoding": "gzip"})
+    _write_until(
+        handler, stopping, iter([body[i : i + _CHUNK] for i in range(0, len(body), _CHUNK)])
     )
-    _write_until(handler, stopping, iter([body[i : i + _CHUNK] for i in range(0, len(body), _CHUNK)]))
 
 
 def _generated(nbytes: int) -> Iterator[bytes]:
@@ -416,10 +417,8 @@ def main(argv: list[str] | None = None) -> int:
     server.serve_directory(args.directory)
     with server:
         print(server.url("/"), flush=True)
-        try:
+        with contextlib.suppress(KeyboardInterrupt):
             threading.Event().wait()
-        except KeyboardInterrupt:
-            pass
     return 0
 
 

@@ -140,7 +140,7 @@ class SlackStub:
     @property
     def url(self) -> str:
         host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
+        return f"http://{host!s}:{port}"
 
     @property
     def api_url(self) -> str:
@@ -217,7 +217,9 @@ class SlackStub:
                 if len(self.messages) >= count:
                     return list(self.messages)
             time.sleep(0.02)
-        raise AssertionError(f"slackstub: {len(self.messages)} messages after {timeout}s, not {count}")
+        raise AssertionError(
+            f"slackstub: {len(self.messages)} messages after {timeout}s, not {count}"
+        )
 
     # ------------------------------------------------------------------ request handling
     def handle(self, method: str, params: dict[str, Any], token: str | None) -> Answer:
@@ -457,7 +459,7 @@ class _Handler(BaseHTTPRequestHandler):
     server_version = "slackstub/1"
     protocol_version = "HTTP/1.1"
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - keep stderr quiet
+    def log_message(self, format: str, *args: Any) -> None:  # keep stderr quiet
         pass
 
     @property
@@ -536,7 +538,9 @@ class _Handler(BaseHTTPRequestHandler):
             params.update(parse_qsl(body.decode("utf-8"), keep_blank_values=True))
         return params
 
-    def _send(self, status: int, payload: dict[str, Any], headers: dict[str, str] | None = None) -> None:
+    def _send(
+        self, status: int, payload: dict[str, Any], headers: dict[str, str] | None = None
+    ) -> None:
         data = json.dumps(payload).encode("utf-8")
         try:
             self.send_response(status)
@@ -592,7 +596,9 @@ def _ts_key(ts: Any) -> tuple[int, int]:
     return int(seconds or 0), int((micros or "0").ljust(6, "0")[:6])
 
 
-def _in_range(ts: tuple[int, int], oldest: tuple[int, int], latest: tuple[int, int], inc: bool) -> bool:
+def _in_range(
+    ts: tuple[int, int], oldest: tuple[int, int], latest: tuple[int, int], inc: bool
+) -> bool:
     if inc:
         return oldest <= ts <= latest
     return oldest < ts < latest
