@@ -419,7 +419,8 @@ def _window_fraction(published: datetime, report: PriorReport, window: timedelta
 def _no_candidates_reason(prior_count: int, settings: ClusterSettings) -> str:
     if prior_count == 0:
         return "new alert: no earlier alerts in this channel"
-    return f"new alert: no alert in this channel whose event started within {settings.window_hours:g}h"
+    window = f"{settings.window_hours:g}h"
+    return f"new alert: no alert in this channel whose event started within {window}"
 
 
 @dataclass(frozen=True, slots=True)

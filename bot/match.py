@@ -194,7 +194,7 @@ class Matcher:
 
     def _add_fuzzy(self, token: str, result: dict[int, float]) -> None:
         key = stem(token)
-        if not self._fuzzy_words or len(key) < MIN_FUZZY_LEN - 1 or not key.isalpha():
+        if not self._fuzzy_words or len(key) < MIN_FUZZY_LEN - MAX_EDITS or not key.isalpha():
             return
         close = process.extract(
             key, self._fuzzy_words, scorer=Levenshtein.distance, score_cutoff=MAX_EDITS, limit=None
@@ -353,11 +353,14 @@ def _occ(field: int, first: int, last: int, sim: float, hits: tuple[TermHit, ...
 
 
 def _allowed_edits(term: Term) -> int:
-    if len(term.word) < MIN_FUZZY_LEN or not term.word.isalpha():
+    # Lengths are of the stem, which is what gets compared: "policies" is "policy", one edit
+    # from "police", so it must not be tolerant.
+    size = len(stem(term.word))
+    if size < MIN_FUZZY_LEN or not term.word.isalpha():
         return 0  # short words and codes (ban, FRT, BIPA, AB1215) only ever match exactly
     if term.kind == "fuzzy":
         return term.edits
-    return 1 if len(term.word) >= AUTO_FUZZY_LEN else 0
+    return 1 if size >= AUTO_FUZZY_LEN else 0
 
 
 def _hit(term: str, story: _Story, field: int, first: int, last: int, sim: float) -> TermHit:

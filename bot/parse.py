@@ -123,13 +123,17 @@ def _raise_if_not_a_feed(result: Any, body: bytes, feed_url: str) -> None:
     """Nothing usable came out: say why, unless it is a well-formed feed that is just empty."""
     if not result.version and _looks_like_html(body):
         raise ParseError(feed_url, "not a feed: looks like an HTML page")
+    start = body.lstrip(b"\xef\xbb\xbf \t\r\n")[:40]
+    if not result.version and not start.startswith(b"<"):
+        message = f"not a feed: the body is neither XML nor JSON (starts {start!r})"
+        raise ParseError(feed_url, message)
     if result.bozo:
         raise ParseError(feed_url, f"malformed feed: {result.get('bozo_exception')}")
     if not result.version:
         raise ParseError(feed_url, "not a feed: no RSS, Atom or JSON Feed document found")
 
 
-def _story_from_entry(entry: Mapping[str, Any], context: _Context) -> Story | None:
+def _story_from_entry(entry: dict[str, Any], context: _Context) -> Story | None:
     title = _detail_text(entry.get("title_detail"), entry.get("title", ""))
     link = entry.get("link", "")
     url = canonical_url(urljoin(context.feed_url, link)) if link else ""
@@ -168,9 +172,10 @@ def _detail_text(detail: Mapping[str, Any] | None, fallback: str) -> str:
     return html_to_text(value)
 
 
-def _entry_date(entry: Mapping[str, Any], context: _Context) -> datetime | None:
+def _entry_date(entry: dict[str, Any], context: _Context) -> datetime | None:
     for key in ("published_parsed", "updated_parsed", "created_parsed"):
-        parsed = entry.get(key)
+        # dict.get: FeedParserDict.get maps updated_parsed to published_parsed with a warning.
+        parsed = dict.get(entry, key)
         if parsed:
             return _clamped(_from_struct(parsed), context)
     return None

@@ -15,6 +15,7 @@ from bot.match import Matcher
 from bot.metrics import Metrics
 from bot.models import FeedSpec
 from bot.outbox import Outbox, Sender
+from bot.pacing import ChannelPacer
 from bot.pipeline import Runtime
 from bot.service import Service
 from bot.settings import Settings
@@ -28,10 +29,12 @@ def build_service(settings: Settings, config: Config, *, dry_run: bool = False,
         disk, store = store, store.copy_to_memory()
         disk.close()
     sender: Sender
+    pacer = ChannelPacer()  # Slack: about one message per second per channel
     if settings.slack_token and not dry_run:
         sender = SlackSender(settings.slack_token, settings.slack_api_url)
     else:
         sender = TerminalSender(sys.stdout)
+        pacer = ChannelPacer(rate=1000.0, burst=1000)  # a terminal has no rate limit
     defaults = config.defaults
     fetcher = Fetcher(FetchLimits(connect_timeout=defaults.connect_timeout,
                                   read_timeout=defaults.read_timeout,
@@ -41,5 +44,5 @@ def build_service(settings: Settings, config: Config, *, dry_run: bool = False,
     runtime = Runtime(config, Matcher(config.topics), store, fetcher, metrics,
                       first_start_feeds=frozenset(f.url for f in config.feeds) if fresh
                       else frozenset())
-    return Service(settings, runtime, Outbox(store, sender, metrics),
+    return Service(settings, runtime, Outbox(store, sender, metrics, pacer=pacer),
                    feeds_override=feeds_override)

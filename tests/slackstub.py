@@ -134,7 +134,10 @@ class SlackStub:
         self._server = ThreadingHTTPServer((host, port), _Handler)
         self._server.daemon_threads = False  # joined on close, so no socket outlives the test
         self._server.stub = self  # type: ignore[attr-defined]
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        # A short poll interval: shutdown() waits for it, once per test.
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
 
     # ------------------------------------------------------------------ lifecycle
     @property
