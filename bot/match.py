@@ -24,7 +24,7 @@ reads that id -> positions index; a topic none of whose terms occurs is skipped 
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from rapidfuzz import fuzz, process
@@ -75,6 +75,12 @@ class _Story:
     texts: tuple[str, str]
     spans: tuple[list[tuple[int, int]], list[tuple[int, int]]]
     found: dict[int, dict[tuple[int, int], float]]
+    best: dict[int, list[float]]  # term id -> its best worth in [title, summary]
+
+
+_Eval = Callable[[_Story], float]  # a compiled node: the story -> the node's worth
+_Span = tuple[int, int, int, float]  # field, first token, last token, worth
+_Spans = Callable[[_Story], list[_Span]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,6 +88,7 @@ class _Compiled:
     topic: Topic
     root: Node
     term_ids: frozenset[int]  # every term not under a NOT: none present, no match possible
+    worth: _Eval  # the decision path: worth only, no evidence objects
 
 
 class Matcher:
@@ -106,9 +113,10 @@ class Matcher:
         for compiled in self._topics:
             if found.isdisjoint(compiled.term_ids):
                 continue
-            worth, hits = self._worth(compiled.root, story)
-            score = round(100 * worth, 1)
+            score = round(100 * compiled.worth(story), 1)
             if score >= compiled.topic.threshold and score > 0:
+                # Evidence is gathered by the slower tree walk, only for the few that match.
+                hits = self._worth(compiled.root, story)[1]
                 matches.append(Match(compiled.topic.name, score, _dedupe(hits)))
         return matches
 
@@ -127,7 +135,8 @@ class Matcher:
         positive: set[int] = set()
         self._register(root, positive, negated=False)
         log.debug("topic compiled", extra={"topic": topic.name, "terms": len(positive)})
-        return _Compiled(topic, root, frozenset(positive))
+        worth = _fast(root, self._node_ids, BOTH)
+        return _Compiled(topic, root, frozenset(positive), worth)
 
     def _register(self, node: Node, positive: set[int], *, negated: bool) -> None:
         if isinstance(node, Term):
@@ -170,12 +179,16 @@ class Matcher:
         texts = (normalize(title), normalize(summary))
         spans: tuple[list[tuple[int, int]], list[tuple[int, int]]] = ([], [])
         found: dict[int, dict[tuple[int, int], float]] = {}
+        best: dict[int, list[float]] = {}
         for field, text in enumerate(texts):
+            weight = FIELD_WEIGHTS[field] / 100
             for index, token in enumerate(tokenize(text)):
                 spans[field].append((token.start, token.end))
                 for term_id, similarity in self._resolve(token.text):
                     found.setdefault(term_id, {})[(field, index)] = similarity
-        return _Story(texts, spans, found)
+                    row = best.setdefault(term_id, [0.0, 0.0])
+                    row[field] = max(row[field], weight * similarity)
+        return _Story(texts, spans, found, best)
 
     def _resolve(self, token: str) -> tuple[tuple[int, float], ...]:
         """The term ids one token satisfies, with similarity; memoised per distinct token."""
@@ -341,6 +354,122 @@ class Matcher:
         if not sides:
             return [f"both sides of {_short(render(near))} found, not within {near.distance} words"]
         return [miss for side in sides for miss in self._misses(side, story, fields)]
+
+
+# -- the compiled decision path ---------------------------------------------------------------
+# The same semantics as Matcher._worth, as closures built once per topic: term ids and field
+# scopes are bound at compile time, a run of plain terms is one loop over ids, and positions are
+# only looked at (NEAR, phrases) once both sides are known to be present.
+
+
+def _fast(node: Node, ids: dict[Term, int], fields: tuple[int, ...]) -> _Eval:
+    if isinstance(node, Field):
+        return _fast(node.child, ids, _narrow(fields, node))
+    if isinstance(node, Term):
+        return _fast_any((ids[node],), fields)
+    if isinstance(node, Or) and all(isinstance(child, Term) for child in node.children):
+        return _fast_any(
+            tuple(ids[child] for child in node.children if isinstance(child, Term)), fields
+        )
+    if isinstance(node, Not):
+        child = _fast(node.child, ids, fields)
+        return lambda story: 0.0 if child(story) > 0 else 1.0
+    if isinstance(node, Phrase | Near):
+        return _fast_positional(node, ids, fields)
+    children = tuple(_fast(child, ids, fields) for child in node.children)
+    if isinstance(node, Or):
+        return lambda story: max(child(story) for child in children)
+    return lambda story: _fast_and(children, story)
+
+
+def _fast_and(children: tuple[_Eval, ...], story: _Story) -> float:
+    worth = 1.0
+    for child in children:
+        worth = min(worth, child(story))
+        if not worth:
+            break
+    return worth
+
+
+def _fast_any(term_ids: tuple[int, ...], fields: tuple[int, ...]) -> _Eval:
+    def worth(story: _Story) -> float:
+        best = 0.0
+        for term_id in term_ids:
+            row = story.best.get(term_id)
+            if row is not None:
+                for field in fields:
+                    best = max(best, row[field])
+        return best
+
+    return worth
+
+
+def _fast_positional(node: Phrase | Near, ids: dict[Term, int], fields: tuple[int, ...]) -> _Eval:
+    parts = (node.left, node.right) if isinstance(node, Near) else node.terms
+    present = tuple(_fast(part, ids, fields) for part in parts)
+    spans = _spans(node, ids, fields)
+
+    def worth(story: _Story) -> float:
+        if not all(part(story) for part in present):
+            return 0.0
+        return max((span[3] for span in spans(story)), default=0.0)
+
+    return worth
+
+
+def _spans(node: Node, ids: dict[Term, int], fields: tuple[int, ...]) -> _Spans:
+    if isinstance(node, Field):
+        return _spans(node.child, ids, _narrow(fields, node))
+    if isinstance(node, Term):
+        return _term_spans(ids[node], fields)
+    if isinstance(node, Phrase):
+        return _phrase_spans(tuple(ids[term] for term in node.terms), fields)
+    if isinstance(node, Near):
+        return _near_spans(_spans(node.left, ids, fields), _spans(node.right, ids, fields), node)
+    assert isinstance(node, Or)  # the parser admits only positional nodes here
+    children = tuple(_spans(child, ids, fields) for child in node.children)
+    return lambda story: [span for child in children for span in child(story)]
+
+
+def _term_spans(term_id: int, fields: tuple[int, ...]) -> _Spans:
+    def spans(story: _Story) -> list[_Span]:
+        places = story.found.get(term_id, {})
+        return [
+            (field, i, i, FIELD_WEIGHTS[field] * sim / 100)
+            for (field, i), sim in places.items()
+            if field in fields
+        ]
+
+    return spans
+
+
+def _phrase_spans(term_ids: tuple[int, ...], fields: tuple[int, ...]) -> _Spans:
+    def spans(story: _Story) -> list[_Span]:
+        tables = [story.found.get(term_id, {}) for term_id in term_ids]
+        found = []
+        for (field, first), sim in tables[0].items():
+            sims = [sim] + [
+                table.get((field, first + k), 0.0) for k, table in enumerate(tables) if k
+            ]
+            if field in fields and min(sims) > 0:
+                worth = FIELD_WEIGHTS[field] * min(sims) / 100
+                found.append((field, first, first + len(tables) - 1, worth))
+        return found
+
+    return spans
+
+
+def _near_spans(left: _Spans, right: _Spans, near: Near) -> _Spans:
+    def spans(story: _Story) -> list[_Span]:
+        rights = right(story)
+        found = []
+        for lf, lfirst, llast, lworth in left(story) if rights else ():
+            for rf, rfirst, rlast, rworth in rights:
+                if lf == rf and max(rfirst - llast, lfirst - rlast) <= near.distance:
+                    found.append((lf, min(lfirst, rfirst), max(llast, rlast), min(lworth, rworth)))
+        return found
+
+    return spans
 
 
 def _narrow(fields: tuple[int, ...], node: Field) -> tuple[int, ...]:

@@ -1,4 +1,4 @@
-"""format.py: escaping table, linking rules, layout of alerts, replies, fallbacks and terminal text."""
+"""format.py: escaping table, link rules, alert layout, replies, fallbacks, terminal text."""
 
 from __future__ import annotations
 
@@ -74,8 +74,9 @@ def all_texts(message: SlackMessage) -> list[str]:
         pytest.param("<!channel> alert", "&lt;!channel&gt; alert", id="channel-ping"),
         pytest.param("<!here>", "&lt;!here&gt;", id="here-ping"),
         pytest.param("hi <@U123>", "hi &lt;@U123&gt;", id="user-mention"),
-        pytest.param("<https://evil.example|Click>", "&lt;https://evil.example|Click&gt;",
-                     id="forged-link"),
+        pytest.param(
+            "<https://evil.example|Click>", "&lt;https://evil.example|Click&gt;", id="forged-link"
+        ),
         pytest.param("&lt;b&gt; &amp;", "&amp;lt;b&amp;gt; &amp;amp;", id="entity-looking-text"),
         pytest.param("AT&T <3", "AT&amp;T &lt;3", id="ampersand"),
         pytest.param("a\x00b\x07c\x1b[31md\x7f", "abc[31md", id="control-chars"),
@@ -87,8 +88,9 @@ def all_texts(message: SlackMessage) -> list[str]:
         pytest.param("soft\u00adhyphen", "softhyphen", id="soft-hyphen"),
         pytest.param("news 🎉🔥 ✅", "news 🎉🔥 ✅", id="emoji"),
         pytest.param("dev 👩\u200d💻", "dev 👩\u200d💻", id="emoji-zwj-sequence-kept"),
-        pytest.param("<script>alert(1)</script>", "&lt;script&gt;alert(1)&lt;/script&gt;",
-                     id="script-tag"),
+        pytest.param(
+            "<script>alert(1)</script>", "&lt;script&gt;alert(1)&lt;/script&gt;", id="script-tag"
+        ),
         pytest.param("<b>bold</b>", "&lt;b&gt;bold&lt;/b&gt;", id="html-tag"),
         pytest.param("Ünïcödé 日本語", "Ünïcödé 日本語", id="unicode-text"),
         pytest.param("lone \ud800 surrogate", "lone surrogate", id="lone-surrogate"),
@@ -100,7 +102,8 @@ def test_escape_mrkdwn(raw: str, expected: str) -> None:
 
 def test_escape_mrkdwn_handles_a_megabyte() -> None:
     escaped = escape_mrkdwn("<!channel> & " * (MB // 13))
-    assert "<" not in escaped and ">" not in escaped
+    assert "<" not in escaped
+    assert ">" not in escaped
 
 
 @pytest.mark.parametrize(
@@ -122,8 +125,11 @@ def test_escape_fit(raw: str, limit: int, expected: str) -> None:
     [
         pytest.param("https://a.example/x?y=1&z=2", "https://a.example/x?y=1&amp;z=2", id="amp"),
         pytest.param("HTTP://a.example/", "http://a.example/", id="scheme-case"),
-        pytest.param("https://a.example/a b|c<d>", "https://a.example/a%20b%7Cc%3Cd%3E",
-                     id="link-breakers-encoded"),
+        pytest.param(
+            "https://a.example/a b|c<d>",
+            "https://a.example/a%20b%7Cc%3Cd%3E",
+            id="link-breakers-encoded",
+        ),
         pytest.param("https://bücher.example/ä", "https://xn--bcher-kva.example/%C3%A4", id="idn"),
         pytest.param("javascript:alert(1)", None, id="javascript"),
         pytest.param("JavaScript://a.example/%0Aalert(1)", None, id="javascript-host-trick"),
@@ -162,13 +168,19 @@ def test_render_alert_layout() -> None:
     ("story", "check"),
     [
         pytest.param({"published": None}, lambda t: "date unknown" in t, id="no-date"),
-        pytest.param({"url": "javascript:alert(1)"}, lambda t: "javascript" not in t,
-                     id="javascript-never-linked"),
+        pytest.param(
+            {"url": "javascript:alert(1)"},
+            lambda t: "javascript" not in t,
+            id="javascript-never-linked",
+        ),
         pytest.param({"url": ""}, lambda t: "<" not in t, id="no-url-plain-headline"),
         pytest.param({"source": ""}, lambda t: "unknown outlet" in t, id="no-outlet"),
         pytest.param({"title": ""}, lambda t: "(untitled)" in t, id="no-title"),
-        pytest.param({"title": "<!channel> <@U1> & co"},
-                     lambda t: "&lt;!channel&gt; &lt;@U1&gt; &amp; co" in t, id="pings-escaped"),
+        pytest.param(
+            {"title": "<!channel> <@U1> & co"},
+            lambda t: "&lt;!channel&gt; &lt;@U1&gt; &amp; co" in t,
+            id="pings-escaped",
+        ),
         pytest.param({"title": "x" * MB}, lambda t: "…" in t, id="megabyte-title-cut"),
         pytest.param({"summary": ""}, lambda t: "score 87" in t, id="no-summary"),
     ],
@@ -247,4 +259,5 @@ def test_headline_budget_is_respected() -> None:
     blocks = render_alert(sample_alert(title="&" * 10_000)).blocks
     assert blocks is not None
     label = re.search(r"\|(.*)>\*$", blocks[0]["text"]["text"])
-    assert label is not None and len(label[1]) <= HEADLINE_MAX
+    assert label is not None
+    assert len(label[1]) <= HEADLINE_MAX

@@ -1,4 +1,4 @@
-"""The Slack stand-in itself: wire protocol (raw HTTP and the real WebClient), methods, faults, CLI."""
+"""The Slack stand-in: wire protocol (raw HTTP and the real WebClient), methods, faults, CLI."""
 
 from __future__ import annotations
 
@@ -288,7 +288,8 @@ def test_command_line_stub(tmp_path: Any) -> None:
         text=True,
     )
     try:
-        assert process.stderr is not None and process.stdout is not None
+        assert process.stderr is not None
+        assert process.stdout is not None
         banner = process.stderr.readline()
         api_url = banner.strip().rsplit(" ", 1)[-1]
         base = api_url.removesuffix("/api/")

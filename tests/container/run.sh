@@ -87,6 +87,9 @@ cleanup() {
     for _ in $(seq 1 40); do kill -0 "$DOCKERD_PID" 2>/dev/null || break; sleep 0.5; done
     kill -KILL "$DOCKERD_PID" 2>/dev/null
     say "dockerd (pid $DOCKERD_PID) stopped"
+    # dockerd leaves its network namespace mounted under the exec root.
+    awk -v dir="$RUN_DIR/" 'index($2, dir) == 1 {print $2}' /proc/mounts | sort -r |
+      while read -r mnt; do umount "$mnt"; done
   fi
   if [ "$HAD_DOCKER0" = 0 ] && ip link show docker0 >/dev/null 2>&1; then
     ip link delete docker0 && say "removed the docker0 link"
@@ -304,7 +307,7 @@ SERVER_PIDS+=($!)
 (cd "$ROOT" && exec "$PY" -m tests.slackstub --port 0) \
   >"$WORK/slackstub.out" 2>"$WORK/slackstub.err" &
 SERVER_PIDS+=($!)
-FEEDS_URL= API_URL=
+FEEDS_URL='' API_URL=''
 for _ in $(seq 1 40); do
   FEEDS_URL=$(grep -oE 'http://[^ ]+' "$WORK/feedserver.out" | head -1)
   API_URL=$(grep -oE 'http://[^ ]+' "$WORK/slackstub.err" | head -1)
@@ -367,6 +370,7 @@ else
   fail healthy "$out"
 fi
 
+# shellcheck disable=SC2016 # awk fields, not shell variables
 uid=$(d exec newsbot-ct-1 awk '/^Uid:/ {print $2} /^Gid:/ {print $2}' /proc/1/status | tr '\n' ' ')
 if [ "$uid" = "10001 10001 " ]; then
   pass non-root "PID 1 ($(d exec newsbot-ct-1 sh -c 'tr "\0" " " </proc/1/cmdline' 2>/dev/null |
