@@ -154,6 +154,8 @@ def _print_status(store: object, out: TextIO) -> None:
     print(f"\noutbox: {store.outbox_depth()} queued", file=out)
     for channel, reason, count in store.parked():
         print(f"parked: {count} alerts for {channel} ({reason})", file=out)
+    for alert_id, channel, reason in store.failed():
+        print(f"failed: alert {alert_id} in {channel} ({reason})", file=out)
     print("\nalerts in the last 24 h:", file=out)
     counts = store.alert_counts_since(time.time() - 86400)
     _table([("TOPIC", "CHANNEL", "STATUS", "COUNT"),

@@ -33,8 +33,10 @@ from __future__ import annotations
 
 import contextlib
 import email.utils
+import functools
 import logging
 import socket
+import ssl
 import time
 import zlib
 from collections.abc import Iterator
@@ -80,6 +82,7 @@ class Fetcher:
         self._limits = limits
         self._client = httpx.Client(
             transport=transport,
+            verify=_tls_context(),
             follow_redirects=False,  # followed by hand: see the module docstring
             timeout=httpx.Timeout(limits.read_timeout, connect=limits.connect_timeout),
             headers={
@@ -120,7 +123,10 @@ class Fetcher:
         chain = [url]
         for _ in range(self._limits.max_redirects + 1):
             _require_http(url, chain)
-            with self._translated(url, deadline), self._open(chain[-1], headers, deadline) as resp:
+            with (
+                self._translated(url, deadline),
+                self._open(url, chain[-1], headers, deadline) as resp,
+            ):
                 target = _redirect_target(url, resp)
                 if target is None:
                     return self._result(url, resp, deadline, start)
@@ -128,7 +134,9 @@ class Fetcher:
         raise _redirect_error(url, chain, self._limits.max_redirects)
 
     @contextlib.contextmanager
-    def _open(self, url: str, headers: dict[str, str], deadline: float) -> Iterator[httpx.Response]:
+    def _open(
+        self, feed_url: str, url: str, headers: dict[str, str], deadline: float
+    ) -> Iterator[httpx.Response]:
         left = deadline - time.monotonic()
         if left <= 0:
             raise httpx.ReadTimeout("overall deadline passed")
@@ -136,7 +144,13 @@ class Fetcher:
             min(self._limits.read_timeout, left), connect=min(self._limits.connect_timeout, left)
         )
         request = self._client.build_request("GET", url, headers=headers, timeout=timeout)
-        response = self._client.send(request, stream=True)
+        try:
+            response = self._client.send(request, stream=True)
+        except httpx.InvalidURL as exc:
+            # `url` itself was valid (build_request accepted it), so httpx failed on parsing
+            # the Location of a redirect response, which it does even when not following.
+            message = f"redirect to an unusable URL: {exc}"
+            raise FetchError(feed_url, "scheme", message) from exc
         try:
             yield response
         finally:
@@ -376,6 +390,13 @@ class _Decoder:
             len(first) >= 2 and first[0] & 0x0F == 8 and (first[0] << 8 | first[1]) % 31 == 0
         )
         return zlib.MAX_WBITS if zlib_header else -zlib.MAX_WBITS
+
+
+@functools.cache
+def _tls_context() -> ssl.SSLContext:
+    """One certificate-verifying TLS context for every Fetcher: loading the CA bundle is slow,
+    and an SSLContext may be shared between threads."""
+    return httpx.create_ssl_context()
 
 
 def _ms_since(start: float) -> int:

@@ -46,7 +46,7 @@ from bot.query import (
     parse,
     render,
 )
-from bot.text import normalize, stem, tokenize
+from bot.text import normalize, stem, token_texts, tokenize
 
 log = logging.getLogger(__name__)
 
@@ -73,7 +73,7 @@ class _Story:
     """One story as the evaluator sees it: normalised fields and term id -> {(field, i): sim}."""
 
     texts: tuple[str, str]
-    spans: tuple[list[tuple[int, int]], list[tuple[int, int]]]
+    spans: tuple[list[tuple[int, int]], list[tuple[int, int]]]  # filled in only for evidence
     found: dict[int, dict[tuple[int, int], float]]
     best: dict[int, list[float]]  # term id -> its best worth in [title, summary]
 
@@ -182,9 +182,8 @@ class Matcher:
         best: dict[int, list[float]] = {}
         for field, text in enumerate(texts):
             weight = FIELD_WEIGHTS[field] / 100
-            for index, token in enumerate(tokenize(text)):
-                spans[field].append((token.start, token.end))
-                for term_id, similarity in self._resolve(token.text):
+            for index, token in enumerate(token_texts(text)):
+                for term_id, similarity in self._memo.get(token) or self._resolve(token):
                     found.setdefault(term_id, {})[(field, index)] = similarity
                     row = best.setdefault(term_id, [0.0, 0.0])
                     row[field] = max(row[field], weight * similarity)
@@ -493,6 +492,10 @@ def _allowed_edits(term: Term) -> int:
 
 
 def _hit(term: str, story: _Story, field: int, first: int, last: int, sim: float) -> TermHit:
+    if not story.spans[field]:  # character offsets are only worked out when evidence is shown
+        story.spans[field].extend(
+            (token.start, token.end) for token in tokenize(story.texts[field])
+        )
     start, end = story.spans[field][first][0], story.spans[field][last][1]
     return TermHit(term, FIELDS[field], story.texts[field][start:end], start, sim)
 

@@ -166,6 +166,11 @@ class Outbox:
             self.metrics.slack_ratelimited.inc()
         if action == "auth":
             self._auth_failed(queued, exc)
+        elif action == "drop":
+            self.store.mark_failed(alert.id, exc.code)
+            log.error("Slack refused the alert; it is kept as failed (see `newsbot status`)",
+                      extra={"alert_id": alert.id, "channel": alert.channel, "error": exc.code})
+            return True  # the channel's later alerts go on
         elif action == "park":
             parked = self.store.park_channel(alert.channel, exc.code)
             result.parked += parked

@@ -77,7 +77,7 @@ CREATE INDEX IF NOT EXISTS alerts_by_channel_time ON alerts (channel, published)
 
 # Outbox states. `sending` means a post was attempted and its outcome is unknown (a crash, a
 # timeout, a dropped connection): before trying again the outbox looks for the alert in Slack.
-PENDING, SENDING, SENT, PARKED = "pending", "sending", "sent", "parked"
+PENDING, SENDING, SENT, PARKED, FAILED = "pending", "sending", "sent", "parked", "failed"
 QUEUED = (PENDING, SENDING)
 
 
@@ -391,6 +391,17 @@ class Store:
         status = SENDING if unknown else PENDING
         self._write("UPDATE alerts SET status = ?, last_error = ?, next_attempt = ? WHERE id = ?",
                     (status, error, next_attempt, alert_id))
+
+    def mark_failed(self, alert_id: str, error: str) -> None:
+        """Slack refused this alert for a reason resending cannot fix; kept, and shown in status."""
+        self._write("UPDATE alerts SET status = 'failed', last_error = ? WHERE id = ?",
+                    (error, alert_id))
+
+    def failed(self) -> list[tuple[str, str, str]]:
+        """(alert id, channel, error) of alerts Slack refused for good."""
+        rows = self._query("SELECT id, channel, last_error FROM alerts WHERE status = 'failed' "
+                           "ORDER BY seq")
+        return [(row[0], row[1], row[2] or "") for row in rows]
 
     def park_channel(self, channel: str, reason: str) -> int:
         with self.transaction() as db:

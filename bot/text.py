@@ -68,9 +68,17 @@ def tokenize(normalized: str) -> list[Token]:
     return tokens
 
 
+def token_texts(normalized: str) -> list[str]:
+    """The texts of `tokenize(normalized)`, in order, without building Token objects (hot path)."""
+    found = _WORD.findall(normalized)
+    if "'" in normalized:
+        found = [_drop_apostrophes(word) if "'" in word else word for word in found]
+    return found
+
+
 def words(text: str) -> list[str]:
     """The token texts of raw text: normalise, then tokenise."""
-    return [token.text for token in tokenize(normalize(text))]
+    return token_texts(normalize(text))
 
 
 def _drop_apostrophes(word: str) -> str:

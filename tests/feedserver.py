@@ -39,6 +39,7 @@ import email.utils
 import functools
 import hashlib
 import mimetypes
+import socketserver
 import threading
 import time
 import zlib
@@ -104,10 +105,9 @@ class FeedServer:
         self._directory: Path | None = None
         self._modified: dict[str, float] = {}
         self.requests: list[SeenRequest] = []
-        self._httpd = ThreadingHTTPServer((host, port), _make_handler(self))
-        self._httpd.daemon_threads = True
+        self._httpd = _HTTPServer((host, port), _make_handler(self))
         self._thread = threading.Thread(
-            target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+            target=self._httpd.serve_forever, kwargs={"poll_interval": 0.01}, daemon=True
         )
 
     # -- life cycle -------------------------------------------------------------------------
@@ -227,6 +227,17 @@ class FeedServer:
     def _record(self, path: str, headers: HTTPMessage) -> None:
         with self._lock:
             self.requests.append(SeenRequest(path, headers))
+
+
+class _HTTPServer(ThreadingHTTPServer):
+    daemon_threads = True  # a handler stuck on a slow client never blocks shutdown
+
+    def server_bind(self) -> None:
+        # HTTPServer.server_bind calls socket.getfqdn(), a reverse DNS lookup that can take
+        # seconds offline; the name is only used for CGI variables.
+        socketserver.TCPServer.server_bind(self)
+        host, port = self.server_address[:2]
+        self.server_name, self.server_port = str(host), int(port)
 
 
 def _route_key(path: str) -> str:

@@ -228,8 +228,6 @@ class SlackStub:
     def handle(self, method: str, params: dict[str, Any], token: str | None) -> Answer:
         """Answer one API call. Called by the HTTP handler under no lock."""
         with self._lock:
-            self.calls.append(method)
-            self.requests.append({"method": method, "params": params})
             if not token:
                 return _error("not_authed")
             if token not in self.tokens:
@@ -242,8 +240,11 @@ class SlackStub:
             except (ValueError, TypeError):  # e.g. limit=abc: Slack says invalid_arguments
                 return _error("invalid_arguments")
 
-    def take_fault(self, method: str) -> Fault | None:
+    def take_fault(self, method: str, params: dict[str, Any]) -> Fault | None:
+        """Note the call (faulty or not, it reached Slack) and take its scripted fault, if any."""
         with self._lock:
+            self.calls.append(method)
+            self.requests.append({"method": method, "params": params})
             queue = self._state.faults.get(method)
             return queue.popleft() if queue else None
 
@@ -492,7 +493,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _api(self, method: str, params: dict[str, Any]) -> None:
         token = self._token(params)
-        fault = self.stub.take_fault(method)
+        fault = self.stub.take_fault(method, params)
         if fault is None:
             self._send(*self.stub.handle(method, params, token))
             return
