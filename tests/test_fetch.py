@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import logging
 import zlib
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler
 
@@ -11,6 +13,7 @@ import httpx
 import pytest
 
 from bot import __version__
+from bot.errors import FetchError
 from bot.fetch import Fetcher, FetchLimits, parse_retry_after
 from tests.feedserver import FeedServer
 
@@ -197,3 +200,33 @@ RETRY_AFTER = [
 )
 def test_parse_retry_after(value: str | None, expected: float | None) -> None:
     assert parse_retry_after(value, NOW) == expected
+
+
+def test_one_fetcher_shared_by_threads(feed_server: FeedServer, fetcher: Fetcher) -> None:
+    for i in range(8):
+        feed_server.set_feed(f"/f{i}.xml", RSS.replace(b"<title>t", f"<title>{i}".encode()))
+    urls = [feed_server.url(f"/f{i % 8}.xml") for i in range(32)]
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        bodies = list(pool.map(lambda url: fetcher.fetch(url).body, urls))
+    assert [body and body.count(f"<title>{i % 8}<".encode()) for i, body in enumerate(bodies)] == [
+        1
+    ] * 32
+
+
+def test_log_record_has_stable_keys(
+    feed_server: FeedServer, fetcher: Fetcher, caplog: pytest.LogCaptureFixture
+) -> None:
+    feed_server.set_feed("/a.xml", RSS)
+    feed_server.set_status("/b.xml", 500)
+    with caplog.at_level(logging.INFO, logger="bot.fetch"):
+        fetcher.fetch(feed_server.url("/a.xml"))
+        with pytest.raises(FetchError):
+            fetcher.fetch(feed_server.url("/b.xml"))
+    ok, failed = caplog.records
+    assert (ok.feed_url, ok.status, ok.levelname) == (feed_server.url("/a.xml"), 200, "INFO")  # type: ignore[attr-defined]
+    assert (failed.feed_url, failed.status, failed.levelname) == (  # type: ignore[attr-defined]
+        feed_server.url("/b.xml"),
+        500,
+        "WARNING",
+    )
+    assert isinstance(ok.elapsed_ms, int)  # type: ignore[attr-defined]
