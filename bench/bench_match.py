@@ -18,8 +18,8 @@ both on that labelled set, to show the fast path decides as well or better.
 from __future__ import annotations
 
 import argparse
-import json
 import itertools
+import json
 import random
 import sys
 import time
@@ -34,18 +34,13 @@ sys.path.insert(0, str(ROOT))
 from bot.evaluate import load_topics_file  # noqa: E402
 from bot.match import Matcher  # noqa: E402
 from bot.models import Topic  # noqa: E402
-from bot.query import And, Field, Near, Node, Not, Or, Phrase, Term, parse, render  # noqa: E402
+from bot.query import And, Field, Near, Node, Not, Phrase, Term, parse, render  # noqa: E402
 
 NAIVE_CUTOFF = 90.0
 VOCABULARY = 20_000
-SYLLABLES = "ka lo mi ren tas vor quen dal bri sef ump orn tel zan hil gro pex wyn cal ruth".split()
+SYLLABLES = ["ka", "lo", "mi", "ren", "tas", "vor", "quen", "dal", "bri", "sef", "ump", "orn", "tel", "zan", "hil", "gro", "pex", "wyn", "cal", "ruth"]
 # Function words first: they take the top Zipf ranks, as in real text.
-COMMON = (
-    "the of to and a in for on is that with by as at from will after over new says city state "
-    "court police company law bill report plan vote market shares school health budget tax "
-    "election mayor minister deal talks energy oil rates bank band banner technology data privacy "
-    "camera software app phone users study airport face"
-).split()
+COMMON = ["the", "of", "to", "and", "a", "in", "for", "on", "is", "that", "with", "by", "as", "at", "from", "will", "after", "over", "new", "says", "city", "state", "court", "police", "company", "law", "bill", "report", "plan", "vote", "market", "shares", "school", "health", "budget", "tax", "election", "mayor", "minister", "deal", "talks", "energy", "oil", "rates", "bank", "band", "banner", "technology", "data", "privacy", "camera", "software", "app", "phone", "users", "study", "airport", "face"]
 # Sentences that the default topic is about, and near misses, written for this benchmark.
 ON_TOPIC = [
     "council votes to ban facial recognition",

@@ -98,7 +98,9 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
         with open(args.file, encoding="utf-8") as infile:
             return evaluate.cmd_match(config.topics, infile, sys.stdout)
     if args.command == "explain":
-        return evaluate.cmd_explain(config.topics, args.text, sys.stdout)
+        code = evaluate.cmd_explain(config.topics, args.text, sys.stdout)
+        _explain_clusters(settings, config, args.text, sys.stdout)
+        return code
     if args.clusters:
         from bot.evaluate_clusters import cmd_eval_clusters
 
@@ -123,6 +125,39 @@ def _run(args: argparse.Namespace, settings: Settings, config: Config) -> int:
         return 0
     finally:
         service.close()
+
+
+def _explain_clusters(settings: Settings, config: Config, text: str, out: TextIO) -> None:
+    """For a matching headline: would it fold into an alert already posted (state database)?"""
+    from bot.match import Matcher
+    from bot.models import Story
+    from bot.pipeline import cluster_decision
+    from bot.store import Store
+
+    matches = Matcher(config.topics).match(text, "")
+    if not matches:
+        return
+    if not settings.db_path.exists():
+        print(f"\nclustering: no state at {settings.db_path}, so this would be a new alert",
+              file=out)
+        return
+    store = Store(settings.db_path)
+    story = Story("explain", "", text, "", "explain", datetime.now(UTC))
+    topics = {topic.name: topic for topic in config.topics}
+    try:
+        with store.transaction() as db:
+            for match in matches:
+                topic = topics[match.topic]
+                for channel in topic.channels:
+                    decision = cluster_decision(
+                        story, topic, channel, lambda ch, since: store.alerted_reports(
+                            db, ch, since), [], time.time())
+                    verdict = (f"folds into alert {decision.parent_id}" if decision.parent_id
+                               else "would be a new alert")
+                    print(f"\nclustering in {channel}: {verdict} (similarity "
+                          f"{decision.similarity:.0f}): {decision.reason}", file=out)
+    finally:
+        store.close()
 
 
 def _status(settings: Settings, out: TextIO) -> int:

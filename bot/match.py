@@ -17,8 +17,10 @@ one that needs the summary scores 60.
 
 Speed: a story is tokenised once, and each distinct token is resolved once per Matcher (memo) to
 the term ids it satisfies: exact stem lookup in a dict, wildcard prefixes by dict lookups of the
-token's prefixes, typo tolerance with rapidfuzz only for long words. Evaluating a topic then only
-reads that id -> positions index; a topic none of whose terms occurs is skipped outright.
+token's prefixes, typo tolerance (rapidfuzz Levenshtein on SymSpell-style candidates) only for
+long words. Topics are compiled to closures that read that id -> positions index; a topic, or an
+OR group, none of whose terms occurs is skipped outright, and evidence (TermHits, character
+offsets) is only built for the topics that matched.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from rapidfuzz import fuzz, process
+from rapidfuzz import fuzz
 from rapidfuzz.distance import Levenshtein
 
 from bot.models import Match, TermHit, Topic
@@ -100,8 +102,11 @@ class Matcher:
         self._exact: dict[str, list[int]] = {}
         self._prefix: dict[str, list[int]] = {}
         self._literal: dict[str, list[int]] = {}
-        self._fuzzy_words: list[str] = []
-        self._fuzzy_ids: list[list[tuple[int, int]]] = []
+        # Typo tolerance, SymSpell style: every string a fuzzy term's stem becomes with up to
+        # `edits` deletions -> (stem, term id, edits). A token within k edits of a stem shares
+        # one such string with it, so candidates come from dict lookups, not a scan of all terms.
+        self._fuzzy: dict[str, list[tuple[str, int, int]]] = {}
+        self._fuzzy_depth = 0
         self._memo: dict[str, tuple[tuple[int, float], ...]] = {}
         self._topics = [self._compile(topic) for topic in topics]
 
@@ -169,8 +174,10 @@ class Matcher:
         self._exact.setdefault(stem(term.word), []).append(term_id)
         edits = _allowed_edits(term)
         if edits:
-            self._fuzzy_words.append(stem(term.word))
-            self._fuzzy_ids.append([(term_id, edits)])
+            root = stem(term.word)
+            for variant in _deletions(root, edits):
+                self._fuzzy.setdefault(variant, []).append((root, term_id, edits))
+            self._fuzzy_depth = max(self._fuzzy_depth, edits)
         return term_id
 
     # -- reading a story ---------------------------------------------------------------------
@@ -183,7 +190,10 @@ class Matcher:
         for field, text in enumerate(texts):
             weight = FIELD_WEIGHTS[field] / 100
             for index, token in enumerate(token_texts(text)):
-                for term_id, similarity in self._memo.get(token) or self._resolve(token):
+                resolved = self._memo.get(token)
+                if resolved is None:
+                    resolved = self._resolve(token)
+                for term_id, similarity in resolved:
                     found.setdefault(term_id, {})[(field, index)] = similarity
                     row = best.setdefault(term_id, [0.0, 0.0])
                     row[field] = max(row[field], weight * similarity)
@@ -206,15 +216,13 @@ class Matcher:
 
     def _add_fuzzy(self, token: str, result: dict[int, float]) -> None:
         key = stem(token)
-        if not self._fuzzy_words or len(key) < MIN_FUZZY_LEN - MAX_EDITS or not key.isalpha():
+        if not self._fuzzy or len(key) < MIN_FUZZY_LEN - MAX_EDITS or not key.isalpha():
             return
-        close = process.extract(
-            key, self._fuzzy_words, scorer=Levenshtein.distance, score_cutoff=MAX_EDITS, limit=None
-        )
-        for word, distance, index in close:
-            for term_id, edits in self._fuzzy_ids[index]:
-                if distance <= edits and term_id not in result:
-                    result[term_id] = round(fuzz.ratio(key, word), 1)
+        for variant in _deletions(key, self._fuzzy_depth):
+            for word, term_id, edits in self._fuzzy.get(variant, ()):
+                if term_id in result or Levenshtein.distance(key, word, score_cutoff=edits) > edits:
+                    continue
+                result[term_id] = round(fuzz.ratio(key, word), 1)
 
     # -- evaluating --------------------------------------------------------------------------
     # `fields` narrows where terms count: BOTH, or one field under a title:/summary: prefix.
@@ -366,19 +374,51 @@ def _fast(node: Node, ids: dict[Term, int], fields: tuple[int, ...]) -> _Eval:
         return _fast(node.child, ids, _narrow(fields, node))
     if isinstance(node, Term):
         return _fast_any((ids[node],), fields)
-    if isinstance(node, Or) and all(isinstance(child, Term) for child in node.children):
-        return _fast_any(
-            tuple(ids[child] for child in node.children if isinstance(child, Term)), fields
-        )
     if isinstance(node, Not):
         child = _fast(node.child, ids, fields)
         return lambda story: 0.0 if child(story) > 0 else 1.0
     if isinstance(node, Phrase | Near):
-        return _fast_positional(node, ids, fields)
-    children = tuple(_fast(child, ids, fields) for child in node.children)
+        return _gated(_need(node, ids), _fast_positional(node, ids, fields))
     if isinstance(node, Or):
-        return lambda story: max(child(story) for child in children)
+        return _fast_or(node, ids, fields)
+    children = tuple(_fast(child, ids, fields) for child in node.children)
     return lambda story: _fast_and(children, story)
+
+
+def _fast_or(node: Or, ids: dict[Term, int], fields: tuple[int, ...]) -> _Eval:
+    """Plain terms become one set lookup; the other alternatives are each gated."""
+    terms = tuple(ids[child] for child in node.children if isinstance(child, Term))
+    others = [_fast(child, ids, fields) for child in node.children if not isinstance(child, Term)]
+    alternatives = ([_fast_any(terms, fields)] if terms else []) + others
+    if len(alternatives) == 1:
+        return alternatives[0]
+    return _gated(_need(node, ids), lambda story: max(each(story) for each in alternatives))
+
+
+def _need(node: Node, ids: dict[Term, int]) -> frozenset[int] | None:
+    """Term ids of which at least one must occur for the node to be worth anything (None: any)."""
+    if isinstance(node, Term):
+        return frozenset((ids[node],))
+    if isinstance(node, Phrase):
+        return frozenset((ids[node.terms[0]],))
+    if isinstance(node, Field):
+        return _need(node.child, ids)
+    if isinstance(node, Near):
+        return _need(node.left, ids)
+    if isinstance(node, Not):
+        return None
+    needs = [_need(child, ids) for child in node.children]
+    if isinstance(node, Or):
+        return None if None in needs else frozenset().union(*(n for n in needs if n))
+    known = [need for need in needs if need is not None]
+    return min(known, key=len) if known else None
+
+
+def _gated(need: frozenset[int] | None, evaluate: _Eval) -> _Eval:
+    """`evaluate`, skipped (worth 0) when none of the needed terms occurs in the story."""
+    if need is None:
+        return evaluate
+    return lambda story: 0.0 if story.best.keys().isdisjoint(need) else evaluate(story)
 
 
 def _fast_and(children: tuple[_Eval, ...], story: _Story) -> float:
@@ -391,25 +431,26 @@ def _fast_and(children: tuple[_Eval, ...], story: _Story) -> float:
 
 
 def _fast_any(term_ids: tuple[int, ...], fields: tuple[int, ...]) -> _Eval:
+    wanted = frozenset(term_ids)
+
     def worth(story: _Story) -> float:
-        best = 0.0
-        for term_id in term_ids:
-            row = story.best.get(term_id)
-            if row is not None:
-                for field in fields:
-                    best = max(best, row[field])
-        return best
+        present = story.best.keys() & wanted
+        if not present:
+            return 0.0
+        return max(story.best[term_id][field] for term_id in present for field in fields)
 
     return worth
 
 
 def _fast_positional(node: Phrase | Near, ids: dict[Term, int], fields: tuple[int, ...]) -> _Eval:
-    parts = (node.left, node.right) if isinstance(node, Near) else node.terms
-    present = tuple(_fast(part, ids, fields) for part in parts)
+    if isinstance(node, Near):
+        sides = (_fast(node.left, ids, fields), _fast(node.right, ids, fields))
+    else:
+        sides = tuple(_fast_any((ids[term],), fields) for term in node.terms)
     spans = _spans(node, ids, fields)
 
     def worth(story: _Story) -> float:
-        if not all(part(story) for part in present):
+        if not all(side(story) for side in sides):  # positions only when every part occurs
             return 0.0
         return max((span[3] for span in spans(story)), default=0.0)
 
@@ -478,6 +519,15 @@ def _narrow(fields: tuple[int, ...], node: Field) -> tuple[int, ...]:
 
 def _occ(field: int, first: int, last: int, sim: float, hits: tuple[TermHit, ...]) -> _Occ:
     return _Occ(field, first, last, FIELD_WEIGHTS[field] * sim / 100, hits)
+
+
+def _deletions(word: str, depth: int) -> set[str]:
+    """`word` and every string made from it by deleting up to `depth` characters."""
+    found = frontier = {word}
+    for _ in range(depth):
+        frontier = {part[:i] + part[i + 1 :] for part in frontier for i in range(len(part))}
+        found = found | frontier
+    return found
 
 
 def _allowed_edits(term: Term) -> int:

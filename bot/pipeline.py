@@ -176,9 +176,22 @@ def plan_alerts(candidates: Sequence[tuple[Story, Topic, Match]],
 def _cluster_parent(story: Story, topic: Topic, channel: str,
                     reports: Callable[[str, float], list[AlertedReport]],
                     planned: Sequence[Alert], now: float) -> tuple[str | None, str]:
-    settings = topic.cluster
-    if not settings.enabled:
+    if not topic.cluster.enabled:
         return None, ""
+    decision = cluster_decision(story, topic, channel, reports, planned, now)
+    if decision.parent_id:
+        log.info("folded into earlier alert", extra={"channel": channel, "alert_id":
+                                                      decision.parent_id,
+                                                      "similarity": round(decision.similarity, 1),
+                                                      "reason": decision.reason})
+    return decision.parent_id, decision.reason if decision.parent_id else ""
+
+
+def cluster_decision(story: Story, topic: Topic, channel: str,
+                     reports: Callable[[str, float], list[AlertedReport]],
+                     planned: Sequence[Alert], now: float) -> cluster.ClusterDecision:
+    """Does `story` report an event already alerted in `channel`? (also used by `explain`)"""
+    settings = topic.cluster
     since = now - settings.window_hours * 3600 * 2  # the decision applies the window itself
     prior = [_prior(report.alert_id, report.story, report.published, report.event_start)
              for report in reports(channel, since)]
@@ -189,13 +202,7 @@ def _cluster_parent(story: Story, topic: Topic, channel: str,
             when = _published(alert.story) or now
             starts.setdefault(root, datetime.fromtimestamp(when, UTC))
             prior.append(_prior(root, alert.story, when, starts[root].timestamp()))
-    decision = cluster.decide(story, prior, settings, datetime.fromtimestamp(now, UTC))
-    if decision.parent_id:
-        log.info("folded into earlier alert", extra={"channel": channel, "alert_id":
-                                                      decision.parent_id,
-                                                      "similarity": round(decision.similarity, 1),
-                                                      "reason": decision.reason})
-    return decision.parent_id, decision.reason if decision.parent_id else ""
+    return cluster.decide(story, prior, settings, datetime.fromtimestamp(now, UTC))
 
 
 def _prior(root: str, story: Story, published: float, event_start: float) -> cluster.PriorReport:

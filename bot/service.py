@@ -97,6 +97,7 @@ class Service:
         self._install_signals()
         health = self._start_health()
         self.rt.store.unpark_all()
+        self._check_slack_auth()
         self.scheduler = BackgroundScheduler(
             executors={"default": JobPool(POLL_WORKERS)},
             job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 60})
@@ -121,6 +122,19 @@ class Service:
             health.stop()
         log.info("stopped cleanly")
         return 0
+
+    def _check_slack_auth(self) -> None:
+        """Ask Slack once at start-up, so /readyz and the log say at once when the token is bad."""
+        check = getattr(self.outbox.sender, "check_auth", None)
+        try:
+            problem = check() if check is not None else None
+        except Exception as exc:  # Slack unreachable: not an auth problem; delivery will retry
+            log.warning("could not reach Slack to check the token", extra={"error": str(exc)})
+            return
+        if problem:
+            self.outbox.auth_error = problem
+            log.error("Slack rejected the token: alerts will queue until it is fixed",
+                      extra={"error": problem})
 
     def close(self) -> None:
         """Release the fetcher's connections, the Slack client and the store."""

@@ -24,6 +24,7 @@ from functools import lru_cache
 _TAG = re.compile(r"<[^>]{0,500}>")
 _SPACE = re.compile(r"\s+")
 _WORD = re.compile(r"[^\W_]+(?:'[^\W_]+)*")
+_ASCII_WORD = re.compile(r"[a-z0-9]+(?:'[a-z0-9]+)*")  # the same tokens, twice as fast on ASCII
 _VOWELS = frozenset("aeiouy")
 # Dashes, minus signs and curly quotes that headlines use instead of their ASCII forms.
 _PUNCT = str.maketrans(
@@ -53,14 +54,15 @@ def normalize(text: str) -> str:
     if "&" in text:
         # Twice: feeds often double-escape ("&amp;quot;").
         text = html.unescape(html.unescape(text))
-    text = unicodedata.normalize("NFKC", text).translate(_PUNCT)
+    if not text.isascii():  # ASCII is already NFKC and has none of the _PUNCT characters
+        text = unicodedata.normalize("NFKC", text).translate(_PUNCT)
     return _SPACE.sub(" ", text).strip().casefold()
 
 
 def tokenize(normalized: str) -> list[Token]:
     """Word tokens of text already passed through `normalize`."""
     tokens = []
-    for found in _WORD.finditer(normalized):
+    for found in _words_regex(normalized).finditer(normalized):
         word = found.group()
         if "'" in word:
             word = _drop_apostrophes(word)
@@ -70,10 +72,14 @@ def tokenize(normalized: str) -> list[Token]:
 
 def token_texts(normalized: str) -> list[str]:
     """The texts of `tokenize(normalized)`, in order, without building Token objects (hot path)."""
-    found = _WORD.findall(normalized)
+    found = _words_regex(normalized).findall(normalized)
     if "'" in normalized:
         found = [_drop_apostrophes(word) if "'" in word else word for word in found]
     return found
+
+
+def _words_regex(normalized: str) -> re.Pattern[str]:
+    return _ASCII_WORD if normalized.isascii() else _WORD
 
 
 def words(text: str) -> list[str]:

@@ -45,7 +45,7 @@ import time
 import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from http.client import HTTPMessage
+from email.message import Message
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -73,7 +73,7 @@ _CONTENT_TYPES = {
 
 class SeenRequest(NamedTuple):
     path: str  # with its query string
-    headers: HTTPMessage  # case-insensitive: headers["if-none-match"]
+    headers: Message[str, str]  # case-insensitive: headers["if-none-match"]
 
 
 @dataclass
@@ -224,7 +224,7 @@ class FeedServer:
         )
         return _Feed(body, content_type, tag, mtime, gzip=True)
 
-    def _record(self, path: str, headers: HTTPMessage) -> None:
+    def _record(self, path: str, headers: Message[str, str]) -> None:
         with self._lock:
             self.requests.append(SeenRequest(path, headers))
 
@@ -300,7 +300,7 @@ def _serve_feed(handler: BaseHTTPRequestHandler, feed: _Feed) -> None:
     _send(handler, 200, headers, body)
 
 
-def _not_modified(request: HTTPMessage, feed: _Feed) -> bool:
+def _not_modified(request: Message[str, str], feed: _Feed) -> bool:
     # RFC 9110 §13.2.2: If-None-Match is evaluated first; If-Modified-Since only without it.
     if_none_match = request.get("If-None-Match")
     if if_none_match is not None:

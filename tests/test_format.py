@@ -261,3 +261,50 @@ def test_headline_budget_is_respected() -> None:
     label = re.search(r"\|(.*)>\*$", blocks[0]["text"]["text"])
     assert label is not None
     assert len(label[1]) <= HEADLINE_MAX
+
+
+@pytest.mark.parametrize(
+    ("text", "kwargs", "expected"),
+    [
+        pytest.param("One. Two. Three. Four.", {}, "One. Two. Three.", id="three-sentences"),
+        pytest.param("One. Two. Three.", {"max_sentences": 1}, "One.", id="one-sentence"),
+        pytest.param("Short one. " + "X" * 50, {"max_chars": 20}, "Short one.", id="whole-only"),
+        pytest.param(
+            "alpha beta gamma delta epsilon",
+            {"max_chars": 16},
+            "alpha beta…",
+            id="long-first-sentence-cut-on-word",
+        ),
+        pytest.param(
+            "Mr. Lee met Gov. Ruiz in Jan. to talk. Then left.",
+            {"max_sentences": 1},
+            "Mr. Lee met Gov. Ruiz in Jan. to talk.",
+            id="abbreviations",
+        ),
+        pytest.param(
+            "J. R. Smith spoke. Done.", {"max_sentences": 1}, "J. R. Smith spoke.", id="initials"
+        ),
+        pytest.param(
+            "He said “stop.” Then went.",
+            {"max_sentences": 1},
+            "He said “stop.”",
+            id="closing-quote",
+        ),
+        pytest.param(
+            "Version 2.5 is out. Yes.", {"max_sentences": 1}, "Version 2.5 is out.", id="decimal"
+        ),
+        pytest.param("禁止された。 次の文。", {"max_sentences": 1}, "禁止された。", id="cjk"),
+        pytest.param("  spaced\n\nout   text.  ", {}, "spaced out text.", id="whitespace"),
+        pytest.param(
+            "Ban passed. The post Ban appeared first on Example News.",
+            {},
+            "Ban passed.",
+            id="wordpress-boilerplate",
+        ),
+        pytest.param("Ban passed. Continue reading...", {}, "Ban passed.", id="continue-reading"),
+        pytest.param("Ban passed [...]", {}, "Ban passed", id="trailing-ellipsis-marker"),
+        pytest.param("", {}, "", id="empty"),
+    ],
+)
+def test_summarize(text: str, kwargs: dict[str, Any], expected: str) -> None:
+    assert summarize(text, **kwargs) == expected

@@ -24,6 +24,7 @@ from bot.format import (
     render_reply,
 )
 from bot.models import Alert, Match, Story, TermHit
+from bot.summarize import split_sentences, summarize
 from tests.test_format import all_texts, assert_within_limits
 
 # Our own links: an http(s) target with no space, `<`, `>` or `|`, then an optional label.
@@ -153,3 +154,10 @@ def test_any_date_renders(published: datetime | None) -> None:
         Alert("a", "t", "#c", Story("i", "", "x", "", "s", published), Match("t", 50.0))
     )
     assert_within_limits(alert)
+
+
+@given(feed_text, st.integers(1, 5), st.integers(1, 600))
+def test_summarize_bounds(text: str, max_sentences: int, max_chars: int) -> None:
+    summary = summarize(text, max_sentences=max_sentences, max_chars=max_chars)
+    assert len(summary) <= max_chars
+    assert len(split_sentences(summary)) <= max_sentences or summary.endswith("…")

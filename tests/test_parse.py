@@ -378,12 +378,12 @@ def test_json_feed_versions(version: str) -> None:
 
 
 def test_json_feed_skips_items_without_title_and_link() -> None:
-    items = [
+    items: list[Any] = [
         {"id": "1", "content_text": "no title, no url"},
         "not an object",
         {"id": "2", "title": "T"},
     ]
-    assert [s.id for s in parse(json_feed(items)).stories] == ["2"]  # type: ignore[list-item]
+    assert [s.id for s in parse(json_feed(items)).stories] == ["2"]
 
 
 JSON_ERRORS = [

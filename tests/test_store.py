@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import sqlite3
 from datetime import UTC, datetime
 from pathlib import Path
@@ -160,13 +159,3 @@ def test_a_locked_database_is_a_clear_error(tmp_path: Path) -> None:
         holder.close()
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root writes through read-only permissions")
-def test_a_read_only_state_directory_is_a_clear_error(tmp_path: Path) -> None:
-    folder = tmp_path / "ro"
-    folder.mkdir()
-    folder.chmod(0o555)
-    try:
-        with pytest.raises(StoreError, match="not writable"):
-            Store(folder / "newsbot.db")
-    finally:
-        folder.chmod(0o755)

@@ -185,7 +185,7 @@ def check_messages(stub_base: str, expected_file: Path) -> int:
 
 
 def scrape(url: str) -> dict[str, float]:
-    """Sum of each newsbot_ sample by name (labels summed away)."""
+    """Each newsbot_ metric by name, its labelled series summed (timestamps: the latest)."""
     opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
     with opener.open(url, timeout=5) as response:
         text = response.read().decode()
@@ -194,7 +194,10 @@ def scrape(url: str) -> dict[str, float]:
         if line.startswith("newsbot_"):
             name_labels, _, value = line.rpartition(" ")
             name = name_labels.split("{", 1)[0]
-            totals[name] = totals.get(name, 0.0) + float(value)
+            if name.endswith("_timestamp_seconds"):  # the latest, not a sum of times
+                totals[name] = max(totals.get(name, 0.0), float(value))
+            else:
+                totals[name] = totals.get(name, 0.0) + float(value)
     return totals
 
 
