@@ -5,11 +5,12 @@
 Stories are synthetic, generated here from a fixed seed and this file's own vocabulary (20,000
 words drawn with Zipf frequencies, like real text; 5% of stories carry a topic's words or an
 on-topic/near-miss line, so matches happen). Two configs: the shipped config/topics.yaml, and a
-large one (20 topics x 30 terms: words, phrases, wildcards, typo-tolerant terms, NEAR and NOT). The naive baseline evaluates the same queries,
-but decides each term by `rapidfuzz.fuzz.partial_ratio(term, whole text) >= 90` (with
-`utils.default_process`), scoring every term against every story: that is what a keyword list
-fed to a fuzzy matcher does. It is slow, so it runs on the first --naive-stories stories; the
-figure compared is stories per second on one core.
+large one (20 topics x 30 terms: words, phrases, wildcards, typo-tolerant terms, NEAR and NOT).
+The naive baseline evaluates the same queries, but decides each term by
+`rapidfuzz.fuzz.partial_ratio(term, whole text) >= 90` (with `utils.default_process`), scoring
+every term against every story: that is what a keyword list fed to a fuzzy matcher does. It is
+slow, so it runs on the first --naive-stories stories; the figure compared is stories per second
+on one core.
 
 With --dev (default ../shared/eval/dev.jsonl when it exists), also prints precision and recall of
 both on that labelled set, to show the fast path decides as well or better.
@@ -38,9 +39,89 @@ from bot.query import And, Field, Near, Node, Not, Phrase, Term, parse, render  
 
 NAIVE_CUTOFF = 90.0
 VOCABULARY = 20_000
-SYLLABLES = ["ka", "lo", "mi", "ren", "tas", "vor", "quen", "dal", "bri", "sef", "ump", "orn", "tel", "zan", "hil", "gro", "pex", "wyn", "cal", "ruth"]
+SYLLABLES = [
+    "ka",
+    "lo",
+    "mi",
+    "ren",
+    "tas",
+    "vor",
+    "quen",
+    "dal",
+    "bri",
+    "sef",
+    "ump",
+    "orn",
+    "tel",
+    "zan",
+    "hil",
+    "gro",
+    "pex",
+    "wyn",
+    "cal",
+    "ruth",
+]
 # Function words first: they take the top Zipf ranks, as in real text.
-COMMON = ["the", "of", "to", "and", "a", "in", "for", "on", "is", "that", "with", "by", "as", "at", "from", "will", "after", "over", "new", "says", "city", "state", "court", "police", "company", "law", "bill", "report", "plan", "vote", "market", "shares", "school", "health", "budget", "tax", "election", "mayor", "minister", "deal", "talks", "energy", "oil", "rates", "bank", "band", "banner", "technology", "data", "privacy", "camera", "software", "app", "phone", "users", "study", "airport", "face"]
+COMMON = [
+    "the",
+    "of",
+    "to",
+    "and",
+    "a",
+    "in",
+    "for",
+    "on",
+    "is",
+    "that",
+    "with",
+    "by",
+    "as",
+    "at",
+    "from",
+    "will",
+    "after",
+    "over",
+    "new",
+    "says",
+    "city",
+    "state",
+    "court",
+    "police",
+    "company",
+    "law",
+    "bill",
+    "report",
+    "plan",
+    "vote",
+    "market",
+    "shares",
+    "school",
+    "health",
+    "budget",
+    "tax",
+    "election",
+    "mayor",
+    "minister",
+    "deal",
+    "talks",
+    "energy",
+    "oil",
+    "rates",
+    "bank",
+    "band",
+    "banner",
+    "technology",
+    "data",
+    "privacy",
+    "camera",
+    "software",
+    "app",
+    "phone",
+    "users",
+    "study",
+    "airport",
+    "face",
+]
 # Sentences that the default topic is about, and near misses, written for this benchmark.
 ON_TOPIC = [
     "council votes to ban facial recognition",
@@ -105,8 +186,8 @@ def large_config(rng: random.Random, words: list[str]) -> tuple[list[Topic], lis
 
 def _term_variant(rng: random.Random, word: str, pool: list[str]) -> str:
     kind = rng.random()
-    if kind < 0.15 and len(word) >= 6:
-        return f"{word[:4]}*"
+    if kind < 0.15 and len(word) >= 7:
+        return f"{word[:-2]}*"  # a stem wildcard, as admins write them: regulat*, moratori*
     if kind < 0.3 and len(word) >= 6:
         return f"{word}~1"
     if kind < 0.45:

@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import re
 import xml.etree.ElementTree as ET
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from collections.abc import Callable
 from typing import Any, TypeVar
 
 import yaml
@@ -120,7 +120,8 @@ class _TopicModel(_Strict):
         if self.query is not None and simple:
             raise ValueError("give either `query` or `any`/`all`/`none`, not both")
         if simple and not (self.any or self.all):
-            raise ValueError("the simple form needs `any` or `all` terms (`none` alone matches nothing)")
+            raise ValueError(
+                "the simple form needs `any` or `all` terms (`none` alone matches nothing)")
         return self
 
     def query_text(self) -> str:
@@ -226,8 +227,8 @@ def _validate(model: Any, data: Any, *, file: Path, lines: dict[Loc, int], prefi
 
 # --- sections ------------------------------------------------------------------------------------
 
-def _section(value: Any, base: Path, name: str, files: list[Path]) -> tuple[Any, Path, dict[Loc, int],
-                                                                             Loc]:
+def _section(value: Any, base: Path, name: str, files: list[Path]
+             ) -> tuple[Any, Path, dict[Loc, int], Loc]:
     """A section given inline, or as the name of a YAML file beside the main file."""
     if isinstance(value, str):
         path = (base.parent / value).resolve() if not Path(value).is_absolute() else Path(value)
@@ -251,7 +252,8 @@ def _topics(models: list[_TopicModel], file: Path, lines: dict[Loc, int], prefix
         try:
             query_language.parse(text)
         except QuerySyntaxError as exc:
-            errors.append(_query_error(exc, text, file, lines, (*loc, "query"), model.query is None))
+            errors.append(_query_error(exc, text, file, lines, (*loc, "query"),
+                                       model.query is None))
             continue
         cluster = ClusterSettings(model.cluster.window_hours, model.cluster.threshold,
                                   model.cluster.enabled)

@@ -443,6 +443,7 @@ def _fast_any(term_ids: tuple[int, ...], fields: tuple[int, ...]) -> _Eval:
 
 
 def _fast_positional(node: Phrase | Near, ids: dict[Term, int], fields: tuple[int, ...]) -> _Eval:
+    sides: tuple[_Eval, ...]
     if isinstance(node, Near):
         sides = (_fast(node.left, ids, fields), _fast(node.right, ids, fields))
     else:

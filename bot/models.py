@@ -31,7 +31,8 @@ class ClusterSettings:
 
 @dataclass(frozen=True, slots=True)
 class Topic:
-    """A subject a team follows: a query in the rule language, where its alerts go, how sure to be."""
+    """A subject a team follows: a query in the rule language, where its alerts go, how sure to
+    be."""
 
     name: str
     channels: tuple[str, ...]

@@ -30,12 +30,10 @@ from bot.config import Config, load_config
 from bot.errors import ConfigError, StoreError
 from bot.health import HealthReport, HealthServer
 from bot.match import Matcher
-from bot.metrics import Metrics
 from bot.models import FeedSpec
 from bot.outbox import Outbox
 from bot.pipeline import PollOutcome, Runtime, poll_feed
 from bot.settings import Settings
-from bot.store import Store
 
 log = logging.getLogger(__name__)
 
@@ -177,9 +175,9 @@ class Service:
     def _add_feed_job(self, feed: FeedSpec, *, first: bool = False) -> None:
         assert self.scheduler is not None
         jitter = self.rt.config.defaults.jitter
-        self.scheduler.add_job(self._poll_job, IntervalTrigger(seconds=feed.interval, jitter=jitter),
-                               args=[feed.url], id=f"feed:{feed.url}", replace_existing=True,
-                               next_run_time=_now_dt(spread=min(jitter, 5) if first else 0))
+        trigger = IntervalTrigger(seconds=feed.interval, jitter=jitter)
+        self.scheduler.add_job(self._poll_job, trigger, args=[feed.url], id=f"feed:{feed.url}",
+                               replace_existing=True, next_run_time=_now_dt(spread=min(jitter, 5) if first else 0))
 
     def _poll_job(self, url: str) -> None:
         if self.stop_event.is_set():

@@ -387,7 +387,7 @@ class Store:
                     "last_error = NULL WHERE id = ?", (channel_id, ts, self._clock(), alert_id))
 
     def mark_retry(self, alert_id: str, error: str, next_attempt: float, *, unknown: bool) -> None:
-        """Leave the alert queued; `unknown` keeps it `sending` so the next try checks Slack first."""
+        """Leave the alert queued; `unknown` keeps it `sending`: the next try checks Slack first."""
         status = SENDING if unknown else PENDING
         self._write("UPDATE alerts SET status = ?, last_error = ?, next_attempt = ? WHERE id = ?",
                     (status, error, next_attempt, alert_id))

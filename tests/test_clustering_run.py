@@ -1,4 +1,5 @@
-"""One event reported by many outlets becomes one Slack alert with the other reports in its thread."""
+"""One event reported by many outlets becomes one Slack alert with the other reports in its
+thread."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
-"""Every feed fault, through the pipeline: the feed is marked failing with a clear reason, backs off,
-recovers by itself, and the other feeds go on. Fetch- and parse-level details are in
+"""Every feed fault, through the pipeline: the feed is marked failing with a clear reason, backs
+off, recovers by itself, and the other feeds go on. Fetch- and parse-level details are in
 test_fetch_faults.py and test_parse.py; this file checks what the service does with them."""
 
 from __future__ import annotations
@@ -182,11 +182,16 @@ def test_status_table_shows_last_success_failures_and_last_error(
     report = io.StringIO()
     _print_status(runtime.store, report)
     text = report.getvalue()
-    assert "LAST SUCCESS" in text and "FAILURES" in text and "LAST ERROR" in text
+    assert "LAST SUCCESS" in text
+    assert "FAILURES" in text
+    assert "LAST ERROR" in text
     down = next(row for row in text.splitlines() if "/down.xml" in row)
-    assert "failing" in down and "503" in down and "never" in down
+    assert "failing" in down
+    assert "503" in down
+    assert "never" in down
     ok = next(row for row in text.splitlines() if "/ok.xml" in row)
-    assert " ok " in f"{ok} " and "never" not in ok
+    assert " ok " in f"{ok} "
+    assert "never" not in ok
 
 
 def test_fetch_errors_are_counted_by_kind_in_the_metrics(runtime: Runtime,

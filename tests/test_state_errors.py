@@ -6,6 +6,7 @@ elsewhere they skip with the reason.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sqlite3
 import subprocess
@@ -46,7 +47,8 @@ def test_a_locked_database_is_a_clear_error(tmp_path: Path) -> None:
         holder.execute("ROLLBACK")
         holder.close()
     assert result.returncode == 1
-    assert "locked" in result.stderr and "another newsbot" in result.stderr
+    assert "locked" in result.stderr
+    assert "another newsbot" in result.stderr
 
 
 @pytest.fixture
@@ -65,11 +67,8 @@ def tmpfs(tmp_path: Path) -> Iterator[Path]:
 
 def test_a_full_disk_on_start_is_a_clear_error(tmp_path: Path, tmpfs: Path) -> None:
     filler = tmpfs / "filler"
-    with filler.open("wb") as sink:
-        try:
-            sink.write(b"\0" * 1024 * 1024)
-        except OSError:
-            pass  # the disk is now full
+    with filler.open("wb") as sink, contextlib.suppress(OSError):
+        sink.write(b"\0" * 1024 * 1024)  # fails part-way: the disk is now full
     result = run_with_db(tmp_path, tmpfs / "state.db")
     assert result.returncode == 1
     assert "disk is full" in result.stderr or "full" in result.stderr, result.stderr

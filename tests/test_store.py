@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -33,7 +34,7 @@ def poll(store: Store, stories: list[Story], alerts: list[Alert], etag: str = "e
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Store:
+def store(tmp_path: Path) -> Iterator[Store]:
     opened = Store(tmp_path / "state" / "newsbot.db")
     yield opened
     opened.close()
@@ -48,11 +49,16 @@ def test_a_poll_records_etag_seen_stories_and_alerts_together(store: Store) -> N
     assert store.outbox_depth() == 1
 
 
-def test_a_failed_poll_transaction_records_nothing(store: Store) -> None:
-    with pytest.raises(RuntimeError), store.transaction() as db:
-        store.commit_poll(db, "https://feed.example/rss", title=None, etag="new", last_modified=None,
-                          stories=[story(1)], alerts=[alert(1)], next_due=0)
+def crash_mid_poll(store: Store) -> None:
+    with store.transaction() as db:
+        store.commit_poll(db, "https://feed.example/rss", title=None, etag="new",
+                          last_modified=None, stories=[story(1)], alerts=[alert(1)], next_due=0)
         raise RuntimeError("crash before commit")
+
+
+def test_a_failed_poll_transaction_records_nothing(store: Store) -> None:
+    with pytest.raises(RuntimeError, match="crash before commit"):
+        crash_mid_poll(store)
     assert store.feed_state("https://feed.example/rss").etag is None
     assert store.outbox_depth() == 0
     assert store.unseen("https://feed.example/rss", [story(1)]) == [story(1)]

@@ -276,8 +276,12 @@ else
 fi
 
 build_started=$(date +%s)
-if ! bounded 420 "$DOCKER_BIN" -H "unix://$SOCK" build --network host \
-  --build-arg "BASE_IMAGE=$BASE" -t "$IMAGE" . >"$WORK/build.log" 2>&1; then
+# The build stage is tagged too: untagged, the cleanup's `image prune` would drop it, and with it
+# the cached dependency layer that makes the next run quick.
+if ! { bounded 420 "$DOCKER_BIN" -H "unix://$SOCK" build --network host --target build \
+  --build-arg "BASE_IMAGE=$BASE" -t "$IMAGE-build" . &&
+  bounded 300 "$DOCKER_BIN" -H "unix://$SOCK" build --network host \
+    --build-arg "BASE_IMAGE=$BASE" -t "$IMAGE" .; } >"$WORK/build.log" 2>&1; then
   tail -25 "$WORK/build.log"
   fail build "docker build failed (last lines above)"
   exit 1
