@@ -13,13 +13,16 @@ import time
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from bot import __version__
 from bot.config import Config, load_config, load_feed_list
-from bot.errors import ConfigError, NewsbotError, StoreError
+from bot.errors import ConfigError, NewsbotError
 from bot.logs import setup_logging
 from bot.settings import Settings, from_env
+
+if TYPE_CHECKING:  # imported lazily at run time, by the commands that open the state
+    from bot.store import Store
 
 log = logging.getLogger("newsbot")
 
@@ -66,10 +69,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"newsbot: invalid configuration:\n{exc.render()}", file=sys.stderr)
         return 2
-    except StoreError as exc:
-        print(f"newsbot: {exc}", file=sys.stderr)
-        return 1
-    except NewsbotError as exc:
+    except NewsbotError as exc:  # StoreError included
         print(f"newsbot: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
@@ -175,10 +175,7 @@ def _status(settings: Settings, out: TextIO) -> int:
     return 0
 
 
-def _print_status(store: object, out: TextIO) -> None:
-    from bot.store import Store
-
-    assert isinstance(store, Store)
+def _print_status(store: Store, out: TextIO) -> None:
     rows = [("FEED", "LAST SUCCESS", "FAILURES", "STATE", "LAST ERROR")]
     for state in sorted(store.all_feed_states(), key=lambda s: s.url):
         condition = "disabled" if state.disabled else ("failing" if state.consecutive_failures
@@ -203,7 +200,7 @@ def _ago(when: float | None) -> str:
     return datetime.fromtimestamp(when, UTC).strftime("%Y-%m-%d %H:%M:%SZ")
 
 
-def _table(rows: list[tuple[str, ...]], out: TextIO) -> None:
+def _table(rows: Sequence[tuple[str, ...]], out: TextIO) -> None:
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     for row in rows:
         print("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True))

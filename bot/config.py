@@ -19,6 +19,7 @@ from typing import Any, TypeVar
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic_core import ErrorDetails
 
 from bot import query as query_language
 from bot.errors import ConfigError, ConfigErrors, QuerySyntaxError
@@ -26,6 +27,8 @@ from bot.models import ClusterSettings, FeedSpec, Topic
 
 Loc = tuple[str | int, ...]
 T = TypeVar("T")
+
+_HTTP_URL = re.compile(r"^https?://[^/\s]+", re.IGNORECASE)
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,7 +86,7 @@ class _FeedModel(_Strict):
     @classmethod
     def _http_only(cls, url: str) -> str:
         url = url.strip()
-        if not re.match(r"^https?://[^/\s]+", url, re.IGNORECASE):
+        if not _HTTP_URL.match(url):
             raise ValueError(f"must be an http(s) URL, got {url!r}")
         return url
 
@@ -102,7 +105,8 @@ class _TopicModel(_Strict):
     any: list[str] | None = None
     all: list[list[str]] | None = None
     none: list[str] | None = None
-    cluster: _ClusterModel = Field(default_factory=_ClusterModel)
+    # mypy without the pydantic plugin cannot type a model class as a factory
+    cluster: _ClusterModel = Field(default_factory=_ClusterModel)  # type: ignore[arg-type]
 
     @field_validator("channels")
     @classmethod
@@ -131,7 +135,8 @@ class _TopicModel(_Strict):
 
 
 class _MainModel(_Strict):
-    defaults: _DefaultsModel = Field(default_factory=_DefaultsModel)
+    # mypy without the pydantic plugin cannot type a model class as a factory
+    defaults: _DefaultsModel = Field(default_factory=_DefaultsModel)  # type: ignore[arg-type]
     topics: str | list[Any]
     feeds: str | list[Any] = Field(default_factory=list)
 
@@ -171,7 +176,7 @@ def _node_to_data(node: yaml.Node, loc: Loc, lines: dict[Loc, int]) -> Any:
         return result
     if isinstance(node, yaml.SequenceNode):
         return [_node_to_data(item, (*loc, index), lines) for index, item in enumerate(node.value)]
-    if node.style in ("|", ">"):
+    if isinstance(node, yaml.ScalarNode) and node.style in ("|", ">"):
         lines[(*loc, "__block__")] = 1  # block scalars start on the line after the key
     return yaml.SafeLoader("").construct_object(node)
 
@@ -190,7 +195,7 @@ def _line_for(loc: Loc, lines: dict[Loc, int]) -> int | None:
     return None
 
 
-def _describe(error: dict[str, Any]) -> str:
+def _describe(error: ErrorDetails) -> str:
     """pydantic's error, reworded for admins and always showing the value we got."""
     kind, ctx, got = error["type"], error.get("ctx") or {}, error.get("input")
     bounds = {"greater_than_equal": ">=", "less_than_equal": "<=", "greater_than": ">",
@@ -364,7 +369,7 @@ def load_feed_list(path: Path, defaults: Defaults) -> list[FeedSpec]:
         if not words or words[0].startswith("#"):
             continue  # blank lines and comments
         url = words[0]
-        if not re.match(r"^https?://[^/\s]+", url, re.IGNORECASE):
+        if not _HTTP_URL.match(url):
             raise ConfigError(f"not an http(s) URL: {url!r}", file=str(path), line=number)
         feeds.append(FeedSpec(url, None, defaults.interval))
     return _unique(feeds)
@@ -382,7 +387,7 @@ def _opml_feeds(raw: bytes, path: Path, defaults: Defaults) -> list[FeedSpec]:
         url = (outline.get("xmlUrl") or "").strip()
         if not url:
             continue
-        if not re.match(r"^https?://[^/\s]+", url, re.IGNORECASE):
+        if not _HTTP_URL.match(url):
             raise ConfigError(f"not an http(s) feed URL: {url!r}", file=str(path))
         name = outline.get("title") or outline.get("text")
         feeds.append(FeedSpec(url, name, defaults.interval))

@@ -20,7 +20,7 @@ from bot.errors import FeedGone, FetchError, ParseError, StoreError
 from bot.fetch import Fetcher
 from bot.match import Matcher
 from bot.metrics import Metrics
-from bot.models import Alert, FeedSpec, Match, Story, Topic
+from bot.models import Alert, FeedSpec, FetchResult, Match, Story, Topic
 from bot.parse import parse_feed
 from bot.store import AlertedReport, Store
 
@@ -61,7 +61,7 @@ def alert_id(channel: str, story: Story) -> str:
 
 def backoff_delay(interval: int, failures: int, retry_after: float | None) -> float:
     """Exponential in the number of consecutive failures, capped; never sooner than Retry-After."""
-    delay = min(interval * 2 ** max(failures - 1, 0), MAX_BACKOFF_SECONDS)
+    delay: float = min(interval * 2 ** max(failures - 1, 0), MAX_BACKOFF_SECONDS)
     return max(delay, retry_after or 0.0)
 
 
@@ -95,12 +95,7 @@ def _poll(rt: Runtime, feed: FeedSpec, etag: str | None, last_modified: str | No
     result = rt.fetcher.fetch(feed.url, etag=etag, last_modified=last_modified)
     rt.metrics.feeds_polled.labels(feed=feed.url).inc()
     if result.not_modified or result.body is None:
-        rt.metrics.not_modified.labels(feed=feed.url).inc()
-        rt.store.record_not_modified(feed.url, 0.0)
-        _healthy(rt, feed)
-        log.info("not modified", extra={"feed_url": feed.url, "status": result.status,
-                                         "elapsed_ms": result.elapsed_ms})
-        return PollOutcome(feed.url, "not_modified")
+        return _not_modified(rt, feed, result)
     parsed = parse_feed(result.body, feed_url=feed.url, content_type=result.content_type,
                         source_name=feed.name)
     new = rt.store.unseen(feed.url, parsed.stories)
@@ -124,6 +119,15 @@ def _poll(rt: Runtime, feed: FeedSpec, etag: str | None, last_modified: str | No
     if queued:
         rt.on_queued()
     return PollOutcome(feed.url, "ok", len(new), len(queued), alerts=tuple(queued))
+
+
+def _not_modified(rt: Runtime, feed: FeedSpec, result: FetchResult) -> PollOutcome:
+    rt.metrics.not_modified.labels(feed=feed.url).inc()
+    rt.store.record_not_modified(feed.url, 0.0)
+    _healthy(rt, feed)
+    log.info("not modified", extra={"feed_url": feed.url, "status": result.status,
+                                     "elapsed_ms": result.elapsed_ms})
+    return PollOutcome(feed.url, "not_modified")
 
 
 def _candidates(rt: Runtime, feed: FeedSpec, new: Sequence[Story], initialized: bool

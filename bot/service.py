@@ -13,12 +13,14 @@
 from __future__ import annotations
 
 import logging
+import random
 import signal
 import threading
 import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -177,7 +179,8 @@ class Service:
         jitter = self.rt.config.defaults.jitter
         trigger = IntervalTrigger(seconds=feed.interval, jitter=jitter)
         self.scheduler.add_job(self._poll_job, trigger, args=[feed.url], id=f"feed:{feed.url}",
-                               replace_existing=True, next_run_time=_now_dt(spread=min(jitter, 5) if first else 0))
+                               replace_existing=True,
+                               next_run_time=_now_dt(spread=min(jitter, 5) if first else 0))
 
     def _poll_job(self, url: str) -> None:
         if self.stop_event.is_set():
@@ -188,10 +191,13 @@ class Service:
         try:
             poll_feed(self.rt, feed)
         except StoreError as exc:
-            log.critical("state database failed: stopping", extra={"error": str(exc)})
-            self.stop()
+            self._store_failed(exc)
         self._last_cycle = time.time()
         self.rt.metrics.last_cycle_timestamp.set(self._last_cycle)
+
+    def _store_failed(self, exc: StoreError) -> None:
+        log.critical("state database failed: stopping", extra={"error": str(exc)})
+        self.stop()
 
     def _feeds(self) -> Sequence[FeedSpec]:
         return self.feeds_override if self.feeds_override is not None else self.rt.config.feeds
@@ -201,8 +207,7 @@ class Service:
             try:
                 self.outbox.drain(stop=self.stop_event)
             except StoreError as exc:
-                log.critical("state database failed: stopping", extra={"error": str(exc)})
-                self.stop()
+                self._store_failed(exc)
             except Exception:  # the outbox must outlive a bug in one alert's handling
                 log.exception("delivery round crashed; retrying shortly")
             if self.stop_event.is_set():
@@ -279,8 +284,5 @@ def _mtime(path: Path) -> float:
         return -1.0
 
 
-def _now_dt(spread: float = 0) -> Any:
-    import random
-    from datetime import datetime, timedelta
-
+def _now_dt(spread: float = 0) -> datetime:
     return datetime.now().astimezone() + timedelta(seconds=random.uniform(0, spread))

@@ -31,10 +31,6 @@ class Settings:
     http_host: str = "127.0.0.1"
     http_port: int = 8080  # 0 disables the health/metrics endpoint
 
-    @property
-    def has_slack(self) -> bool:
-        return bool(self.slack_token)
-
 
 def read_token(env: Mapping[str, str]) -> str | None:
     """SLACK_BOT_TOKEN, else the contents of SLACK_BOT_TOKEN_FILE (container secrets)."""

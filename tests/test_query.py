@@ -25,8 +25,11 @@ VALID = [
     ("fuzzy-two", "rekognition~2", "rekognition~2"),
     ("literal", "ends~0", "ends~0"),
     ("near", "frt NEAR/3 ban", "(near/3 frt ban)"),
-    ("near-groups", '(frt OR "face scan") NEAR/5 (ban OR halt)',
-     '(near/5 (or frt "face scan") (or ban halt))'),
+    (
+        "near-groups",
+        '(frt OR "face scan") NEAR/5 (ban OR halt)',
+        '(near/5 (or frt "face scan") (or ban halt))',
+    ),
     ("near-chain", "a NEAR/2 b NEAR/4 c", "(near/4 (near/2 a b) c)"),
     ("field-prefix", "title:ban law", "(and (title: ban) law)"),
     ("field-group", "summary:(ban OR law)", "(summary: (or ban law))"),

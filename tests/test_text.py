@@ -43,7 +43,9 @@ def test_words(raw: str, expected: list[str]) -> None:
 
 
 @pytest.mark.parametrize(
-    "text", ["plain ascii text, here", "caf\u00e9 d\u00e9j\u00e0 vu", "it's o'clock"], ids=["ascii", "unicode", "apostrophes"]
+    "text",
+    ["plain ascii text, here", "caf\u00e9 d\u00e9j\u00e0 vu", "it's o'clock"],
+    ids=["ascii", "unicode", "apostrophes"],
 )
 def test_token_texts_agree_with_tokenize(text: str) -> None:
     normalized = normalize(text)
