@@ -29,6 +29,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
 from bot.config import Config, load_config
+from bot.deliver import classify
 from bot.errors import ConfigError, StoreError
 from bot.health import HealthReport, HealthServer
 from bot.match import Matcher
@@ -74,6 +75,7 @@ class Service:
         self._last_cycle = 0.0
         self._mtimes = self._config_mtimes()
         self._rejected: tuple[float, ...] | None = None
+        self._slack_check = "not checked"
 
     # --- one-shot -------------------------------------------------------------------------------
 
@@ -126,11 +128,15 @@ class Service:
     def _check_slack_auth(self) -> None:
         """Ask Slack once at start-up, so /readyz and the log say at once when the token is bad."""
         check = getattr(self.outbox.sender, "check_auth", None)
-        try:
-            problem = check() if check is not None else None
-        except Exception as exc:  # Slack unreachable: not an auth problem; delivery will retry
-            log.warning("could not reach Slack to check the token", extra={"error": str(exc)})
+        if check is None or not self.settings.has_slack:
+            self._slack_check = "no Slack token: alerts go to the terminal"
             return
+        problem = check()
+        if problem and classify(problem) != "auth":  # unreachable: delivery will retry
+            self._slack_check = f"not verified: {problem}"
+            log.warning("could not reach Slack to check the token", extra={"error": problem})
+            return
+        self._slack_check = problem or "ok"
         if problem:
             self.outbox.auth_error = problem
             log.error("Slack rejected the token: alerts will queue until it is fixed",
@@ -272,7 +278,7 @@ class Service:
         age = time.time() - self._last_cycle
         checks["last_poll"] = "never" if not self._last_cycle else f"{age:.0f} s ago"
         recent = bool(self._last_cycle) and age < 3 * longest + 60
-        checks["slack_auth"] = self.outbox.auth_error or "ok"
+        checks["slack_auth"] = self.outbox.auth_error or self._slack_check
         ready = alive and checks["store"] == "ok" and recent and not self.outbox.auth_error
         return HealthReport(alive=alive, ready=ready, checks=checks)
 
