@@ -128,7 +128,7 @@ class Service:
     def _check_slack_auth(self) -> None:
         """Ask Slack once at start-up, so /readyz and the log say at once when the token is bad."""
         check = getattr(self.outbox.sender, "check_auth", None)
-        if check is None or not self.settings.has_slack:
+        if check is None or not self.settings.slack_token:
             self._slack_check = "no Slack token: alerts go to the terminal"
             return
         problem = check()
