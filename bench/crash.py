@@ -6,7 +6,9 @@ Set-up (all on 127.0.0.1): an in-process FeedServer with --feeds feeds and a Sla
 limit), a temp config with one topic per "desk" (north, south, east, west, central), each routed
 to its own channel, so the bot's per-channel pacing (about 1 post/s, bursts of 3) drains five
 channels at once. Every story carries a unique tag, "(r12)" for a relevant one, "(i5)" for one no
-topic matches, so each Slack message is attributed to exactly one story.
+topic matches, so each Slack message is attributed to exactly one story. About a quarter of the
+relevant stories are another outlet's report of an earlier event (same town, same desk): those
+the bot may fold into the first alert's thread, still one message each.
 
 Loop, until --kills SIGKILLs have hit a live process:
   1. new stories arrive in random feeds (relevant and irrelevant; the feeds keep all their items);
@@ -65,6 +67,7 @@ IRRELEVANT_TITLES = (
     "{desk} desk: {town} opens a new library ({tag})",
 )
 TAG = re.compile(r"\(([ri]\d+)\)")
+FOLLOW_UP_RATE = 0.25  # relevant stories that are another report of an earlier event
 FAULTS = ("http_500", "drop", "delay", "ratelimited")
 KILL_WINDOW = (0.05, 1.5)
 START_TIMEOUT = 15.0  # seconds to wait for a fresh process's first feed request
@@ -138,6 +141,7 @@ class Newsroom:
         self.items: dict[str, list[Item]] = {path: [] for path in self.paths}
         self.relevant: dict[str, str] = {}  # tag -> desk
         self.irrelevant: set[str] = set()
+        self.events: list[tuple[str, str, str]] = []  # (desk, town, title template) reported
         self.rng = rng
         self._count = 0
 
@@ -160,6 +164,11 @@ class Newsroom:
         town = town_name(n)
         tag = f"r{n}" if relevant else f"i{n}"
         template = self.rng.choice(RELEVANT_TITLES if relevant else IRRELEVANT_TITLES)
+        if relevant and self.events and self.rng.random() < FOLLOW_UP_RATE:
+            desk, town, template = self.rng.choice(self.events)  # another outlet's report
+            template = template.replace(" ({tag})", ", officials confirm ({tag})")
+        elif relevant:
+            self.events.append((desk, town, template))
         title = template.format(desk=desk.title(), town=town, tag=tag)
         if relevant:
             self.relevant[tag] = desk

@@ -54,6 +54,8 @@ def _parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--json", action="store_true", help="machine-readable output")
     evaluate.add_argument("--clusters", action="store_true", help="evaluate event clustering")
     command("status", "feed health, outbox depth, recent alerts")
+    enable = command("enable", "poll a feed again that was disabled (HTTP 410 Gone)")
+    enable.add_argument("url")
     health = sub.add_parser("healthcheck", help="exit 0 when the running service is healthy")
     health.add_argument("--url", help="default: http://127.0.0.1:$NEWSBOT_HTTP_PORT/healthz")
     return parser
@@ -81,6 +83,8 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
         from bot.health import probe_main
 
         return probe_main(args.url or f"http://127.0.0.1:{settings.http_port or 8080}/healthz")
+    if args.command == "enable":
+        return _enable(settings, args.url, sys.stdout)
     if args.command == "status":
         return _status(settings, sys.stdout)
     config = load_config(settings.config_path)
@@ -172,6 +176,21 @@ def _status(settings: Settings, out: TextIO) -> int:
         _print_status(store, out)
     finally:
         store.close()
+    return 0
+
+
+def _enable(settings: Settings, url: str, out: TextIO) -> int:
+    from bot.store import Store
+
+    store = Store(settings.db_path)
+    try:
+        if not store.feed_state(url).disabled:
+            print(f"{url} is not disabled", file=out)
+            return 0
+        store.enable_feed(url)
+    finally:
+        store.close()
+    print(f"{url} enabled: it is polled again on its next turn", file=out)
     return 0
 
 

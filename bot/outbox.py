@@ -100,9 +100,14 @@ class Outbox:
     def _deliver(self, queued: QueuedAlert, result: DrainResult) -> bool:
         alert = queued.alert
         thread_ts = queued.parent_ts if alert.parent_id else None
-        if queued.status == SENDING and self._already_posted(queued, thread_ts):
-            result.sent += 1
-            return True
+        if queued.status == SENDING:
+            posted = self._already_posted(queued, thread_ts)
+            if posted is None:
+                result.failed += 1
+                return False  # unknown: the channel waits, in order
+            if posted:
+                result.sent += 1
+                return True
         message = render_reply(alert) if thread_ts else render_alert(alert)
         self.store.mark_sending(alert.id)
         started = time.monotonic()
@@ -139,15 +144,30 @@ class Outbox:
                 return self.sender.post(alert.id, alert.channel, message, thread_ts=thread_ts)
             raise
 
-    def _already_posted(self, queued: QueuedAlert, thread_ts: str | None) -> bool:
-        """An earlier attempt's outcome is unknown: does Slack already have this alert?"""
+    def _already_posted(self, queued: QueuedAlert, thread_ts: str | None) -> bool | None:
+        """An earlier attempt's outcome is unknown: does Slack already have this alert?
+
+        True: it does (now marked sent). False: it does not, post it. None: Slack could not say
+        (history lookup failed for a passing reason): hold the alert, ask again later, and never
+        risk a second post. A lookup that can never work (missing `channels:history` scope)
+        falls back to posting, with a warning that exactly-once needs that scope.
+        """
         alert = queued.alert
         try:
             found = self.sender.find_posted(alert.channel, alert.id,
                                             oldest=queued.created - HISTORY_SLACK,
                                             thread_ts=thread_ts)
         except DeliveryError as exc:
-            log.warning("history lookup failed; will post and rely on it next time",
+            if classify(exc.code) == "retry":
+                delay = max(retry_delay(queued.attempts + 1), exc.retry_after or 0.0)
+                self.store.mark_retry(alert.id, f"history lookup: {exc.code}",
+                                      self.clock() + delay, unknown=True)
+                log.warning("cannot tell whether Slack has the alert; holding it",
+                            extra={"alert_id": alert.id, "channel": alert.channel,
+                                   "error": exc.code, "retry_in_s": round(delay)})
+                return None
+            log.warning("history lookup impossible; posting without the duplicate check "
+                        "(grant channels:history/groups:history for exactly-once)",
                         extra={"alert_id": alert.id, "channel": alert.channel, "error": exc.code})
             return False
         if found is None:

@@ -26,9 +26,6 @@ def test_twenty_sigkills_lose_nothing_and_post_nothing_twice() -> None:
     assert result.expected == result.delivered > 0
 
 
-@pytest.mark.xfail(strict=True, reason="bot/outbox.py Outbox._already_posted: a failed history "
-                   "lookup is treated as 'not posted', so an alert whose first post Slack did "
-                   "receive is posted again")
 def test_a_failed_history_lookup_does_not_post_an_unknown_outcome_again(
         tmp_path: Path, feed_server: FeedServer, slack: SlackStub) -> None:
     feed_server.set_feed("/a.xml", rss([Item("r1", "Springfield council bans facial recognition",

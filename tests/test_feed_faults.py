@@ -171,6 +171,9 @@ def test_410_disables_the_feed_and_reports_it(runtime: Runtime, feed_server: Fee
     line = next(row for row in report.getvalue().splitlines() if "/gone.xml" in row)
     assert "disabled" in line
     assert "410" in line
+    runtime.store.enable_feed(feed.url)  # what `newsbot enable URL` does
+    feed_server.set_feed("/gone.xml", GOOD)
+    assert poll_feed(runtime, feed).status == "ok"
 
 
 def test_status_table_shows_last_success_failures_and_last_error(
