@@ -35,7 +35,7 @@ DOCKER_BIN=/usr/bin/docker # Debian's client; /usr/local/bin/docker may be anoth
 BASE_RAW=newsbot-ct-base:raw
 BASE=newsbot-ct-base:bookworm
 IMAGE=newsbot:test
-VOLUME=newsbot-ct-data
+VOLUME="newsbot-ct-data-$$"  # a fresh state volume every run: old state would change what is posted
 TOKEN=xoxb-test-token # the Slack stand-in's default token
 STARTED=$(date +%s)
 WORK=
@@ -360,8 +360,8 @@ wait_healthy() { # $1: container name; the image's own HEALTHCHECK command, run 
   return 1
 }
 
+d rm -f newsbot-ct-1 newsbot-ct-2 >/dev/null 2>&1  # containers first: they pin their volumes
 d volume rm -f "$VOLUME" >/dev/null 2>&1
-d rm -f newsbot-ct-1 newsbot-ct-2 >/dev/null 2>&1
 healthy_started=$(date +%s)
 if ! start_service newsbot-ct-1; then
   fail start "docker run failed"
