@@ -335,6 +335,12 @@ def _collect(errors: list[ConfigError], step: Callable[[], T]) -> T | None:
     return None
 
 
+def load_topics(path: Path) -> tuple[Topic, ...]:
+    """The topics of one YAML list file, validated exactly as `load_config` validates them."""
+    path = Path(path).resolve()
+    return tuple(_load_topics(str(path), path, {}, []))
+
+
 def _load_topics(value: Any, path: Path, lines: dict[Loc, int], files: list[Path]
                  ) -> list[Topic]:
     data, file, section_lines, prefix = _section(value, path, "topics", files)

@@ -10,7 +10,7 @@
   predicted relevant when it matches any of the topics. Prints precision, recall, F1, the confusion
   matrix and every false positive and false negative with its explanation, or all of it as one
   JSON object. A bad line stops the evaluation (exit 2): metrics over part of a file would mislead.
-- `load_topics_file(path)`: topics from a YAML list, until the config loader takes over.
+- `load_topics_file(path)`: topics from a YAML list file (bench and tests), via the config loader.
 """
 
 from __future__ import annotations
@@ -20,14 +20,13 @@ import logging
 import sys
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, TextIO
 
-import yaml
-
-from bot.errors import ConfigError, NewsbotError
+from bot.config import load_topics
+from bot.errors import NewsbotError
 from bot.match import Matcher
-from bot.models import ClusterSettings, Topic
-from bot.query import from_simple
+from bot.models import Topic
 
 log = logging.getLogger(__name__)
 
@@ -94,30 +93,8 @@ def cmd_eval(
 
 
 def load_topics_file(path: str) -> list[Topic]:
-    """Topics from a YAML list (name, channels, threshold, query or any/all/none, cluster)."""
-    with open(path, encoding="utf-8") as infile:
-        data = yaml.safe_load(infile)
-    if not isinstance(data, list):
-        raise ConfigError("expected a list of topics", file=path)
-    topics = [_topic(entry, path, f"topics[{i}]") for i, entry in enumerate(data)]
-    Matcher(topics)  # every query parses, or QuerySyntaxError names the position
-    return topics
-
-
-def _topic(entry: Any, path: str, where: str) -> Topic:
-    if not isinstance(entry, dict) or not isinstance(entry.get("name"), str):
-        raise ConfigError("each topic needs a name", file=path, path=where)
-    query = entry.get("query")
-    if query is None:
-        query = from_simple(entry.get("any", []), entry.get("all", []), entry.get("none", []))
-    cluster = entry.get("cluster") or {}
-    return Topic(
-        name=entry["name"],
-        channels=tuple(entry.get("channels", ())),
-        query=str(query),
-        threshold=float(entry.get("threshold", 50)),
-        cluster=ClusterSettings(window_hours=float(cluster.get("window_hours", 72))),
-    )
+    """Topics from a YAML list file (for the benchmark and tests), validated like the config."""
+    return list(load_topics(Path(path)))
 
 
 # -- reading input ---------------------------------------------------------------------------

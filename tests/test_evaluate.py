@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.errors import ConfigError, QuerySyntaxError
+from bot.errors import ConfigError
 from bot.evaluate import cmd_eval, cmd_explain, cmd_match, load_topics_file
 from bot.models import Topic
 
@@ -125,7 +125,7 @@ def test_load_topics_file_query_and_simple_form(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("content", "error"),
     [("name: x\n", ConfigError), ("- channels: []\n", ConfigError),
-     ("- name: x\n  query: 'ban OR'\n", QuerySyntaxError)],
+     ("- name: x\n  channels: ['#a']\n  query: 'ban OR'\n", ConfigError)],
     ids=["not-a-list", "no-name", "bad-query"],
 )  # fmt: skip
 def test_load_topics_file_rejects(tmp_path: Path, content: str, error: type[Exception]) -> None:
