@@ -101,11 +101,11 @@ class Outbox:
         alert = queued.alert
         thread_ts = queued.parent_ts if alert.parent_id else None
         if queued.status == SENDING:
-            posted = self._already_posted(queued, thread_ts)
-            if posted is None:
+            known = self._already_posted(queued, thread_ts)
+            if known is None:
                 result.failed += 1
                 return False  # unknown: the channel waits, in order
-            if posted:
+            if known:
                 result.sent += 1
                 return True
         message = render_reply(alert) if thread_ts else render_alert(alert)
