@@ -255,7 +255,7 @@ def soak(feeds: int = 1000, cycles: int = 200, *, workers: int = 8, items: int =
     next_prune = clock.now + PRUNE_EVERY
     warm_snapshot: tracemalloc.Snapshot | None = None
     if trace:
-        tracemalloc.start(10)
+        tracemalloc.start(5)
     try:
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="poll") as pool:
             for cycle in range(1, cycles + 1):
@@ -315,7 +315,8 @@ def top_growth(before: tracemalloc.Snapshot, after: tracemalloc.Snapshot, limit:
         frame = stat.traceback[-1] if stat.traceback else None
         where = f"{frame.filename}:{frame.lineno}" if frame else "?"
         lines.append(f"  {stat.size_diff / 1024:+9.1f} KiB {stat.count_diff:+7d} blocks  {where}")
-        lines += [f"      <- {f.filename}:{f.lineno}" for f in list(stat.traceback)[-4:-1]]
+        callers = list(stat.traceback)[:-1][-3:]  # oldest first: print the nearest caller first
+        lines += [f"      <- {f.filename}:{f.lineno}" for f in reversed(callers)]
     return lines
 
 

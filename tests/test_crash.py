@@ -8,8 +8,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
-
 from bench import crash
 from tests.feedserver import FeedServer
 from tests.helpers import Item, newsbot, rss, write_config, write_feed_list
