@@ -56,7 +56,7 @@ FIELDS = ("title", "summary")
 FIELD_WEIGHTS = (1.0, 0.6)
 BOTH = (0, 1)  # field indexes a node may be found in
 AUTO_FUZZY_LEN = 8  # words this long tolerate one typing error unless written word~0
-MEMO_LIMIT = 200_000  # distinct tokens remembered before the memo starts over
+MEMO_LIMIT = 20_000  # distinct tokens per memo generation (two generations: about 6 MB)
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,7 +107,11 @@ class Matcher:
         # one such string with it, so candidates come from dict lookups, not a scan of all terms.
         self._fuzzy: dict[str, list[tuple[str, int, int]]] = {}
         self._fuzzy_depth = 0
+        # Two generations: when the young one fills, it becomes the old one and the oldest is
+        # dropped; a word found in the old generation moves back. Frequent words stay resolved,
+        # and memory is bounded (2 x MEMO_LIMIT entries) however many distinct words pass by.
         self._memo: dict[str, tuple[tuple[int, float], ...]] = {}
+        self._memo_old: dict[str, tuple[tuple[int, float], ...]] = {}
         self._topics = [self._compile(topic) for topic in topics]
 
     def match(self, title: str, summary: str) -> list[Match]:
@@ -205,7 +209,11 @@ class Matcher:
         if known is not None:
             return known
         if len(self._memo) >= MEMO_LIMIT:
-            self._memo.clear()
+            self._memo_old, self._memo = self._memo, {}
+        known = self._memo_old.get(token)
+        if known is not None:
+            self._memo[token] = known
+            return known
         result = dict.fromkeys(self._exact.get(stem(token), ()), 100.0)
         result.update(dict.fromkeys(self._literal.get(token, ()), 100.0))
         for size in range(MIN_PREFIX, len(token) + 1):

@@ -93,7 +93,7 @@ def _drop_apostrophes(word: str) -> str:
     return word.replace("'", "")
 
 
-@lru_cache(maxsize=65536)
+@lru_cache(maxsize=8192)
 def stem(word: str) -> str:
     """The inflection-free key of one lower-case word (see the module docstring)."""
     if len(word) <= 3 or not word.isalpha():

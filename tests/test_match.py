@@ -7,6 +7,7 @@ import random
 import pytest
 
 from bot.errors import QuerySyntaxError
+import bot.match as match_module
 from bot.match import Matcher
 from bot.models import Topic
 
@@ -156,3 +157,11 @@ def test_decision_path_agrees_with_explanation() -> None:
         for name, score in fast.items():
             assert f"topic {name}: MATCH, score {score:g}" in explained
         assert explained.count("MATCH") == len(fast)
+
+
+def test_the_word_memo_stays_bounded_and_keeps_matching() -> None:
+    matcher = Matcher([Topic("t", ("#a",), "ban AND recognition", 10.0)])
+    for number in range(3 * match_module.MEMO_LIMIT):  # every story brings a new word
+        matcher.match(f"report {number}x", "")
+    assert len(matcher._memo) + len(matcher._memo_old) <= 2 * match_module.MEMO_LIMIT
+    assert matcher.match("City bans face recognition", "")  # frequent words still resolve
