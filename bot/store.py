@@ -274,6 +274,18 @@ class Store:
     def any_feed_initialized(self) -> bool:
         return bool(self._query("SELECT 1 FROM feeds WHERE initialized = 1 LIMIT 1"))
 
+    def first_start_feeds(self, configured: Sequence[str]) -> frozenset[str]:
+        """The feeds of this deployment's first start: remembered, so a crash during that first
+        cycle does not turn its unpolled feeds into "added later" ones (which post nothing)."""
+        rows = self._query("SELECT value FROM meta WHERE key = 'first_start_feeds'")
+        if rows:
+            return frozenset(json.loads(rows[0][0]))
+        if self.any_feed_initialized():
+            return frozenset()  # a database from before this was recorded
+        self._write("INSERT INTO meta VALUES ('first_start_feeds', ?)",
+                    (json.dumps(sorted(set(configured))),))
+        return frozenset(configured)
+
     def _ensure_feed(self, db: sqlite3.Connection, url: str) -> None:
         db.execute("INSERT OR IGNORE INTO feeds (url) VALUES (?)", (url,))
 

@@ -40,9 +40,8 @@ def build_service(settings: Settings, config: Config, *, dry_run: bool = False,
                                   read_timeout=defaults.read_timeout,
                                   max_bytes=defaults.max_feed_bytes))
     metrics = Metrics()
-    fresh = not store.any_feed_initialized()
+    first_start = store.first_start_feeds([feed.url for feed in config.feeds])
     runtime = Runtime(config, Matcher(config.topics), store, fetcher, metrics,
-                      first_start_feeds=frozenset(f.url for f in config.feeds) if fresh
-                      else frozenset())
+                      first_start_feeds=first_start)
     return Service(settings, runtime, Outbox(store, sender, metrics, pacer=pacer),
                    feeds_override=feeds_override)

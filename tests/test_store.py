@@ -165,3 +165,20 @@ def test_a_locked_database_is_a_clear_error(tmp_path: Path) -> None:
         holder.close()
 
 
+
+
+def test_the_first_start_feeds_are_remembered_across_a_crash(tmp_path: Path) -> None:
+    path = tmp_path / "first.db"
+    first = Store(path)
+    assert first.first_start_feeds(["https://a.example/", "https://b.example/"]) == {
+        "https://a.example/", "https://b.example/"}
+    first.close()  # the first cycle died before any feed was recorded
+    again = Store(path)
+    assert again.first_start_feeds(["https://a.example/", "https://c.example/"]) == {
+        "https://a.example/", "https://b.example/"}  # c is a feed added later
+    again.close()
+
+
+def test_a_database_used_before_has_no_first_start_feeds(store: Store) -> None:
+    poll(store, [story(1)], [])
+    assert store.first_start_feeds(["https://feed.example/rss"]) == frozenset()
