@@ -6,8 +6,8 @@ import random
 
 import pytest
 
-from bot.errors import QuerySyntaxError
 import bot.match as match_module
+from bot.errors import QuerySyntaxError
 from bot.match import Matcher
 from bot.models import Topic
 
