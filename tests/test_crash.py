@@ -8,12 +8,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from bench import crash
 from tests.feedserver import FeedServer
 from tests.helpers import Item, newsbot, rss, write_config, write_feed_list
 from tests.slackstub import SlackStub
 
 
+@pytest.mark.slow
+@pytest.mark.timeout(600)  # about 45 s alone; much more on a loaded 2-core machine
 def test_twenty_sigkills_lose_nothing_and_post_nothing_twice() -> None:
     result = crash.run(kills=20, seed=7)
     print(result.summary())
