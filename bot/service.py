@@ -138,8 +138,9 @@ class Service:
             return
         self._slack_check = problem or "ok"
         if problem:
-            self.outbox.auth_error = problem
-            log.error("Slack rejected the token: alerts will queue until it is fixed",
+            # Reported (log, /readyz) but not acted on: the posts themselves decide whether
+            # posting stops, so a gateway without auth.test still gets its alerts.
+            log.error("Slack rejected the token at start-up; posts will tell for sure",
                       extra={"error": problem})
 
     def close(self) -> None:
@@ -279,7 +280,8 @@ class Service:
         checks["last_poll"] = "never" if not self._last_cycle else f"{age:.0f} s ago"
         recent = bool(self._last_cycle) and age < 3 * longest + 60
         checks["slack_auth"] = self.outbox.auth_error or self._slack_check
-        ready = alive and checks["store"] == "ok" and recent and not self.outbox.auth_error
+        ready = (alive and checks["store"] == "ok" and recent and not self.outbox.auth_error
+                 and classify(self._slack_check) != "auth")
         return HealthReport(alive=alive, ready=ready, checks=checks)
 
 
