@@ -284,7 +284,7 @@ def _listed(names: frozenset[str]) -> str:
     return ", ".join(sorted(names))
 
 
-@lru_cache(maxsize=4096)
+@lru_cache(maxsize=1024)  # bounded: a channel's alerts within the window, re-read per decision
 def profile(title: str, summary: str) -> Profile:
     """Extract the comparison features of one story; cached as a channel's prior is re-read."""
     title_runs = _name_runs(title, summary, is_title=True)
