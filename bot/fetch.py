@@ -103,13 +103,14 @@ class Fetcher:
         try:
             result = self._follow(url, _conditional_headers(etag, last_modified), start)
         except FetchError as exc:
-            log.warning(
+            # Debug only: the caller logs the failure once, with the feed's failure count.
+            log.debug(
                 "fetch failed: %s",
                 exc,
                 extra={"feed_url": url, "status": exc.status, "elapsed_ms": _ms_since(start)},
             )
             raise
-        log.info(
+        log.debug(  # the pipeline logs the poll once, with what it found
             "fetched %s: HTTP %d, %d bytes",
             url,
             result.status,
