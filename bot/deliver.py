@@ -224,11 +224,11 @@ class SlackSender:
             )
         except _FAILURES as exc:
             error = delivery_error(channel, exc)
-            log.warning("slack post failed", extra={**extra, "status": error.code})
+            log.debug("slack post failed", extra={**extra, "status": error.code})
             raise error from None  # slack_sdk's exception text carries the whole response
         posted = Posted(str(response["channel"]), str(response["ts"]))
         self._remember(channel, posted.channel_id)
-        log.info("slack post ok", extra={**extra, "status": "ok", "ts": posted.ts})
+        log.debug("slack post ok", extra={**extra, "status": "ok", "ts": posted.ts})
         return posted
 
     def find_posted(
@@ -249,7 +249,7 @@ class SlackSender:
             for found in messages:
                 if _alert_id(found) == alert_id:
                     extra = {"channel": channel, "alert_id": alert_id, "status": "found"}
-                    log.info("alert already in slack history", extra=extra)
+                    log.debug("alert already in slack history", extra=extra)
                     return Posted(channel_id, str(found["ts"]))
         return None
 
