@@ -219,7 +219,9 @@ class Matcher:
         for size in range(MIN_PREFIX, len(token) + 1):
             result.update(dict.fromkeys(self._prefix.get(token[:size], ()), 100.0))
         self._add_fuzzy(token, result)
-        resolved = self._memo[token] = tuple(result.items())
+        resolved = tuple(result.items())
+        if token.isalpha():  # numbers and codes are cheap to resolve (no typo search) and mostly
+            self._memo[token] = resolved  # unique ("report 48213"): memoising them only churns
         return resolved
 
     def _add_fuzzy(self, token: str, result: dict[int, float]) -> None:
