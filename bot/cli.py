@@ -112,9 +112,10 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
     if args.clusters:
         from bot.evaluate_clusters import cmd_eval_clusters
 
-        settings_by_topic = config.topics[0].cluster if config.topics else None
+        # The labelled file has no topic: the first topic's cluster settings apply.
+        first_topic_cluster = config.topics[0].cluster if config.topics else None
         return cmd_eval_clusters(args.file, sys.stdout, as_json=args.json,
-                                 settings=settings_by_topic)
+                                 settings=first_topic_cluster)
     return evaluate.cmd_eval(config.topics, args.file, sys.stdout, as_json=args.json)
 
 

@@ -127,16 +127,7 @@ def run_clustering(items: list[Item], settings: ClusterSettings) -> list[Outcome
 
 
 def _as_prior(item: Item, alert: str, event_start: datetime) -> PriorReport:
-    story = item.story
-    return PriorReport(
-        alert_id=alert,
-        title=story.title,
-        summary=story.summary,
-        url=story.url,
-        source=story.source,
-        published=item.published,
-        event_start=event_start,
-    )
+    return PriorReport.of(alert, item.story, item.published, event_start)
 
 
 def measure(outcomes: list[Outcome], settings: ClusterSettings) -> dict[str, Any]:

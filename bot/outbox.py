@@ -57,6 +57,11 @@ def retry_delay(attempts: int) -> float:
     return float(min(5.0 * 2 ** max(attempts - 1, 0), MAX_RETRY_DELAY))
 
 
+def _next_try_in(queued: QueuedAlert, exc: DeliveryError) -> float:
+    """Backoff by attempts so far, never sooner than Slack's Retry-After."""
+    return max(retry_delay(queued.attempts + 1), exc.retry_after or 0.0)
+
+
 class Outbox:
     def __init__(self, store: Store, sender: Sender, metrics: Metrics, *,
                  pacer: ChannelPacer | None = None, clock: Callable[[], float] = time.time,
@@ -159,7 +164,7 @@ class Outbox:
                                             thread_ts=thread_ts)
         except DeliveryError as exc:
             if classify(exc.code) == "retry":
-                delay = max(retry_delay(queued.attempts + 1), exc.retry_after or 0.0)
+                delay = _next_try_in(queued, exc)
                 self.store.mark_retry(alert.id, f"history lookup: {exc.code}",
                                       self.clock() + delay, unknown=True)
                 log.warning("cannot tell whether Slack has the alert; holding it",
@@ -198,7 +203,7 @@ class Outbox:
                       extra={"channel": alert.channel, "error": exc.code, "parked": parked})
         else:
             unknown = exc.code in ("timeout", "connection") or exc.code.startswith("http_5")
-            delay = max(retry_delay(queued.attempts + 1), exc.retry_after or 0.0)
+            delay = _next_try_in(queued, exc)
             if exc.retry_after:
                 self.pacer.defer(alert.channel, self.clock() + exc.retry_after)
             self.store.mark_retry(alert.id, exc.code, self.clock() + delay, unknown=unknown)

@@ -210,9 +210,8 @@ def cluster_decision(story: Story, topic: Topic, channel: str,
 
 
 def _prior(root: str, story: Story, published: float, event_start: float) -> cluster.PriorReport:
-    return cluster.PriorReport(root, story.title, story.summary, story.url, story.source,
-                               datetime.fromtimestamp(published, UTC),
-                               datetime.fromtimestamp(event_start, UTC))
+    return cluster.PriorReport.of(root, story, datetime.fromtimestamp(published, UTC),
+                                  datetime.fromtimestamp(event_start, UTC))
 
 
 def _failed(rt: Runtime, feed: FeedSpec, exc: Exception, kind: str, *,
