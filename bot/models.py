@@ -68,6 +68,7 @@ class TermHit:
     text: str  # the words of the story that matched
     start: int  # character offset in the field's normalised text
     similarity: float  # 0-100; 100 for an exact match
+    concept: str = ""  # the named concept (rule language `concepts:`) the term belongs to, if any
 
 
 @dataclass(frozen=True, slots=True)
