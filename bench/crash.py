@@ -54,8 +54,32 @@ from tests.helpers import Item, rss, write_config, write_feed_list  # noqa: E402
 from tests.slackstub import SlackStub  # noqa: E402
 
 DESKS = ("north", "south", "east", "west", "central")
-SYLLABLES = ("ash", "bel", "cor", "dun", "el", "fen", "gar", "hol", "ing", "kel", "lor", "mar",
-             "nor", "ost", "pen", "quar", "ros", "sal", "tor", "ul", "ven", "wyn", "yar", "zel")
+SYLLABLES = (
+    "ash",
+    "bel",
+    "cor",
+    "dun",
+    "el",
+    "fen",
+    "gar",
+    "hol",
+    "ing",
+    "kel",
+    "lor",
+    "mar",
+    "nor",
+    "ost",
+    "pen",
+    "quar",
+    "ros",
+    "sal",
+    "tor",
+    "ul",
+    "ven",
+    "wyn",
+    "yar",
+    "zel",
+)
 ENDINGS = ("ford", "ham", "by", "stead", "wick", "ton", "mere", "dale", "port", "brook")
 RELEVANT_TITLES = (
     "{desk} desk: {town} council bans facial recognition ({tag})",
@@ -78,9 +102,11 @@ FINAL_PASSES = 8
 def topics_yaml() -> str:
     """One topic per desk: the desk word (exact) AND the technology AND a policy action."""
     return "".join(
-        f"- name: frt-{desk}\n  channels: [\"#frt-{desk}\"]\n  threshold: 30\n  query: |\n"
-        f"    (\"facial recognition\" OR \"face recognition\") AND (ban* OR moratorium)"
-        f" AND {desk}~0 -unlock\n" for desk in DESKS)
+        f'- name: frt-{desk}\n  channels: ["#frt-{desk}"]\n  threshold: 30\n  query: |\n'
+        f'    ("facial recognition" OR "face recognition") AND (ban* OR moratorium)'
+        f" AND {desk}~0 -unlock\n"
+        for desk in DESKS
+    )
 
 
 @dataclass
@@ -175,8 +201,13 @@ class Newsroom:
             self.relevant[tag] = desk
         else:
             self.irrelevant.add(tag)
-        return Item(tag, title, f"{town} officials spoke on the record ({tag}).",
-                    link=f"https://news.example{path[:-4]}/{tag}", hours_ago=0.1)
+        return Item(
+            tag,
+            title,
+            f"{town} officials spoke on the record ({tag}).",
+            link=f"https://news.example{path[:-4]}/{tag}",
+            hours_ago=0.1,
+        )
 
 
 def town_name(n: int) -> str:
@@ -187,8 +218,14 @@ def town_name(n: int) -> str:
 
 def bot_env(db: Path, stub: SlackStub) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "NEWSBOT_"))}
-    env.update({"NEWSBOT_DB": str(db), "SLACK_BOT_TOKEN": stub.token,
-                "SLACK_API_URL": stub.api_url, "NEWSBOT_HTTP_PORT": "0"})
+    env.update(
+        {
+            "NEWSBOT_DB": str(db),
+            "SLACK_BOT_TOKEN": stub.token,
+            "SLACK_API_URL": stub.api_url,
+            "NEWSBOT_HTTP_PORT": "0",
+        }
+    )
     return env
 
 
@@ -197,8 +234,9 @@ def bot_command(config: Path, feeds: Path, *, once: bool) -> list[str]:
     return [*command, "--once"] if once else command
 
 
-def inject_fault(stub: SlackStub, rng: random.Random, result: CrashResult,
-                 history_faults: bool) -> None:
+def inject_fault(
+    stub: SlackStub, rng: random.Random, result: CrashResult, history_faults: bool
+) -> None:
     kind = rng.choice(FAULTS)
     if kind == "http_500":
         stub.fail_next("chat.postMessage", status=500)  # not recorded: Slack did not take it
@@ -214,13 +252,15 @@ def inject_fault(stub: SlackStub, rng: random.Random, result: CrashResult,
         result.faults["history_500"] += 1
 
 
-def one_life(command: list[str], env: dict[str, str], log: TextIO, server: FeedServer,
-             rng: random.Random) -> tuple[bool, bool]:
+def one_life(
+    command: list[str], env: dict[str, str], log: TextIO, server: FeedServer, rng: random.Random
+) -> tuple[bool, bool]:
     """Start newsbot, SIGKILL it at a random moment; returns (killed, aimed at start-up)."""
     early = rng.random() < 0.2
     seen = len(server.requests)
-    process = subprocess.Popen(command, cwd=ROOT, env=env, stdin=subprocess.DEVNULL,
-                               stdout=log, stderr=log)
+    process = subprocess.Popen(
+        command, cwd=ROOT, env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=log
+    )
     try:
         if not early:
             deadline = time.monotonic() + START_TIMEOUT
@@ -240,8 +280,16 @@ def one_life(command: list[str], env: dict[str, str], log: TextIO, server: FeedS
 def final_passes(command: list[str], env: dict[str, str], log: TextIO) -> int:
     """Clean `run --once` passes until one ends with nothing waiting in the outbox."""
     for number in range(1, FINAL_PASSES + 1):
-        done = subprocess.run(command, cwd=ROOT, env=env, stdin=subprocess.DEVNULL,
-                              capture_output=True, text=True, timeout=120, check=False)
+        done = subprocess.run(
+            command,
+            cwd=ROOT,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
         log.write(done.stderr)
         waiting = re.search(r"(\d+) waiting in the outbox", done.stderr)
         if done.returncode != 0:
@@ -268,8 +316,10 @@ def count(result: CrashResult, room: Newsroom, messages: list[dict[str, Any]]) -
     result.expected = len(room.relevant)
     result.delivered = sum(1 for tag in room.relevant if per_tag[tag] >= 1)
     result.lost = sorted((tag for tag in room.relevant if per_tag[tag] == 0), key=_tag_order)
-    result.duplicated = sorted((f"{tag}x{n}" for tag, n in per_tag.items()
-                                if tag in room.relevant and n > 1), key=_tag_order)
+    result.duplicated = sorted(
+        (f"{tag}x{n}" for tag, n in per_tag.items() if tag in room.relevant and n > 1),
+        key=_tag_order,
+    )
     result.unexpected += sorted(tag for tag in per_tag if tag not in room.relevant)
     result.duplicate_ids = sum(1 for n in per_id.values() if n > 1)
 
@@ -279,8 +329,16 @@ def _tag_order(tag: str) -> int:
     return int(digits.group()) if digits else 0
 
 
-def run(kills: int = 20, seed: int = 7, *, feeds: int = 5, history_faults: bool = True,
-        keep: bool = False, fault_rate: float = 0.5, once_rate: float = 0.3) -> CrashResult:
+def run(
+    kills: int = 20,
+    seed: int = 7,
+    *,
+    feeds: int = 5,
+    history_faults: bool = True,
+    keep: bool = False,
+    fault_rate: float = 0.5,
+    once_rate: float = 0.3,
+) -> CrashResult:
     """The whole scenario; the working directory is kept when it fails (or with keep)."""
     rng = random.Random(seed)
     result = CrashResult(kills, seed)
@@ -289,8 +347,9 @@ def run(kills: int = 20, seed: int = 7, *, feeds: int = 5, history_faults: bool 
     result.workdir = str(folder)
     with FeedServer() as server, SlackStub() as stub:
         room = Newsroom(server, feeds, rng)
-        config = write_config(folder / "config", topics=topics_yaml(),
-                              extra_defaults="  backfill_hours: 48\n")
+        config = write_config(
+            folder / "config", topics=topics_yaml(), extra_defaults="  backfill_hours: 48\n"
+        )
         feed_list = write_feed_list(folder, room.urls())
         env = bot_env(folder / "state.db", stub)
         (folder / "logs").mkdir()
@@ -301,16 +360,16 @@ def run(kills: int = 20, seed: int = 7, *, feeds: int = 5, history_faults: bool 
             if rng.random() < fault_rate:
                 inject_fault(stub, rng, result, history_faults)
             with open(folder / "logs" / f"life-{result.lives:03d}.log", "w") as log:
-                hit, early = one_life(bot_command(config, feed_list, once=once), env, log,
-                                      server, rng)
+                hit, early = one_life(
+                    bot_command(config, feed_list, once=once), env, log, server, rng
+                )
             result.lives += 1
             killed += hit
             result.early_kills += hit and early
             result.clean_exits += not hit
             room.add_round(relevant=rng.randint(2, 5), irrelevant=rng.randint(1, 3))
         with open(folder / "logs" / "final.log", "w") as log:
-            result.final_passes = final_passes(bot_command(config, feed_list, once=True), env,
-                                               log)
+            result.final_passes = final_passes(bot_command(config, feed_list, once=True), env, log)
         count(result, room, list(stub.messages))
     result.elapsed = time.monotonic() - started
     if result.ok and not keep:  # a failed run (or an exception) leaves its logs behind
@@ -319,17 +378,23 @@ def run(kills: int = 20, seed: int = 7, *, feeds: int = 5, history_faults: bool 
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench.crash",
-                                     description=__doc__.splitlines()[0] if __doc__ else None)
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.crash", description=__doc__.splitlines()[0] if __doc__ else None
+    )
     parser.add_argument("--kills", type=int, default=20, help="SIGKILLs of a live process")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--feeds", type=int, default=5)
-    parser.add_argument("--no-history-faults", dest="history_faults", action="store_false",
-                        help="never fail conversations.history")
+    parser.add_argument(
+        "--no-history-faults",
+        dest="history_faults",
+        action="store_false",
+        help="never fail conversations.history",
+    )
     parser.add_argument("--keep", action="store_true", help="keep the working directory")
     args = parser.parse_args(argv)
-    result = run(args.kills, args.seed, feeds=args.feeds, history_faults=args.history_faults,
-                 keep=args.keep)
+    result = run(
+        args.kills, args.seed, feeds=args.feeds, history_faults=args.history_faults, keep=args.keep
+    )
     print(result.summary())
     return 0 if result.ok else 1
 

@@ -67,14 +67,37 @@ PRUNE_EVERY = 3600.0  # compressed seconds between prunes
 WARM_CYCLE = 20
 CHANGE_RATE = 0.9  # share of feeds with a new item each cycle (the rest answer 304)
 RELEVANT_RATE = 0.01  # share of new stories that match the shipped topic
-TOWNS = ("Ashford", "Belmont", "Corby", "Dunmore", "Elgin", "Fenwick", "Garland", "Holt",
-         "Ingram", "Kelso", "Lorton", "Marlow", "Norbury", "Oakham", "Penrith", "Quorn")
-RELEVANT = ("{town} council votes to ban police use of facial recognition",
-            "{town} regulator fines retailer over face recognition cameras",
-            "Judge halts {town} facial recognition program pending lawsuit")
-FILLER = ("{town} opens a new library branch", "{town} bakery wins regional prize",
-          "Storm closes roads around {town}", "{town} school board approves budget",
-          "{town} football club signs new coach", "Train delays expected near {town}")
+TOWNS = (
+    "Ashford",
+    "Belmont",
+    "Corby",
+    "Dunmore",
+    "Elgin",
+    "Fenwick",
+    "Garland",
+    "Holt",
+    "Ingram",
+    "Kelso",
+    "Lorton",
+    "Marlow",
+    "Norbury",
+    "Oakham",
+    "Penrith",
+    "Quorn",
+)
+RELEVANT = (
+    "{town} council votes to ban police use of facial recognition",
+    "{town} regulator fines retailer over face recognition cameras",
+    "Judge halts {town} facial recognition program pending lawsuit",
+)
+FILLER = (
+    "{town} opens a new library branch",
+    "{town} bakery wins regional prize",
+    "Storm closes roads around {town}",
+    "{town} school board approves budget",
+    "{town} football club signs new coach",
+    "Train delays expected near {town}",
+)
 
 
 class Clock:
@@ -116,7 +139,7 @@ class SoakResult:
     def summary(self) -> str:
         rate = self.polls / self.seconds if self.seconds else 0.0
         statuses = ", ".join(f"{k} {v}" for k, v in sorted(self.statuses.items()))
-        after = self.rss_by_cycle[WARM_CYCLE - 1:] or self.rss_by_cycle
+        after = self.rss_by_cycle[WARM_CYCLE - 1 :] or self.rss_by_cycle
         lines = [
             f"soak: {self.feeds} feeds x {self.cycles} cycles, {self.polls} polls in "
             f"{self.seconds:.0f} s ({rate:.0f} polls/s)",
@@ -145,6 +168,7 @@ def memory_mb(key: str) -> float:
 
 # --- the feeds ----------------------------------------------------------------------------------
 
+
 class FeedFiles:
     """One RSS file per feed in a directory the child FeedServer serves."""
 
@@ -162,7 +186,7 @@ class FeedFiles:
                 continue  # unchanged: the next poll is answered 304
             for _ in range(self.keep if first else 1):
                 items.insert(0, self._story(now))
-            del items[self.keep:]
+            del items[self.keep :]
             self._write(number, items)
 
     def _story(self, now: float) -> tuple[str, str, float]:
@@ -178,10 +202,13 @@ class FeedFiles:
             f"<link>https://news.example/{number}/{guid}</link>"
             f"<description>{escape(title)}. More to follow.</description>"
             f"<pubDate>{format_datetime(datetime.fromtimestamp(when, UTC))}</pubDate></item>"
-            for guid, title, when in items)
-        body = (f'<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel>'
-                f"<title>Outlet {number}</title><link>https://news.example/{number}/</link>"
-                f"<description>soak</description>{entries}</channel></rss>")
+            for guid, title, when in items
+        )
+        body = (
+            f'<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel>'
+            f"<title>Outlet {number}</title><link>https://news.example/{number}/</link>"
+            f"<description>soak</description>{entries}</channel></rss>"
+        )
         target = self.folder / f"f{number}.xml"
         temporary = target.with_suffix(".tmp")
         temporary.write_text(body, encoding="utf-8")
@@ -206,8 +233,12 @@ def serve(directory: str) -> int:
 
 
 def start_server(directory: Path) -> tuple[subprocess.Popen[str], str]:
-    process = subprocess.Popen([sys.executable, "-m", "bench.soak", "--serve", str(directory)],
-                               cwd=ROOT, stdout=subprocess.PIPE, text=True)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "bench.soak", "--serve", str(directory)],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     assert process.stdout is not None
     base = process.stdout.readline().strip()
     if not base.startswith("http://"):
@@ -218,28 +249,53 @@ def start_server(directory: Path) -> tuple[subprocess.Popen[str], str]:
 
 # --- the bot ------------------------------------------------------------------------------------
 
+
 def build(db: Path, urls: list[str], clock: Clock, out: io.StringIO) -> tuple[Runtime, Outbox]:
     """The Runtime and Outbox as bot/wiring.py builds them, with the compressed clock."""
     config = load_config(ROOT / "config" / "newsbot.yaml")
     config = config.with_feeds([FeedSpec(url, None, config.defaults.interval) for url in urls])
     store = Store(db, clock=clock)
     defaults = config.defaults
-    fetcher = Fetcher(FetchLimits(connect_timeout=defaults.connect_timeout,
-                                  read_timeout=defaults.read_timeout,
-                                  max_bytes=defaults.max_feed_bytes))
+    fetcher = Fetcher(
+        FetchLimits(
+            connect_timeout=defaults.connect_timeout,
+            read_timeout=defaults.read_timeout,
+            max_bytes=defaults.max_feed_bytes,
+        )
+    )
     metrics = Metrics()
     fresh = not store.any_feed_initialized()
-    runtime = Runtime(config, Matcher(config.topics), store, fetcher, metrics,
-                      first_start_feeds=frozenset(urls) if fresh else frozenset(), clock=clock)
-    outbox = Outbox(store, TerminalSender(out), metrics,
-                    pacer=ChannelPacer(rate=1000.0, burst=1000), clock=clock,
-                    sleep=lambda _: None)
+    runtime = Runtime(
+        config,
+        Matcher(config.topics),
+        store,
+        fetcher,
+        metrics,
+        first_start_feeds=frozenset(urls) if fresh else frozenset(),
+        clock=clock,
+    )
+    outbox = Outbox(
+        store,
+        TerminalSender(out),
+        metrics,
+        pacer=ChannelPacer(rate=1000.0, burst=1000),
+        clock=clock,
+        sleep=lambda _: None,
+    )
     return runtime, outbox
 
 
-def soak(feeds: int = 1000, cycles: int = 200, *, workers: int = 8, items: int = 4,
-         retention_hours: float = 6.0, seed: int = 1, trace: bool = False,
-         progress: Callable[[str], None] | None = None) -> SoakResult:
+def soak(
+    feeds: int = 1000,
+    cycles: int = 200,
+    *,
+    workers: int = 8,
+    items: int = 4,
+    retention_hours: float = 6.0,
+    seed: int = 1,
+    trace: bool = False,
+    progress: Callable[[str], None] | None = None,
+) -> SoakResult:
     rng = random.Random(seed)
     folder = Path(tempfile.mkdtemp(prefix="newsbot-soak-"))
     (folder / "feeds").mkdir()
@@ -250,8 +306,9 @@ def soak(feeds: int = 1000, cycles: int = 200, *, workers: int = 8, items: int =
     result = SoakResult(feeds, cycles)
     null = open(os.devnull, "w")  # noqa: SIM115 (closed in the finally below)
     setup_logging("text", "INFO", stream=null)
-    runtime, outbox = build(folder / "state.db", [f"{base}f{n}.xml" for n in range(feeds)],
-                            clock, out)
+    runtime, outbox = build(
+        folder / "state.db", [f"{base}f{n}.xml" for n in range(feeds)], clock, out
+    )
     next_prune = clock.now + PRUNE_EVERY
     warm_snapshot: tracemalloc.Snapshot | None = None
     if trace:
@@ -261,8 +318,11 @@ def soak(feeds: int = 1000, cycles: int = 200, *, workers: int = 8, items: int =
             for cycle in range(1, cycles + 1):
                 files.advance(clock.now, first=cycle == 1)
                 started = time.monotonic()
-                outcomes = list(pool.map(
-                    lambda feed: poll_feed(runtime, feed, force=True), runtime.config.feeds))
+                outcomes = list(
+                    pool.map(
+                        lambda feed: poll_feed(runtime, feed, force=True), runtime.config.feeds
+                    )
+                )
                 drained = outbox.drain()
                 result.seconds += time.monotonic() - started
                 tally(result, outcomes, drained.sent)
@@ -278,8 +338,10 @@ def soak(feeds: int = 1000, cycles: int = 200, *, workers: int = 8, items: int =
                 if trace and cycle == WARM_CYCLE:
                     warm_snapshot = tracemalloc.take_snapshot()
                 if progress is not None and cycle % 10 == 0:
-                    progress(f"cycle {cycle}: rss {result.rss_by_cycle[-1]:.1f} MB, "
-                             f"{result.polls / result.seconds:.0f} polls/s")
+                    progress(
+                        f"cycle {cycle}: rss {result.rss_by_cycle[-1]:.1f} MB, "
+                        f"{result.polls / result.seconds:.0f} polls/s"
+                    )
         # VmHWM is the kernel's high-water mark; it can lag an RSS read by a few pages.
         result.peak_mb = max(memory_mb("VmHWM"), *result.rss_by_cycle)
         if warm_snapshot is not None:
@@ -307,8 +369,9 @@ def tally(result: SoakResult, outcomes: list[PollOutcome], delivered: int) -> No
     result.delivered += delivered
 
 
-def top_growth(before: tracemalloc.Snapshot, after: tracemalloc.Snapshot, limit: int = 12
-               ) -> list[str]:
+def top_growth(
+    before: tracemalloc.Snapshot, after: tracemalloc.Snapshot, limit: int = 12
+) -> list[str]:
     """The allocation sites that grew most between the two snapshots."""
     lines = [f"tracemalloc: top {limit} growth from cycle {WARM_CYCLE} to the end"]
     for stat in after.compare_to(before, "traceback")[:limit]:
@@ -321,14 +384,19 @@ def top_growth(before: tracemalloc.Snapshot, after: tracemalloc.Snapshot, limit:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench.soak",
-                                     description=__doc__.splitlines()[0] if __doc__ else None)
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.soak", description=__doc__.splitlines()[0] if __doc__ else None
+    )
     parser.add_argument("--feeds", type=int, default=1000)
     parser.add_argument("--cycles", type=int, default=200)
     parser.add_argument("--workers", type=int, default=8, help="poll threads (the service: 8)")
     parser.add_argument("--items", type=int, default=4, help="items per feed")
-    parser.add_argument("--retention-hours", type=float, default=6.0,
-                        help="retention for the hourly prune, in compressed hours")
+    parser.add_argument(
+        "--retention-hours",
+        type=float,
+        default=6.0,
+        help="retention for the hourly prune, in compressed hours",
+    )
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--trace", action="store_true", help="tracemalloc growth report")
     parser.add_argument("--quiet", action="store_true", help="no progress lines")
@@ -342,9 +410,16 @@ def main(argv: list[str] | None = None) -> int:
     def progress(line: str) -> None:
         print(line, file=sys.stderr, flush=True)
 
-    result = soak(args.feeds, args.cycles, workers=args.workers, items=args.items,
-                  retention_hours=args.retention_hours, seed=args.seed, trace=args.trace,
-                  progress=None if args.quiet else progress)
+    result = soak(
+        args.feeds,
+        args.cycles,
+        workers=args.workers,
+        items=args.items,
+        retention_hours=args.retention_hours,
+        seed=args.seed,
+        trace=args.trace,
+        progress=None if args.quiet else progress,
+    )
     print(result.summary())
     return 0 if result.peak_mb < 150 and result.growth < 5 else 1
 

@@ -35,16 +35,23 @@ def _parser() -> argparse.ArgumentParser:
 
     def command(name: str, text: str) -> argparse.ArgumentParser:
         cmd = sub.add_parser(name, help=text, description=text)
-        cmd.add_argument("--config", help="config file (default: $NEWSBOT_CONFIG or "
-                                          "config/newsbot.yaml)")
+        cmd.add_argument(
+            "--config", help="config file (default: $NEWSBOT_CONFIG or config/newsbot.yaml)"
+        )
         return cmd
 
     run = command("run", "poll the feeds on their schedule and post alerts (until SIGTERM)")
-    run.add_argument("--feeds", type=Path, help="poll the feeds of this OPML or URL-list file "
-                                                "instead of the configured ones")
+    run.add_argument(
+        "--feeds",
+        type=Path,
+        help="poll the feeds of this OPML or URL-list file instead of the configured ones",
+    )
     run.add_argument("--once", action="store_true", help="poll every feed once, deliver, exit")
-    run.add_argument("--dry-run", action="store_true",
-                     help="print alerts to the terminal; change no state and post nothing")
+    run.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="print alerts to the terminal; change no state and post nothing",
+    )
     command("check", "validate the configuration")
     match = command("match", "match JSON-lines stories against the topics")
     match.add_argument("file", nargs="?", default="-", help="JSON lines (default: stdin)")
@@ -66,8 +73,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         settings = from_env(config=getattr(args, "config", None))
-        setup_logging(settings.log_format, settings.log_level,
-                      secrets=[settings.slack_token or ""])
+        setup_logging(settings.log_format, settings.log_level, secrets=[settings.slack_token or ""])
         return _dispatch(args, settings)
     except ConfigError as exc:
         print(f"newsbot: invalid configuration:\n{exc.render()}", file=sys.stderr)
@@ -93,8 +99,9 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
         return _status(settings, sys.stdout)
     config = load_config(settings.config_path)
     if args.command == "check":
-        print(f"{settings.config_path}: OK ({len(config.topics)} topics, {len(config.feeds)} "
-              f"feeds)")
+        print(
+            f"{settings.config_path}: OK ({len(config.topics)} topics, {len(config.feeds)} feeds)"
+        )
         return 0
     if args.command == "run":
         return _run(args, settings, config)
@@ -114,8 +121,9 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
 
         # The labelled file has no topic: the first topic's cluster settings apply.
         first_topic_cluster = config.topics[0].cluster if config.topics else None
-        return cmd_eval_clusters(args.file, sys.stdout, as_json=args.json,
-                                 settings=first_topic_cluster)
+        return cmd_eval_clusters(
+            args.file, sys.stdout, as_json=args.json, settings=first_topic_cluster
+        )
     return evaluate.cmd_eval(config.topics, args.file, sys.stdout, as_json=args.json)
 
 
@@ -124,8 +132,12 @@ def _run(args: argparse.Namespace, settings: Settings, config: Config) -> int:
 
     if args.feeds:
         config = config.with_feeds(load_feed_list(args.feeds, config.defaults))
-    service = build_service(settings, config, dry_run=args.dry_run,
-                            feeds_override=list(config.feeds) if args.feeds else None)
+    service = build_service(
+        settings,
+        config,
+        dry_run=args.dry_run,
+        feeds_override=list(config.feeds) if args.feeds else None,
+    )
     try:
         if not args.once:
             return service.run_forever()
@@ -147,8 +159,9 @@ def _explain_clusters(settings: Settings, config: Config, text: str, out: TextIO
     if not matches:
         return
     if not settings.db_path.exists():
-        print(f"\nclustering: no state at {settings.db_path}, so this would be a new alert",
-              file=out)
+        print(
+            f"\nclustering: no state at {settings.db_path}, so this would be a new alert", file=out
+        )
         return
     store = Store(settings.db_path)
     story = Story("explain", "", text, "", "explain", datetime.now(UTC))
@@ -159,12 +172,23 @@ def _explain_clusters(settings: Settings, config: Config, text: str, out: TextIO
                 topic = topics[match.topic]
                 for channel in topic.channels:
                     decision = cluster_decision(
-                        story, topic, channel, lambda ch, since: store.alerted_reports(
-                            db, ch, since), [], time.time())
-                    verdict = (f"folds into alert {decision.parent_id}" if decision.parent_id
-                               else "would be a new alert")
-                    print(f"\nclustering in {channel}: {verdict} (similarity "
-                          f"{decision.similarity:.0f}): {decision.reason}", file=out)
+                        story,
+                        topic,
+                        channel,
+                        lambda ch, since: store.alerted_reports(db, ch, since),
+                        [],
+                        time.time(),
+                    )
+                    verdict = (
+                        f"folds into alert {decision.parent_id}"
+                        if decision.parent_id
+                        else "would be a new alert"
+                    )
+                    print(
+                        f"\nclustering in {channel}: {verdict} (similarity "
+                        f"{decision.similarity:.0f}): {decision.reason}",
+                        file=out,
+                    )
     finally:
         store.close()
 
@@ -173,8 +197,10 @@ def _status(settings: Settings, out: TextIO) -> int:
     from bot.store import Store
 
     if not settings.db_path.exists():
-        print(f"no state yet at {settings.db_path} (newsbot has not run with this NEWSBOT_DB)",
-              file=out)
+        print(
+            f"no state yet at {settings.db_path} (newsbot has not run with this NEWSBOT_DB)",
+            file=out,
+        )
         return 0
     store = Store(settings.db_path)
     try:
@@ -202,10 +228,18 @@ def _enable(settings: Settings, url: str, out: TextIO) -> int:
 def _print_status(store: Store, out: TextIO) -> None:
     rows = [("FEED", "LAST SUCCESS", "FAILURES", "STATE", "LAST ERROR")]
     for state in sorted(store.all_feed_states(), key=lambda s: s.url):
-        condition = "disabled" if state.disabled else ("failing" if state.consecutive_failures
-                                                       else "ok")
-        rows.append((state.url, _ago(state.last_success), str(state.consecutive_failures),
-                     condition, (state.last_error or "")[:80]))
+        condition = (
+            "disabled" if state.disabled else ("failing" if state.consecutive_failures else "ok")
+        )
+        rows.append(
+            (
+                state.url,
+                _ago(state.last_success),
+                str(state.consecutive_failures),
+                condition,
+                (state.last_error or "")[:80],
+            )
+        )
     _table(rows, out)
     print(f"\noutbox: {store.outbox_depth()} queued", file=out)
     for channel, reason, count in store.parked():
@@ -214,8 +248,10 @@ def _print_status(store: Store, out: TextIO) -> None:
         print(f"failed: alert {alert_id} in {channel} ({reason})", file=out)
     print("\nalerts in the last 24 h:", file=out)
     counts = store.alert_counts_since(time.time() - 86400)
-    _table([("TOPIC", "CHANNEL", "STATUS", "COUNT"),
-            *[(t, c, s, str(n)) for t, c, s, n in counts]], out)
+    _table(
+        [("TOPIC", "CHANNEL", "STATUS", "COUNT"), *[(t, c, s, str(n)) for t, c, s, n in counts]],
+        out,
+    )
 
 
 def _ago(when: float | None) -> str:
@@ -227,5 +263,7 @@ def _ago(when: float | None) -> str:
 def _table(rows: Sequence[tuple[str, ...]], out: TextIO) -> None:
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     for row in rows:
-        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True))
-              .rstrip(), file=out)
+        print(
+            "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip(),
+            file=out,
+        )

@@ -136,11 +136,13 @@ class PriorReport:
     event_start: datetime  # aware; published time of the event's first (top-level) report
 
     @classmethod
-    def of(cls, alert_id: str, story: Story, published: datetime, event_start: datetime
-           ) -> PriorReport:
+    def of(
+        cls, alert_id: str, story: Story, published: datetime, event_start: datetime
+    ) -> PriorReport:
         """The report of `story`, already alerted (or folded) under `alert_id`."""
-        return cls(alert_id, story.title, story.summary, story.url, story.source, published,
-                   event_start)
+        return cls(
+            alert_id, story.title, story.summary, story.url, story.source, published, event_start
+        )
 
 
 @dataclass(frozen=True, slots=True)

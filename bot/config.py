@@ -62,6 +62,7 @@ class Config:
 
 # --- schema (pydantic, at the edge only) -------------------------------------------------------
 
+
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=False)
 
@@ -125,7 +126,8 @@ class _TopicModel(_Strict):
             raise ValueError("give either `query` or `any`/`all`/`none`, not both")
         if simple and not (self.any or self.all):
             raise ValueError(
-                "the simple form needs `any` or `all` terms (`none` alone matches nothing)")
+                "the simple form needs `any` or `all` terms (`none` alone matches nothing)"
+            )
         return self
 
     def query_text(self) -> str:
@@ -143,13 +145,15 @@ class _MainModel(_Strict):
 
 # --- YAML with line numbers ---------------------------------------------------------------------
 
+
 def _read_yaml(path: Path) -> tuple[Any, dict[Loc, int]]:
     """Parse one YAML file into plain data plus a map from key path to 1-based line."""
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise ConfigError("file not found (set NEWSBOT_CONFIG or pass --config)",
-                          file=str(path)) from None
+        raise ConfigError(
+            "file not found (set NEWSBOT_CONFIG or pass --config)", file=str(path)
+        ) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"cannot read: {exc}", file=str(path)) from None
     try:
@@ -198,8 +202,12 @@ def _line_for(loc: Loc, lines: dict[Loc, int]) -> int | None:
 def _describe(error: ErrorDetails) -> str:
     """pydantic's error, reworded for admins and always showing the value we got."""
     kind, ctx, got = error["type"], error.get("ctx") or {}, error.get("input")
-    bounds = {"greater_than_equal": ">=", "less_than_equal": "<=", "greater_than": ">",
-              "less_than": "<"}
+    bounds = {
+        "greater_than_equal": ">=",
+        "less_than_equal": "<=",
+        "greater_than": ">",
+        "less_than": "<",
+    }
     if kind in bounds:
         limit = next(iter(ctx.values()))
         return f"must be {bounds[kind]} {limit}, got {got!r}"
@@ -224,16 +232,23 @@ def _validate(model: Any, data: Any, *, file: Path, lines: dict[Loc, int], prefi
         errors = []
         for error in exc.errors():
             loc = tuple(part for part in error["loc"] if not str(part).startswith("function-"))
-            errors.append(ConfigError(_describe(error), file=str(file),
-                                      line=_line_for((*prefix, *loc), lines),
-                                      path=_render_loc((*prefix, *loc))))
+            errors.append(
+                ConfigError(
+                    _describe(error),
+                    file=str(file),
+                    line=_line_for((*prefix, *loc), lines),
+                    path=_render_loc((*prefix, *loc)),
+                )
+            )
         raise ConfigErrors(errors) from None
 
 
 # --- sections ------------------------------------------------------------------------------------
 
-def _section(value: Any, base: Path, name: str, files: list[Path]
-             ) -> tuple[Any, Path, dict[Loc, int], Loc]:
+
+def _section(
+    value: Any, base: Path, name: str, files: list[Path]
+) -> tuple[Any, Path, dict[Loc, int], Loc]:
     """A section given inline, or as the name of a YAML file beside the main file."""
     if isinstance(value, str):
         path = (base.parent / value).resolve() if not Path(value).is_absolute() else Path(value)
@@ -243,59 +258,91 @@ def _section(value: Any, base: Path, name: str, files: list[Path]
     return value, base, {}, (name,)
 
 
-def _topics(models: list[_TopicModel], file: Path, lines: dict[Loc, int], prefix: Loc
-            ) -> list[Topic]:
+def _topics(
+    models: list[_TopicModel], file: Path, lines: dict[Loc, int], prefix: Loc
+) -> list[Topic]:
     topics, errors, seen = [], [], set()
     for index, model in enumerate(models):
         loc: Loc = (*prefix, index)
         if model.name in seen:
-            errors.append(ConfigError(f"duplicate topic name {model.name!r}", file=str(file),
-                                      line=_line_for((*loc, "name"), lines),
-                                      path=_render_loc((*loc, "name"))))
+            errors.append(
+                ConfigError(
+                    f"duplicate topic name {model.name!r}",
+                    file=str(file),
+                    line=_line_for((*loc, "name"), lines),
+                    path=_render_loc((*loc, "name")),
+                )
+            )
         seen.add(model.name)
         text = model.query_text()
         try:
             query_language.parse(text)
         except QuerySyntaxError as exc:
-            errors.append(_query_error(exc, text, file, lines, (*loc, "query"),
-                                       model.query is None))
+            errors.append(
+                _query_error(exc, text, file, lines, (*loc, "query"), model.query is None)
+            )
             continue
-        cluster = ClusterSettings(model.cluster.window_hours, model.cluster.threshold,
-                                  model.cluster.enabled)
+        cluster = ClusterSettings(
+            model.cluster.window_hours, model.cluster.threshold, model.cluster.enabled
+        )
         topics.append(Topic(model.name, tuple(model.channels), text, model.threshold, cluster))
     if errors:
         raise ConfigErrors(errors)
     return topics
 
 
-def _query_error(exc: QuerySyntaxError, text: str, file: Path, lines: dict[Loc, int], loc: Loc,
-                 simple: bool) -> ConfigError:
+def _query_error(
+    exc: QuerySyntaxError, text: str, file: Path, lines: dict[Loc, int], loc: Loc, simple: bool
+) -> ConfigError:
     line = _line_for(loc, lines)
     position = min(exc.position, len(text.rstrip()))  # "ends where..." points at the last line
     if line is not None and not simple:
         line += text[:position].count("\n") + (1 if (*loc, "__block__") in lines else 0)
-    snippet = text[max(0, exc.position - 20): exc.position + 20].replace("\n", " ")
+    snippet = text[max(0, exc.position - 20) : exc.position + 20].replace("\n", " ")
     where = "the any/all/none terms" if simple else f"position {exc.position}"
-    return ConfigError(f"query syntax error at {where}: {exc.message} (near {snippet!r})",
-                       file=str(file), line=line, path=_render_loc(loc))
+    return ConfigError(
+        f"query syntax error at {where}: {exc.message} (near {snippet!r})",
+        file=str(file),
+        line=line,
+        path=_render_loc(loc),
+    )
 
 
-def _feeds(models: list[_FeedModel], file: Path, lines: dict[Loc, int], prefix: Loc,
-           defaults: Defaults, topic_names: set[str]) -> list[FeedSpec]:
+def _feeds(
+    models: list[_FeedModel],
+    file: Path,
+    lines: dict[Loc, int],
+    prefix: Loc,
+    defaults: Defaults,
+    topic_names: set[str],
+) -> list[FeedSpec]:
     feeds, errors, seen = [], [], set()
     for index, model in enumerate(models):
         loc: Loc = (*prefix, index)
         for unknown in sorted(set(model.topics) - topic_names):
-            errors.append(ConfigError(f"unknown topic {unknown!r} (known: {sorted(topic_names)})",
-                                      file=str(file), line=_line_for((*loc, "topics"), lines),
-                                      path=_render_loc((*loc, "topics"))))
+            errors.append(
+                ConfigError(
+                    f"unknown topic {unknown!r} (known: {sorted(topic_names)})",
+                    file=str(file),
+                    line=_line_for((*loc, "topics"), lines),
+                    path=_render_loc((*loc, "topics")),
+                )
+            )
         if model.url in seen:
-            errors.append(ConfigError(f"duplicate feed {model.url!r}", file=str(file),
-                                      line=_line_for((*loc, "url"), lines),
-                                      path=_render_loc((*loc, "url"))))
+            errors.append(
+                ConfigError(
+                    f"duplicate feed {model.url!r}",
+                    file=str(file),
+                    line=_line_for((*loc, "url"), lines),
+                    path=_render_loc((*loc, "url")),
+                )
+            )
         seen.add(model.url)
-        feeds.append(FeedSpec(model.url, model.name, model.interval or defaults.interval,
-                              tuple(model.topics)))
+        feeds.append(
+            FeedSpec(
+                model.url, model.name, model.interval or defaults.interval, tuple(model.topics)
+            )
+        )
     if errors:
         raise ConfigErrors(errors)
     return feeds
@@ -306,19 +353,20 @@ def load_config(path: Path) -> Config:
     path = Path(path)
     data, lines = _read_yaml(path)
     if not isinstance(data, dict):
-        raise ConfigErrors([ConfigError("must be a mapping with `topics` and `feeds`",
-                                        file=str(path), line=1)])
+        raise ConfigErrors(
+            [ConfigError("must be a mapping with `topics` and `feeds`", file=str(path), line=1)]
+        )
     errors: list[ConfigError] = []
-    main = _collect(errors, lambda: _validate(_MainModel, data, file=path, lines=lines,
-                                              prefix=()))
+    main = _collect(errors, lambda: _validate(_MainModel, data, file=path, lines=lines, prefix=()))
     if main is None:
         raise ConfigErrors(errors)
     defaults = Defaults(**main.defaults.model_dump())
     files: list[Path] = [path]
     topics = _collect(errors, lambda: _load_topics(main.topics, path, lines, files)) or []
     names = {topic.name for topic in topics}
-    feeds = _collect(errors, lambda: _load_feeds(main.feeds, path, lines, files, defaults,
-                                                 names)) or []
+    feeds = (
+        _collect(errors, lambda: _load_feeds(main.feeds, path, lines, files, defaults, names)) or []
+    )
     if errors:
         raise ConfigErrors(errors)
     return Config(path, defaults, tuple(topics), tuple(feeds), tuple(files))
@@ -341,8 +389,7 @@ def load_topics(path: Path) -> tuple[Topic, ...]:
     return tuple(_load_topics(str(path), path, {}, []))
 
 
-def _load_topics(value: Any, path: Path, lines: dict[Loc, int], files: list[Path]
-                 ) -> list[Topic]:
+def _load_topics(value: Any, path: Path, lines: dict[Loc, int], files: list[Path]) -> list[Topic]:
     data, file, section_lines, prefix = _section(value, path, "topics", files)
     section_lines = lines if prefix else section_lines
     models = _validate(list[_TopicModel], data, file=file, lines=section_lines, prefix=prefix)
@@ -351,8 +398,14 @@ def _load_topics(value: Any, path: Path, lines: dict[Loc, int], files: list[Path
     return _topics(models, file, section_lines, prefix)
 
 
-def _load_feeds(value: Any, path: Path, lines: dict[Loc, int], files: list[Path],
-                defaults: Defaults, topic_names: set[str]) -> list[FeedSpec]:
+def _load_feeds(
+    value: Any,
+    path: Path,
+    lines: dict[Loc, int],
+    files: list[Path],
+    defaults: Defaults,
+    topic_names: set[str],
+) -> list[FeedSpec]:
     data, file, section_lines, prefix = _section(value, path, "feeds", files)
     section_lines = lines if prefix else section_lines
     models = _validate(list[_FeedModel], data, file=file, lines=section_lines, prefix=prefix)
@@ -360,6 +413,7 @@ def _load_feeds(value: Any, path: Path, lines: dict[Loc, int], files: list[Path]
 
 
 # --- feed lists brought from a reader (`run --feeds FILE`) ---------------------------------------
+
 
 def load_feed_list(path: Path, defaults: Defaults) -> list[FeedSpec]:
     """An OPML export (outline elements with xmlUrl) or a text file of URLs, one a line."""

@@ -1,13 +1,13 @@
 """Every error newsbot raises on purpose. Each names the thing at fault and, where it can, the fix.
 
-    NewsbotError
-     +-- ConfigError          a config file, key path and line: refuse to start (exit 2)
-     +-- QuerySyntaxError     a topic query that does not parse, with the character position
-     +-- FetchError           one feed could not be fetched; `kind` says why (timeout, http, ...)
-     |    +-- FeedGone        HTTP 410: the feed is disabled until an admin re-enables it
-     +-- ParseError           one feed's body is not a feed we can read
-     +-- StoreError           the state database cannot be opened or written
-     +-- DeliveryError        Slack refused or failed a post; `code` is Slack's error string
+NewsbotError
+ +-- ConfigError          a config file, key path and line: refuse to start (exit 2)
+ +-- QuerySyntaxError     a topic query that does not parse, with the character position
+ +-- FetchError           one feed could not be fetched; `kind` says why (timeout, http, ...)
+ |    +-- FeedGone        HTTP 410: the feed is disabled until an admin re-enables it
+ +-- ParseError           one feed's body is not a feed we can read
+ +-- StoreError           the state database cannot be opened or written
+ +-- DeliveryError        Slack refused or failed a post; `code` is Slack's error string
 """
 
 from __future__ import annotations

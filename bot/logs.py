@@ -18,8 +18,11 @@ REDACTED = "[redacted]"
 
 
 def _extras(record: logging.LogRecord) -> dict[str, Any]:
-    return {key: value for key, value in record.__dict__.items() if key not in _STANDARD
-            and not key.startswith("_")}
+    return {
+        key: value
+        for key, value in record.__dict__.items()
+        if key not in _STANDARD and not key.startswith("_")
+    }
 
 
 def _when(record: logging.LogRecord) -> str:
@@ -28,8 +31,12 @@ def _when(record: logging.LogRecord) -> str:
 
 class JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
-        data: dict[str, Any] = {"ts": _when(record), "level": record.levelname.lower(),
-                                "logger": record.name, "event": record.getMessage()}
+        data: dict[str, Any] = {
+            "ts": _when(record),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "event": record.getMessage(),
+        }
         data.update(_extras(record))
         if record.exc_info:
             data["exception"] = self.formatException(record.exc_info)
@@ -78,8 +85,13 @@ class RedactFilter(logging.Filter):
         return text
 
 
-def setup_logging(fmt: str = "text", level: str = "INFO", *, secrets: list[str] | None = None,
-                  stream: TextIO | None = None) -> None:
+def setup_logging(
+    fmt: str = "text",
+    level: str = "INFO",
+    *,
+    secrets: list[str] | None = None,
+    stream: TextIO | None = None,
+) -> None:
     handler = logging.StreamHandler(stream or sys.stderr)
     handler.setFormatter(JsonFormatter() if fmt == "json" else TextFormatter())
     handler.addFilter(RedactFilter(secrets or []))

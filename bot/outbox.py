@@ -36,11 +36,13 @@ HISTORY_SLACK = 120.0  # look this far before the alert was queued when searchin
 
 
 class Sender(Protocol):
-    def post(self, alert_id: str, channel: str, message: SlackMessage, *,
-             thread_ts: str | None = None) -> Posted: ...
+    def post(
+        self, alert_id: str, channel: str, message: SlackMessage, *, thread_ts: str | None = None
+    ) -> Posted: ...
 
-    def find_posted(self, channel: str, alert_id: str, *, oldest: float,
-                    thread_ts: str | None = None) -> Posted | None: ...
+    def find_posted(
+        self, channel: str, alert_id: str, *, oldest: float, thread_ts: str | None = None
+    ) -> Posted | None: ...
 
     def join(self, channel: str) -> bool: ...
 
@@ -63,9 +65,16 @@ def _next_try_in(queued: QueuedAlert, exc: DeliveryError) -> float:
 
 
 class Outbox:
-    def __init__(self, store: Store, sender: Sender, metrics: Metrics, *,
-                 pacer: ChannelPacer | None = None, clock: Callable[[], float] = time.time,
-                 sleep: Callable[[float], object] = time.sleep) -> None:
+    def __init__(
+        self,
+        store: Store,
+        sender: Sender,
+        metrics: Metrics,
+        *,
+        pacer: ChannelPacer | None = None,
+        clock: Callable[[], float] = time.time,
+        sleep: Callable[[float], object] = time.sleep,
+    ) -> None:
         self.store = store
         self.sender = sender
         self.metrics = metrics
@@ -75,8 +84,9 @@ class Outbox:
         self.auth_error: str | None = None
         self._auth_retry_at = 0.0
 
-    def drain(self, *, stop: threading.Event | None = None, ignore_backoff: bool = False
-              ) -> DrainResult:
+    def drain(
+        self, *, stop: threading.Event | None = None, ignore_backoff: bool = False
+    ) -> DrainResult:
         """Deliver every due alert; return when none is due (or `stop` is set).
 
         `ignore_backoff` (for `run --once`) tries every queued alert once, due or not.
@@ -86,8 +96,12 @@ class Outbox:
         while not (stop is not None and stop.is_set()):
             if self.auth_error and self.clock() < self._auth_retry_at and not ignore_backoff:
                 break
-            heads = [q for q in self.store.queued_heads() if q.alert.channel not in held
-                     and (ignore_backoff or q.next_attempt <= self.clock())]
+            heads = [
+                q
+                for q in self.store.queued_heads()
+                if q.alert.channel not in held
+                and (ignore_backoff or q.next_attempt <= self.clock())
+            ]
             if not heads:
                 break
             head = min(heads, key=lambda q: self.pacer.wait_time(q.alert.channel, self.clock()))
@@ -127,9 +141,16 @@ class Outbox:
         self.metrics.alerts_delivered.labels(topic=alert.topic, channel=alert.channel).inc()
         self.auth_error = None
         result.sent += 1
-        log.info("alert delivered", extra={"alert_id": alert.id, "channel": alert.channel,
-                                           "topic": alert.topic, "ts": posted.ts,
-                                           "thread_ts": thread_ts or ""})
+        log.info(
+            "alert delivered",
+            extra={
+                "alert_id": alert.id,
+                "channel": alert.channel,
+                "topic": alert.topic,
+                "ts": posted.ts,
+                "thread_ts": thread_ts or "",
+            },
+        )
         return True
 
     def _post(self, queued: QueuedAlert, message: SlackMessage, thread_ts: str | None) -> Posted:
@@ -139,11 +160,13 @@ class Outbox:
         except DeliveryError as exc:
             action = classify(exc.code)
             if action == "shorten":
-                log.warning("message refused, sending the short form",
-                            extra={"alert_id": alert.id, "channel": alert.channel,
-                                   "error": exc.code})
-                return self.sender.post(alert.id, alert.channel, render_fallback(alert),
-                                        thread_ts=thread_ts)
+                log.warning(
+                    "message refused, sending the short form",
+                    extra={"alert_id": alert.id, "channel": alert.channel, "error": exc.code},
+                )
+                return self.sender.post(
+                    alert.id, alert.channel, render_fallback(alert), thread_ts=thread_ts
+                )
             if exc.code == "not_in_channel" and self.sender.join(alert.channel):
                 log.info("joined channel", extra={"channel": alert.channel})
                 return self.sender.post(alert.id, alert.channel, message, thread_ts=thread_ts)
@@ -159,28 +182,39 @@ class Outbox:
         """
         alert = queued.alert
         try:
-            found = self.sender.find_posted(alert.channel, alert.id,
-                                            oldest=queued.created - HISTORY_SLACK,
-                                            thread_ts=thread_ts)
+            found = self.sender.find_posted(
+                alert.channel, alert.id, oldest=queued.created - HISTORY_SLACK, thread_ts=thread_ts
+            )
         except DeliveryError as exc:
             if classify(exc.code) == "retry":
                 delay = _next_try_in(queued, exc)
-                self.store.mark_retry(alert.id, f"history lookup: {exc.code}",
-                                      self.clock() + delay, unknown=True)
-                log.warning("cannot tell whether Slack has the alert; holding it",
-                            extra={"alert_id": alert.id, "channel": alert.channel,
-                                   "error": exc.code, "retry_in_s": round(delay)})
+                self.store.mark_retry(
+                    alert.id, f"history lookup: {exc.code}", self.clock() + delay, unknown=True
+                )
+                log.warning(
+                    "cannot tell whether Slack has the alert; holding it",
+                    extra={
+                        "alert_id": alert.id,
+                        "channel": alert.channel,
+                        "error": exc.code,
+                        "retry_in_s": round(delay),
+                    },
+                )
                 return None
-            log.warning("history lookup impossible; posting without the duplicate check "
-                        "(grant channels:history/groups:history for exactly-once)",
-                        extra={"alert_id": alert.id, "channel": alert.channel, "error": exc.code})
+            log.warning(
+                "history lookup impossible; posting without the duplicate check "
+                "(grant channels:history/groups:history for exactly-once)",
+                extra={"alert_id": alert.id, "channel": alert.channel, "error": exc.code},
+            )
             return False
         if found is None:
             return False
         self.store.mark_sent(alert.id, found.channel_id, found.ts)
         self.metrics.alerts_delivered.labels(topic=alert.topic, channel=alert.channel).inc()
-        log.info("alert was already posted; not posting again",
-                 extra={"alert_id": alert.id, "channel": alert.channel, "ts": found.ts})
+        log.info(
+            "alert was already posted; not posting again",
+            extra={"alert_id": alert.id, "channel": alert.channel, "ts": found.ts},
+        )
         return True
 
     def _failed(self, queued: QueuedAlert, exc: DeliveryError, result: DrainResult) -> bool:
@@ -193,29 +227,42 @@ class Outbox:
             self._auth_failed(queued, exc)
         elif action == "drop":
             self.store.mark_failed(alert.id, exc.code)
-            log.error("Slack refused the alert; it is kept as failed (see `newsbot status`)",
-                      extra={"alert_id": alert.id, "channel": alert.channel, "error": exc.code})
+            log.error(
+                "Slack refused the alert; it is kept as failed (see `newsbot status`)",
+                extra={"alert_id": alert.id, "channel": alert.channel, "error": exc.code},
+            )
             return True  # the channel's later alerts go on
         elif action == "park":
             parked = self.store.park_channel(alert.channel, exc.code)
             result.parked += parked
-            log.error("channel parked: its alerts wait until the channel is fixed",
-                      extra={"channel": alert.channel, "error": exc.code, "parked": parked})
+            log.error(
+                "channel parked: its alerts wait until the channel is fixed",
+                extra={"channel": alert.channel, "error": exc.code, "parked": parked},
+            )
         else:
             unknown = exc.code in ("timeout", "connection") or exc.code.startswith("http_5")
             delay = _next_try_in(queued, exc)
             if exc.retry_after:
                 self.pacer.defer(alert.channel, self.clock() + exc.retry_after)
             self.store.mark_retry(alert.id, exc.code, self.clock() + delay, unknown=unknown)
-            log.warning("delivery failed, will retry", extra={
-                "alert_id": alert.id, "channel": alert.channel, "error": exc.code,
-                "retry_in_s": round(delay)})
+            log.warning(
+                "delivery failed, will retry",
+                extra={
+                    "alert_id": alert.id,
+                    "channel": alert.channel,
+                    "error": exc.code,
+                    "retry_in_s": round(delay),
+                },
+            )
         return False
 
     def _auth_failed(self, queued: QueuedAlert, exc: DeliveryError) -> None:
         if self.auth_error != exc.code:  # one clear error, not one per alert
-            log.error("Slack rejected the token: posting stopped, alerts stay queued. "
-                      "Fix SLACK_BOT_TOKEN and restart.", extra={"error": exc.code})
+            log.error(
+                "Slack rejected the token: posting stopped, alerts stay queued. "
+                "Fix SLACK_BOT_TOKEN and restart.",
+                extra={"error": exc.code},
+            )
         self.auth_error = exc.code
         self._auth_retry_at = self.clock() + AUTH_RETRY_DELAY
         self.store.mark_retry(queued.alert.id, exc.code, self._auth_retry_at, unknown=False)

@@ -90,32 +90,59 @@ def poll_feed(rt: Runtime, feed: FeedSpec, *, force: bool = False) -> PollOutcom
         rt.metrics.poll_seconds.observe(time.monotonic() - started)
 
 
-def _poll(rt: Runtime, feed: FeedSpec, etag: str | None, last_modified: str | None,
-          initialized: bool) -> PollOutcome:
+def _poll(
+    rt: Runtime, feed: FeedSpec, etag: str | None, last_modified: str | None, initialized: bool
+) -> PollOutcome:
     result = rt.fetcher.fetch(feed.url, etag=etag, last_modified=last_modified)
     rt.metrics.feeds_polled.labels(feed=feed.url).inc()
     if result.not_modified or result.body is None:
         return _not_modified(rt, feed, result)
-    parsed = parse_feed(result.body, feed_url=feed.url, content_type=result.content_type,
-                        source_name=feed.name)
+    parsed = parse_feed(
+        result.body, feed_url=feed.url, content_type=result.content_type, source_name=feed.name
+    )
     new = rt.store.unseen(feed.url, parsed.stories)
     rt.metrics.stories_seen.inc(len(new))
     candidates = _candidates(rt, feed, new, initialized)
     with rt.store.transaction() as db:
-        planned = plan_alerts(candidates, lambda channel, since: rt.store.alerted_reports(
-            db, channel, since), rt.clock())
-        queued = rt.store.commit_poll(db, feed.url, title=parsed.title, etag=result.etag,
-                                      last_modified=result.last_modified, stories=new,
-                                      alerts=planned, next_due=0.0)
+        planned = plan_alerts(
+            candidates,
+            lambda channel, since: rt.store.alerted_reports(db, channel, since),
+            rt.clock(),
+        )
+        queued = rt.store.commit_poll(
+            db,
+            feed.url,
+            title=parsed.title,
+            etag=result.etag,
+            last_modified=result.last_modified,
+            stories=new,
+            alerts=planned,
+            next_due=0.0,
+        )
     _healthy(rt, feed)
     for alert in queued:
         rt.metrics.alerts_queued.labels(topic=alert.topic, channel=alert.channel).inc()
-        log.info("alert queued", extra={"feed_url": feed.url, "topic": alert.topic,
-                                         "channel": alert.channel, "alert_id": alert.id,
-                                         "parent_id": alert.parent_id or ""})
-    log.info("polled", extra={"feed_url": feed.url, "status": result.status,
-                              "elapsed_ms": result.elapsed_ms, "stories": len(parsed.stories),
-                              "new": len(new), "queued": len(queued)})
+        log.info(
+            "alert queued",
+            extra={
+                "feed_url": feed.url,
+                "topic": alert.topic,
+                "channel": alert.channel,
+                "alert_id": alert.id,
+                "parent_id": alert.parent_id or "",
+            },
+        )
+    log.info(
+        "polled",
+        extra={
+            "feed_url": feed.url,
+            "status": result.status,
+            "elapsed_ms": result.elapsed_ms,
+            "stories": len(parsed.stories),
+            "new": len(new),
+            "queued": len(queued),
+        },
+    )
     if queued:
         rt.on_queued()
     return PollOutcome(feed.url, "ok", len(new), len(queued), alerts=tuple(queued))
@@ -125,13 +152,16 @@ def _not_modified(rt: Runtime, feed: FeedSpec, result: FetchResult) -> PollOutco
     rt.metrics.not_modified.labels(feed=feed.url).inc()
     rt.store.record_not_modified(feed.url, 0.0)
     _healthy(rt, feed)
-    log.info("not modified", extra={"feed_url": feed.url, "status": result.status,
-                                     "elapsed_ms": result.elapsed_ms})
+    log.info(
+        "not modified",
+        extra={"feed_url": feed.url, "status": result.status, "elapsed_ms": result.elapsed_ms},
+    )
     return PollOutcome(feed.url, "not_modified")
 
 
-def _candidates(rt: Runtime, feed: FeedSpec, new: Sequence[Story], initialized: bool
-                ) -> list[tuple[Story, Topic, Match]]:
+def _candidates(
+    rt: Runtime, feed: FeedSpec, new: Sequence[Story], initialized: bool
+) -> list[tuple[Story, Topic, Match]]:
     """Match the new stories, then apply the first-poll policy of a feed seen for the first time.
 
     - a feed already polled before: every new matching story alerts;
@@ -159,8 +189,11 @@ def _published(story: Story) -> float:
     return story.published.timestamp() if story.published else 0.0
 
 
-def plan_alerts(candidates: Sequence[tuple[Story, Topic, Match]],
-                reports: Callable[[str, float], list[AlertedReport]], now: float) -> list[Alert]:
+def plan_alerts(
+    candidates: Sequence[tuple[Story, Topic, Match]],
+    reports: Callable[[str, float], list[AlertedReport]],
+    now: float,
+) -> list[Alert]:
     """One alert per (story, channel); a later report of an alerted event becomes a reply.
 
     Alerts planned earlier in the same batch count as prior reports for the later ones, so five
@@ -177,28 +210,45 @@ def plan_alerts(candidates: Sequence[tuple[Story, Topic, Match]],
     return planned
 
 
-def _cluster_parent(story: Story, topic: Topic, channel: str,
-                    reports: Callable[[str, float], list[AlertedReport]],
-                    planned: Sequence[Alert], now: float) -> tuple[str | None, str]:
+def _cluster_parent(
+    story: Story,
+    topic: Topic,
+    channel: str,
+    reports: Callable[[str, float], list[AlertedReport]],
+    planned: Sequence[Alert],
+    now: float,
+) -> tuple[str | None, str]:
     if not topic.cluster.enabled:
         return None, ""
     decision = cluster_decision(story, topic, channel, reports, planned, now)
     if decision.parent_id:
-        log.info("folded into earlier alert", extra={"channel": channel, "alert_id":
-                                                      decision.parent_id,
-                                                      "similarity": round(decision.similarity, 1),
-                                                      "reason": decision.reason})
+        log.info(
+            "folded into earlier alert",
+            extra={
+                "channel": channel,
+                "alert_id": decision.parent_id,
+                "similarity": round(decision.similarity, 1),
+                "reason": decision.reason,
+            },
+        )
     return decision.parent_id, decision.reason if decision.parent_id else ""
 
 
-def cluster_decision(story: Story, topic: Topic, channel: str,
-                     reports: Callable[[str, float], list[AlertedReport]],
-                     planned: Sequence[Alert], now: float) -> cluster.ClusterDecision:
+def cluster_decision(
+    story: Story,
+    topic: Topic,
+    channel: str,
+    reports: Callable[[str, float], list[AlertedReport]],
+    planned: Sequence[Alert],
+    now: float,
+) -> cluster.ClusterDecision:
     """Does `story` report an event already alerted in `channel`? (also used by `explain`)"""
     settings = topic.cluster
     since = now - settings.window_hours * 3600 * 2  # the decision applies the window itself
-    prior = [_prior(report.alert_id, report.story, report.published, report.event_start)
-             for report in reports(channel, since)]
+    prior = [
+        _prior(report.alert_id, report.story, report.published, report.event_start)
+        for report in reports(channel, since)
+    ]
     starts = {p.alert_id: p.event_start for p in prior}
     for alert in planned:
         if alert.channel == channel:
@@ -210,12 +260,23 @@ def cluster_decision(story: Story, topic: Topic, channel: str,
 
 
 def _prior(root: str, story: Story, published: float, event_start: float) -> cluster.PriorReport:
-    return cluster.PriorReport.of(root, story, datetime.fromtimestamp(published, UTC),
-                                  datetime.fromtimestamp(event_start, UTC))
+    return cluster.PriorReport.of(
+        root,
+        story,
+        datetime.fromtimestamp(published, UTC),
+        datetime.fromtimestamp(event_start, UTC),
+    )
 
 
-def _failed(rt: Runtime, feed: FeedSpec, exc: Exception, kind: str, *,
-            retry_after: float | None = None, disable: bool = False) -> PollOutcome:
+def _failed(
+    rt: Runtime,
+    feed: FeedSpec,
+    exc: Exception,
+    kind: str,
+    *,
+    retry_after: float | None = None,
+    disable: bool = False,
+) -> PollOutcome:
     state = rt.store.feed_state(feed.url)
     delay = backoff_delay(feed.interval, state.consecutive_failures + 1, retry_after)
     message = str(exc) if kind != "gone" else f"{exc} (feed disabled: the server says it is gone)"
@@ -223,9 +284,17 @@ def _failed(rt: Runtime, feed: FeedSpec, exc: Exception, kind: str, *,
     rt.metrics.fetch_errors.labels(kind=kind).inc()
     rt.metrics.feed_consecutive_failures.labels(feed=feed.url).set(failures)
     level = logging.ERROR if disable else logging.WARNING
-    log.log(level, "feed failed", extra={"feed_url": feed.url, "kind": kind, "error": str(exc),
-                                         "failures": failures,
-                                         "retry_in_s": 0 if disable else round(delay)})
+    log.log(
+        level,
+        "feed failed",
+        extra={
+            "feed_url": feed.url,
+            "kind": kind,
+            "error": str(exc),
+            "failures": failures,
+            "retry_in_s": 0 if disable else round(delay),
+        },
+    )
     return PollOutcome(feed.url, "disabled" if disable else "failed", error=message)
 
 

@@ -55,14 +55,22 @@ class RunSummary:
     still_queued: int
 
     def line(self) -> str:
-        return (f"polled {self.feeds} feeds ({self.failed} failed), {self.new_stories} new "
-                f"stories, {self.queued} alerts queued, {self.delivered} delivered, "
-                f"{self.still_queued} waiting in the outbox")
+        return (
+            f"polled {self.feeds} feeds ({self.failed} failed), {self.new_stories} new "
+            f"stories, {self.queued} alerts queued, {self.delivered} delivered, "
+            f"{self.still_queued} waiting in the outbox"
+        )
 
 
 class Service:
-    def __init__(self, settings: Settings, runtime: Runtime, outbox: Outbox, *,
-                 feeds_override: Sequence[FeedSpec] | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        runtime: Runtime,
+        outbox: Outbox,
+        *,
+        feeds_override: Sequence[FeedSpec] | None = None,
+    ) -> None:
         self.settings = settings
         self.rt = runtime
         self.outbox = outbox
@@ -88,10 +96,14 @@ class Service:
         return self._summary(outcomes, drained.sent)
 
     def _summary(self, outcomes: list[PollOutcome], delivered: int) -> RunSummary:
-        return RunSummary(len(outcomes),
-                          sum(o.status in ("failed", "disabled") for o in outcomes),
-                          sum(o.new_stories for o in outcomes), sum(o.queued for o in outcomes),
-                          delivered, self.rt.store.outbox_depth())
+        return RunSummary(
+            len(outcomes),
+            sum(o.status in ("failed", "disabled") for o in outcomes),
+            sum(o.new_stories for o in outcomes),
+            sum(o.queued for o in outcomes),
+            delivered,
+            self.rt.store.outbox_depth(),
+        )
 
     # --- service --------------------------------------------------------------------------------
 
@@ -102,19 +114,27 @@ class Service:
         self._check_slack_auth()
         self.scheduler = BackgroundScheduler(
             executors={"default": JobPool(POLL_WORKERS)},
-            job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 60})
+            job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 60},
+        )
         for feed in self.rt.config.feeds:
             self._add_feed_job(feed, first=True)
-        self.scheduler.add_job(self._check_reload, IntervalTrigger(seconds=RELOAD_CHECK_SECONDS),
-                               id="reload")
-        self.scheduler.add_job(self._prune, IntervalTrigger(seconds=PRUNE_SECONDS), id="prune",
-                               next_run_time=_now_dt())
+        self.scheduler.add_job(
+            self._check_reload, IntervalTrigger(seconds=RELOAD_CHECK_SECONDS), id="reload"
+        )
+        self.scheduler.add_job(
+            self._prune, IntervalTrigger(seconds=PRUNE_SECONDS), id="prune", next_run_time=_now_dt()
+        )
         self._deliverer = threading.Thread(target=self._deliver_loop, name="outbox", daemon=True)
         self._deliverer.start()
         self.scheduler.start()
-        log.info("newsbot started", extra={"feeds": len(self.rt.config.feeds),
-                                           "topics": len(self.rt.config.topics),
-                                           "db": str(self.rt.store.path)})
+        log.info(
+            "newsbot started",
+            extra={
+                "feeds": len(self.rt.config.feeds),
+                "topics": len(self.rt.config.topics),
+                "db": str(self.rt.store.path),
+            },
+        )
         self.stop_event.wait()
         log.info("shutting down: finishing in-flight work")
         self.scheduler.shutdown(wait=True)  # in-flight polls finish, no new ones start
@@ -140,8 +160,10 @@ class Service:
         if problem:
             # Reported (log, /readyz) but not acted on: the posts themselves decide whether
             # posting stops, so a gateway without auth.test still gets its alerts.
-            log.error("Slack rejected the token at start-up; posts will tell for sure",
-                      extra={"error": problem})
+            log.error(
+                "Slack rejected the token at start-up; posts will tell for sure",
+                extra={"error": problem},
+            )
 
     def close(self) -> None:
         """Release the fetcher's connections, the Slack client and the store."""
@@ -169,25 +191,35 @@ class Service:
     def _start_health(self) -> HealthServer | None:
         if not self.settings.http_port:
             return None
-        server = HealthServer(self.settings.http_host, self.settings.http_port, self.rt.metrics,
-                              self.health_report)
+        server = HealthServer(
+            self.settings.http_host, self.settings.http_port, self.rt.metrics, self.health_report
+        )
         try:
             server.start()
         except OSError as exc:
-            log.error("health endpoint not started", extra={"error": str(exc),
-                                                            "port": self.settings.http_port})
+            log.error(
+                "health endpoint not started",
+                extra={"error": str(exc), "port": self.settings.http_port},
+            )
             return None
-        log.info("health endpoint listening", extra={"host": self.settings.http_host,
-                                                     "port": server.port})
+        log.info(
+            "health endpoint listening",
+            extra={"host": self.settings.http_host, "port": server.port},
+        )
         return server
 
     def _add_feed_job(self, feed: FeedSpec, *, first: bool = False) -> None:
         assert self.scheduler is not None
         jitter = self.rt.config.defaults.jitter
         trigger = IntervalTrigger(seconds=feed.interval, jitter=jitter)
-        self.scheduler.add_job(self._poll_job, trigger, args=[feed.url], id=f"feed:{feed.url}",
-                               replace_existing=True,
-                               next_run_time=_now_dt(spread=min(jitter, 5) if first else 0))
+        self.scheduler.add_job(
+            self._poll_job,
+            trigger,
+            args=[feed.url],
+            id=f"feed:{feed.url}",
+            replace_existing=True,
+            next_run_time=_now_dt(spread=min(jitter, 5) if first else 0),
+        )
 
     def _poll_job(self, url: str) -> None:
         if self.stop_event.is_set():
@@ -235,8 +267,10 @@ class Service:
             config = load_config(self.rt.config.path)
         except ConfigError as exc:
             self._rejected = mtimes
-            log.error("config change rejected; the running configuration stays",
-                      extra={"error": exc.render()})
+            log.error(
+                "config change rejected; the running configuration stays",
+                extra={"error": exc.render()},
+            )
             return
         self._apply(config)
         self._mtimes = mtimes
@@ -255,9 +289,15 @@ class Service:
         for url, feed in new.items():
             if url not in old or old[url].interval != feed.interval:
                 self._add_feed_job(feed)
-        log.info("config reloaded", extra={"feeds": len(new), "topics": len(config.topics),
-                                           "added": len(new.keys() - old.keys()),
-                                           "removed": len(old.keys() - new.keys())})
+        log.info(
+            "config reloaded",
+            extra={
+                "feeds": len(new),
+                "topics": len(config.topics),
+                "added": len(new.keys() - old.keys()),
+                "removed": len(old.keys() - new.keys()),
+            },
+        )
 
     def _prune(self) -> None:
         seen, alerts = self.rt.store.prune(self.rt.config.defaults.retention_days)
@@ -267,8 +307,12 @@ class Service:
     # --- health ---------------------------------------------------------------------------------
 
     def health_report(self) -> HealthReport:
-        alive = bool(self.scheduler and self.scheduler.running and self._deliverer
-                     and self._deliverer.is_alive())
+        alive = bool(
+            self.scheduler
+            and self.scheduler.running
+            and self._deliverer
+            and self._deliverer.is_alive()
+        )
         checks = {"scheduler": "ok" if alive else "not running", "config": "ok"}
         try:
             checks["outbox"] = f"{self.rt.store.outbox_depth()} queued"
@@ -280,8 +324,13 @@ class Service:
         checks["last_poll"] = "never" if not self._last_cycle else f"{age:.0f} s ago"
         recent = bool(self._last_cycle) and age < 3 * longest + 60
         checks["slack_auth"] = self.outbox.auth_error or self._slack_check
-        ready = (alive and checks["store"] == "ok" and recent and not self.outbox.auth_error
-                 and classify(self._slack_check) != "auth")
+        ready = (
+            alive
+            and checks["store"] == "ok"
+            and recent
+            and not self.outbox.auth_error
+            and classify(self._slack_check) != "auth"
+        )
         return HealthReport(alive=alive, ready=ready, checks=checks)
 
 

@@ -44,8 +44,9 @@ def read_token(env: Mapping[str, str]) -> str | None:
         return Path(path).read_text(encoding="utf-8").strip() or None
     except OSError as exc:
         # The message names the file, never its contents.
-        raise ConfigError(f"cannot read the token file: {exc.strerror}",
-                          path="SLACK_BOT_TOKEN_FILE", file=path) from None
+        raise ConfigError(
+            f"cannot read the token file: {exc.strerror}", path="SLACK_BOT_TOKEN_FILE", file=path
+        ) from None
 
 
 def _port(env: Mapping[str, str]) -> int:

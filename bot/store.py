@@ -125,31 +125,58 @@ def _ts(value: datetime | None) -> float | None:
 
 
 def _story_to_json(story: Story) -> dict[str, Any]:
-    return {"id": story.id, "url": story.url, "title": story.title, "summary": story.summary,
-            "source": story.source, "published": _ts(story.published), "feed_url": story.feed_url}
+    return {
+        "id": story.id,
+        "url": story.url,
+        "title": story.title,
+        "summary": story.summary,
+        "source": story.source,
+        "published": _ts(story.published),
+        "feed_url": story.feed_url,
+    }
 
 
 def _story_from_json(data: dict[str, Any]) -> Story:
     published = data.get("published")
     when = datetime.fromtimestamp(published, UTC) if published is not None else None
-    return Story(data["id"], data["url"], data["title"], data["summary"], data["source"], when,
-                 data.get("feed_url", ""))
+    return Story(
+        data["id"],
+        data["url"],
+        data["title"],
+        data["summary"],
+        data["source"],
+        when,
+        data.get("feed_url", ""),
+    )
 
 
 def encode_alert(alert: Alert) -> str:
     hits = [[h.term, h.field, h.text, h.start, h.similarity] for h in alert.match.hits]
-    return json.dumps({"story": _story_to_json(alert.story),
-                       "match": {"topic": alert.match.topic, "score": alert.match.score,
-                                 "hits": hits},
-                       "cluster_reason": alert.cluster_reason})
+    return json.dumps(
+        {
+            "story": _story_to_json(alert.story),
+            "match": {"topic": alert.match.topic, "score": alert.match.score, "hits": hits},
+            "cluster_reason": alert.cluster_reason,
+        }
+    )
 
 
 def decode_alert(row: sqlite3.Row) -> Alert:
     data = json.loads(row["payload"])
-    match = Match(data["match"]["topic"], data["match"]["score"],
-                  tuple(TermHit(*hit) for hit in data["match"]["hits"]))
-    return Alert(row["id"], row["topic"], row["channel"], _story_from_json(data["story"]), match,
-                 row["parent_id"], data.get("cluster_reason", ""))
+    match = Match(
+        data["match"]["topic"],
+        data["match"]["score"],
+        tuple(TermHit(*hit) for hit in data["match"]["hits"]),
+    )
+    return Alert(
+        row["id"],
+        row["topic"],
+        row["channel"],
+        _story_from_json(data["story"]),
+        match,
+        row["parent_id"],
+        data.get("cluster_reason", ""),
+    )
 
 
 class Store:
@@ -173,14 +200,15 @@ class Store:
             try:
                 folder.mkdir(parents=True, exist_ok=True)
             except OSError as exc:
-                raise StoreError(f"state directory {folder} cannot be created: {exc.strerror}. "
-                                 "Set NEWSBOT_DB to a writable path.") from None
+                raise StoreError(
+                    f"state directory {folder} cannot be created: {exc.strerror}. "
+                    "Set NEWSBOT_DB to a writable path."
+                ) from None
 
     def _open(self, path: str) -> sqlite3.Connection:
         self._check_location(path)
         try:
-            db = sqlite3.connect(path, timeout=5.0, check_same_thread=False,
-                                 isolation_level=None)
+            db = sqlite3.connect(path, timeout=5.0, check_same_thread=False, isolation_level=None)
             db.row_factory = sqlite3.Row
             self._migrate(db)
         except sqlite3.DatabaseError as exc:
@@ -190,8 +218,10 @@ class Store:
     def _migrate(self, db: sqlite3.Connection) -> None:
         version = db.execute("PRAGMA user_version").fetchone()[0]
         if version > SCHEMA_VERSION:
-            raise sqlite3.DatabaseError(f"schema version {version} is newer than this newsbot "
-                                        f"({SCHEMA_VERSION}): upgrade newsbot")
+            raise sqlite3.DatabaseError(
+                f"schema version {version} is newer than this newsbot "
+                f"({SCHEMA_VERSION}): upgrade newsbot"
+            )
         tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
         if version == 0 and tables - {"sqlite_sequence"}:
             raise sqlite3.DatabaseError("the file is an SQLite database, but not newsbot's")
@@ -263,10 +293,19 @@ class Store:
         if not rows:
             return FeedState(url)
         row = rows[0]
-        return FeedState(row["url"], row["title"], row["etag"], row["last_modified"],
-                         bool(row["initialized"]), row["last_attempt"], row["last_success"],
-                         row["consecutive_failures"], row["last_error"], row["next_due"],
-                         bool(row["disabled"]))
+        return FeedState(
+            row["url"],
+            row["title"],
+            row["etag"],
+            row["last_modified"],
+            bool(row["initialized"]),
+            row["last_attempt"],
+            row["last_success"],
+            row["consecutive_failures"],
+            row["last_error"],
+            row["next_due"],
+            bool(row["disabled"]),
+        )
 
     def all_feed_states(self) -> list[FeedState]:
         return [self.feed_state(row["url"]) for row in self._query("SELECT url FROM feeds")]
@@ -282,36 +321,47 @@ class Store:
             return frozenset(json.loads(rows[0][0]))
         if self.any_feed_initialized():
             return frozenset()  # a database from before this was recorded
-        self._write("INSERT INTO meta VALUES ('first_start_feeds', ?)",
-                    (json.dumps(sorted(set(configured))),))
+        self._write(
+            "INSERT INTO meta VALUES ('first_start_feeds', ?)",
+            (json.dumps(sorted(set(configured))),),
+        )
         return frozenset(configured)
 
     def _ensure_feed(self, db: sqlite3.Connection, url: str) -> None:
         db.execute("INSERT OR IGNORE INTO feeds (url) VALUES (?)", (url,))
 
-    def record_failure(self, url: str, error: str, next_due: float, *, disable: bool = False
-                       ) -> int:
+    def record_failure(
+        self, url: str, error: str, next_due: float, *, disable: bool = False
+    ) -> int:
         """Count one more consecutive failure; returns the new count."""
         with self.transaction() as db:
             self._ensure_feed(db, url)
-            db.execute("UPDATE feeds SET consecutive_failures = consecutive_failures + 1, "
-                       "last_error = ?, last_attempt = ?, next_due = ?, disabled = ? "
-                       "WHERE url = ?", (error, self._clock(), next_due, int(disable), url))
-            row = db.execute("SELECT consecutive_failures FROM feeds WHERE url = ?",
-                             (url,)).fetchone()
+            db.execute(
+                "UPDATE feeds SET consecutive_failures = consecutive_failures + 1, "
+                "last_error = ?, last_attempt = ?, next_due = ?, disabled = ? "
+                "WHERE url = ?",
+                (error, self._clock(), next_due, int(disable), url),
+            )
+            row = db.execute(
+                "SELECT consecutive_failures FROM feeds WHERE url = ?", (url,)
+            ).fetchone()
         return int(row[0])
 
     def record_not_modified(self, url: str, next_due: float) -> None:
         now = self._clock()
         with self.transaction() as db:
             self._ensure_feed(db, url)
-            db.execute("UPDATE feeds SET consecutive_failures = 0, last_error = NULL, "
-                       "last_attempt = ?, last_success = ?, next_due = ? WHERE url = ?",
-                       (now, now, next_due, url))
+            db.execute(
+                "UPDATE feeds SET consecutive_failures = 0, last_error = NULL, "
+                "last_attempt = ?, last_success = ?, next_due = ? WHERE url = ?",
+                (now, now, next_due, url),
+            )
 
     def enable_feed(self, url: str) -> None:
-        self._write("UPDATE feeds SET disabled = 0, consecutive_failures = 0, next_due = 0 "
-                    "WHERE url = ?", (url,))
+        self._write(
+            "UPDATE feeds SET disabled = 0, consecutive_failures = 0, next_due = 0 WHERE url = ?",
+            (url,),
+        )
 
     # --- stories and alerts of one poll ------------------------------------------------------
 
@@ -322,16 +372,27 @@ class Store:
         seen: set[str] = set()
         ids = [story.id for story in stories]
         for start in range(0, len(ids), 500):  # stay under SQLite's bound-parameter limit
-            chunk = ids[start:start + 500]
+            chunk = ids[start : start + 500]
             marks = ",".join("?" * len(chunk))
-            rows = self._query(f"SELECT story_id FROM seen WHERE feed_url = ? AND story_id IN "
-                               f"({marks})", (feed_url, *chunk))
+            rows = self._query(
+                f"SELECT story_id FROM seen WHERE feed_url = ? AND story_id IN ({marks})",
+                (feed_url, *chunk),
+            )
             seen.update(row[0] for row in rows)
         return [story for story in stories if story.id not in seen]
 
-    def commit_poll(self, db: sqlite3.Connection, feed_url: str, *, title: str | None,
-                    etag: str | None, last_modified: str | None, stories: Sequence[Story],
-                    alerts: Sequence[Alert], next_due: float) -> list[Alert]:
+    def commit_poll(
+        self,
+        db: sqlite3.Connection,
+        feed_url: str,
+        *,
+        title: str | None,
+        etag: str | None,
+        last_modified: str | None,
+        stories: Sequence[Story],
+        alerts: Sequence[Alert],
+        next_due: float,
+    ) -> list[Alert]:
         """Inside a `transaction()`: record the poll; returns the alerts actually queued.
 
         An alert whose channel already has the same story (same canonical URL, maybe from
@@ -339,13 +400,17 @@ class Store:
         """
         now = self._clock()
         self._ensure_feed(db, feed_url)
-        db.executemany("INSERT OR IGNORE INTO seen VALUES (?, ?, ?, ?)",
-                       [(feed_url, story.id, story.key, now) for story in stories])
+        db.executemany(
+            "INSERT OR IGNORE INTO seen VALUES (?, ?, ?, ?)",
+            [(feed_url, story.id, story.key, now) for story in stories],
+        )
         queued = [alert for alert in alerts if self.queue_alert(db, alert, now)]
-        db.execute("UPDATE feeds SET title = ?, etag = ?, last_modified = ?, initialized = 1, "
-                   "consecutive_failures = 0, last_error = NULL, last_attempt = ?, "
-                   "last_success = ?, next_due = ? WHERE url = ?",
-                   (title, etag, last_modified, now, now, next_due, feed_url))
+        db.execute(
+            "UPDATE feeds SET title = ?, etag = ?, last_modified = ?, initialized = 1, "
+            "consecutive_failures = 0, last_error = NULL, last_attempt = ?, "
+            "last_success = ?, next_due = ? WHERE url = ?",
+            (title, etag, last_modified, now, now, next_due, feed_url),
+        )
         return queued
 
     def queue_alert(self, db: sqlite3.Connection, alert: Alert, now: float) -> bool:
@@ -353,24 +418,38 @@ class Store:
         cursor = db.execute(
             "INSERT OR IGNORE INTO alerts (id, topic, channel, story_key, parent_id, payload, "
             "published, created) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            (alert.id, alert.topic, alert.channel, alert.story.key, alert.parent_id,
-             encode_alert(alert), published, now))
+            (
+                alert.id,
+                alert.topic,
+                alert.channel,
+                alert.story.key,
+                alert.parent_id,
+                encode_alert(alert),
+                published,
+                now,
+            ),
+        )
         return cursor.rowcount == 1
 
-    def alerted_reports(self, db: sqlite3.Connection, channel: str, since: float
-                        ) -> list[AlertedReport]:
+    def alerted_reports(
+        self, db: sqlite3.Connection, channel: str, since: float
+    ) -> list[AlertedReport]:
         """Stories alerted or folded in `channel` whose event started at or after `since`."""
         rows = db.execute(
             "SELECT a.id, a.parent_id, a.payload, a.topic, a.channel, a.published, "
             "COALESCE(p.published, a.published) AS event_start FROM alerts a "
             "LEFT JOIN alerts p ON p.id = a.parent_id "
             "WHERE a.channel = ? AND COALESCE(p.published, a.published) >= ? ORDER BY a.seq",
-            (channel, since)).fetchall()
+            (channel, since),
+        ).fetchall()
         reports = []
         for row in rows:
             story = _story_from_json(json.loads(row["payload"])["story"])
-            reports.append(AlertedReport(row["parent_id"] or row["id"], story, row["published"],
-                                         row["event_start"]))
+            reports.append(
+                AlertedReport(
+                    row["parent_id"] or row["id"], story, row["published"], row["event_start"]
+                )
+            )
         return reports
 
     # --- outbox ---------------------------------------------------------------------------------
@@ -381,45 +460,64 @@ class Store:
             "SELECT a.*, p.ts AS parent_ts, p.channel_id AS parent_channel_id FROM alerts a "
             "LEFT JOIN alerts p ON p.id = a.parent_id WHERE a.seq IN "
             "(SELECT min(seq) FROM alerts WHERE status IN ('pending', 'sending') GROUP BY channel)"
-            " ORDER BY a.seq")
+            " ORDER BY a.seq"
+        )
         return [self._queued(row) for row in rows]
 
     @staticmethod
     def _queued(row: sqlite3.Row) -> QueuedAlert:
-        return QueuedAlert(row["seq"], decode_alert(row), row["status"], row["attempts"],
-                           row["next_attempt"], row["parent_ts"], row["parent_channel_id"],
-                           row["created"])
+        return QueuedAlert(
+            row["seq"],
+            decode_alert(row),
+            row["status"],
+            row["attempts"],
+            row["next_attempt"],
+            row["parent_ts"],
+            row["parent_channel_id"],
+            row["created"],
+        )
 
     def mark_sending(self, alert_id: str) -> None:
-        self._write("UPDATE alerts SET status = 'sending', attempts = attempts + 1 WHERE id = ?",
-                    (alert_id,))
+        self._write(
+            "UPDATE alerts SET status = 'sending', attempts = attempts + 1 WHERE id = ?",
+            (alert_id,),
+        )
 
     def mark_sent(self, alert_id: str, channel_id: str, ts: str) -> None:
-        self._write("UPDATE alerts SET status = 'sent', channel_id = ?, ts = ?, delivered = ?, "
-                    "last_error = NULL WHERE id = ?", (channel_id, ts, self._clock(), alert_id))
+        self._write(
+            "UPDATE alerts SET status = 'sent', channel_id = ?, ts = ?, delivered = ?, "
+            "last_error = NULL WHERE id = ?",
+            (channel_id, ts, self._clock(), alert_id),
+        )
 
     def mark_retry(self, alert_id: str, error: str, next_attempt: float, *, unknown: bool) -> None:
         """Leave the alert queued; `unknown` keeps it `sending`: the next try checks Slack first."""
         status = SENDING if unknown else PENDING
-        self._write("UPDATE alerts SET status = ?, last_error = ?, next_attempt = ? WHERE id = ?",
-                    (status, error, next_attempt, alert_id))
+        self._write(
+            "UPDATE alerts SET status = ?, last_error = ?, next_attempt = ? WHERE id = ?",
+            (status, error, next_attempt, alert_id),
+        )
 
     def mark_failed(self, alert_id: str, error: str) -> None:
         """Slack refused this alert for a reason resending cannot fix; kept, and shown in status."""
-        self._write("UPDATE alerts SET status = 'failed', last_error = ? WHERE id = ?",
-                    (error, alert_id))
+        self._write(
+            "UPDATE alerts SET status = 'failed', last_error = ? WHERE id = ?", (error, alert_id)
+        )
 
     def failed(self) -> list[tuple[str, str, str]]:
         """(alert id, channel, error) of alerts Slack refused for good."""
-        rows = self._query("SELECT id, channel, last_error FROM alerts WHERE status = 'failed' "
-                           "ORDER BY seq")
+        rows = self._query(
+            "SELECT id, channel, last_error FROM alerts WHERE status = 'failed' ORDER BY seq"
+        )
         return [(row[0], row[1], row[2] or "") for row in rows]
 
     def park_channel(self, channel: str, reason: str) -> int:
         with self.transaction() as db:
-            cursor = db.execute("UPDATE alerts SET status = 'parked', last_error = ? "
-                                "WHERE channel = ? AND status IN ('pending', 'sending')",
-                                (reason, channel))
+            cursor = db.execute(
+                "UPDATE alerts SET status = 'parked', last_error = ? "
+                "WHERE channel = ? AND status IN ('pending', 'sending')",
+                (reason, channel),
+            )
         return cursor.rowcount
 
     def unpark_all(self) -> int:
@@ -428,30 +526,37 @@ class Store:
         They go back as `sending`: a parked alert may have been posted before its channel broke.
         """
         with self.transaction() as db:
-            cursor = db.execute("UPDATE alerts SET status = 'sending', next_attempt = 0 "
-                                "WHERE status = 'parked'")
+            cursor = db.execute(
+                "UPDATE alerts SET status = 'sending', next_attempt = 0 WHERE status = 'parked'"
+            )
         return cursor.rowcount
 
     def outbox_depth(self) -> int:
-        return int(self._query("SELECT count(*) FROM alerts WHERE status IN "
-                               "('pending', 'sending')")[0][0])
+        return int(
+            self._query("SELECT count(*) FROM alerts WHERE status IN ('pending', 'sending')")[0][0]
+        )
 
     def parked(self) -> list[tuple[str, str, int]]:
-        rows = self._query("SELECT channel, last_error, count(*) FROM alerts WHERE status = "
-                           "'parked' GROUP BY channel, last_error")
+        rows = self._query(
+            "SELECT channel, last_error, count(*) FROM alerts WHERE status = "
+            "'parked' GROUP BY channel, last_error"
+        )
         return [(row[0], row[1] or "", int(row[2])) for row in rows]
 
     def alert_counts_since(self, since: float) -> list[tuple[str, str, str, int]]:
         """(topic, channel, status, count) for alerts created since `since`."""
-        rows = self._query("SELECT topic, channel, status, count(*) FROM alerts WHERE created >= ? "
-                           "GROUP BY topic, channel, status ORDER BY topic, channel, status",
-                           (since,))
+        rows = self._query(
+            "SELECT topic, channel, status, count(*) FROM alerts WHERE created >= ? "
+            "GROUP BY topic, channel, status ORDER BY topic, channel, status",
+            (since,),
+        )
         return [(row[0], row[1], row[2], int(row[3])) for row in rows]
 
     def delivered(self) -> list[tuple[str, str, str | None, str]]:
         """(alert id, channel, parent id, ts) of every delivered alert, for tests and status."""
-        rows = self._query("SELECT id, channel, parent_id, ts FROM alerts WHERE status = 'sent' "
-                           "ORDER BY seq")
+        rows = self._query(
+            "SELECT id, channel, parent_id, ts FROM alerts WHERE status = 'sent' ORDER BY seq"
+        )
         return [(row[0], row[1], row[2], row[3]) for row in rows]
 
     # --- retention -------------------------------------------------------------------------------
@@ -465,8 +570,9 @@ class Store:
         cutoff = self._clock() - retention_days * 86400
         with self.transaction() as db:
             seen = db.execute("DELETE FROM seen WHERE first_seen < ?", (cutoff,)).rowcount
-            alerts = db.execute("DELETE FROM alerts WHERE status = 'sent' AND created < ?",
-                                (cutoff,)).rowcount
+            alerts = db.execute(
+                "DELETE FROM alerts WHERE status = 'sent' AND created < ?", (cutoff,)
+            ).rowcount
         return seen, alerts
 
 
@@ -484,8 +590,10 @@ def _explain_open_error(path: str, exc: sqlite3.DatabaseError) -> str:
     elif "disk is full" in text or "disk I/O" in text:
         hint = "the disk is full or failing; free space and start again"
     elif "not a database" in text or "malformed" in text or "not newsbot" in text:
-        hint = ("the file is not a healthy newsbot database; it was left untouched. Restore a "
-                "backup or move it aside to start fresh (every feed will then count as new)")
+        hint = (
+            "the file is not a healthy newsbot database; it was left untouched. Restore a "
+            "backup or move it aside to start fresh (every feed will then count as new)"
+        )
     else:
         hint = "see the SQLite message"
     return f"state database {path}: {text} ({hint})"

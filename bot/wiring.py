@@ -22,8 +22,13 @@ from bot.settings import Settings
 from bot.store import Store
 
 
-def build_service(settings: Settings, config: Config, *, dry_run: bool = False,
-                  feeds_override: list[FeedSpec] | None = None) -> Service:
+def build_service(
+    settings: Settings,
+    config: Config,
+    *,
+    dry_run: bool = False,
+    feeds_override: list[FeedSpec] | None = None,
+) -> Service:
     store = Store(settings.db_path)
     if dry_run:
         disk, store = store, store.copy_to_memory()
@@ -36,12 +41,21 @@ def build_service(settings: Settings, config: Config, *, dry_run: bool = False,
         sender = TerminalSender(sys.stdout)
         pacer = ChannelPacer(rate=1000.0, burst=1000)  # a terminal has no rate limit
     defaults = config.defaults
-    fetcher = Fetcher(FetchLimits(connect_timeout=defaults.connect_timeout,
-                                  read_timeout=defaults.read_timeout,
-                                  max_bytes=defaults.max_feed_bytes))
+    fetcher = Fetcher(
+        FetchLimits(
+            connect_timeout=defaults.connect_timeout,
+            read_timeout=defaults.read_timeout,
+            max_bytes=defaults.max_feed_bytes,
+        )
+    )
     metrics = Metrics()
     first_start = store.first_start_feeds([feed.url for feed in config.feeds])
-    runtime = Runtime(config, Matcher(config.topics), store, fetcher, metrics,
-                      first_start_feeds=first_start)
-    return Service(settings, runtime, Outbox(store, sender, metrics, pacer=pacer),
-                   feeds_override=feeds_override)
+    runtime = Runtime(
+        config, Matcher(config.topics), store, fetcher, metrics, first_start_feeds=first_start
+    )
+    return Service(
+        settings,
+        runtime,
+        Outbox(store, sender, metrics, pacer=pacer),
+        feeds_override=feeds_override,
+    )

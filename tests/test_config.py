@@ -65,40 +65,79 @@ def test_shipped_config_is_valid() -> None:
 
 
 BROKEN = [
-    ("threshold-out-of-range", VALID.replace("threshold: 40", "threshold: 140"),
-     "newsbot.yaml:6 topics[0].threshold: must be <= 100"),
-    ("unknown-key", VALID.replace("interval: 120", "intervall: 120"),
-     "newsbot.yaml:2 defaults.intervall: unknown key"),
-    ("interval-too-small", VALID.replace("interval: 120", "interval: 1"),
-     "newsbot.yaml:2 defaults.interval: must be >= 10, got 1"),
-    ("non-http-feed", VALID.replace("http://example.net/rss", "file:///etc/passwd"),
-     "newsbot.yaml:16 feeds[1].url: must be an http(s) URL"),
-    ("unknown-topic-on-feed", VALID.replace("topics: [frt]", "topics: [frt, nope]"),
-     "newsbot.yaml:18 feeds[1].topics: unknown topic 'nope'"),
-    ("no-channels", VALID.replace('channels: ["#other"]', "channels: []"),
-     "newsbot.yaml:9 topics[1].channels: must not be empty"),
-    ("bad-channel-name", VALID.replace('"#other"', '"#Has Spaces"'),
-     "topics[1].channels: not a Slack channel name"),
-    ("query-and-simple-form", VALID.replace("    any:", "    query: ban\n    any:"),
-     "topics[1]: give either `query` or `any`/`all`/`none`, not both"),
-    ("no-rule-at-all",
-     VALID.replace("    query: '\"facial recognition\" AND (ban OR moratorium)'\n", ""),
-     "topics[0]: needs a `query`"),
-    ("query-syntax", VALID.replace("(ban OR moratorium)", "(ban OR moratorium"),
-     "newsbot.yaml:7 topics[0].query: query syntax error at position"),
-    ("duplicate-topic", VALID.replace("name: simple", "name: frt"),
-     "topics[1].name: duplicate topic name 'frt'"),
-    ("duplicate-feed", VALID.replace("http://example.net/rss", "https://example.org/feed.xml"),
-     "feeds[1].url: duplicate feed"),
-    ("yaml-syntax", VALID.replace("  interval: 120", "  interval: [120"),
-     "newsbot.yaml:3: YAML syntax error"),
+    (
+        "threshold-out-of-range",
+        VALID.replace("threshold: 40", "threshold: 140"),
+        "newsbot.yaml:6 topics[0].threshold: must be <= 100",
+    ),
+    (
+        "unknown-key",
+        VALID.replace("interval: 120", "intervall: 120"),
+        "newsbot.yaml:2 defaults.intervall: unknown key",
+    ),
+    (
+        "interval-too-small",
+        VALID.replace("interval: 120", "interval: 1"),
+        "newsbot.yaml:2 defaults.interval: must be >= 10, got 1",
+    ),
+    (
+        "non-http-feed",
+        VALID.replace("http://example.net/rss", "file:///etc/passwd"),
+        "newsbot.yaml:16 feeds[1].url: must be an http(s) URL",
+    ),
+    (
+        "unknown-topic-on-feed",
+        VALID.replace("topics: [frt]", "topics: [frt, nope]"),
+        "newsbot.yaml:18 feeds[1].topics: unknown topic 'nope'",
+    ),
+    (
+        "no-channels",
+        VALID.replace('channels: ["#other"]', "channels: []"),
+        "newsbot.yaml:9 topics[1].channels: must not be empty",
+    ),
+    (
+        "bad-channel-name",
+        VALID.replace('"#other"', '"#Has Spaces"'),
+        "topics[1].channels: not a Slack channel name",
+    ),
+    (
+        "query-and-simple-form",
+        VALID.replace("    any:", "    query: ban\n    any:"),
+        "topics[1]: give either `query` or `any`/`all`/`none`, not both",
+    ),
+    (
+        "no-rule-at-all",
+        VALID.replace("    query: '\"facial recognition\" AND (ban OR moratorium)'\n", ""),
+        "topics[0]: needs a `query`",
+    ),
+    (
+        "query-syntax",
+        VALID.replace("(ban OR moratorium)", "(ban OR moratorium"),
+        "newsbot.yaml:7 topics[0].query: query syntax error at position",
+    ),
+    (
+        "duplicate-topic",
+        VALID.replace("name: simple", "name: frt"),
+        "topics[1].name: duplicate topic name 'frt'",
+    ),
+    (
+        "duplicate-feed",
+        VALID.replace("http://example.net/rss", "https://example.org/feed.xml"),
+        "feeds[1].url: duplicate feed",
+    ),
+    (
+        "yaml-syntax",
+        VALID.replace("  interval: 120", "  interval: [120"),
+        "newsbot.yaml:3: YAML syntax error",
+    ),
     ("not-a-mapping", "- just\n- a list\n", "must be a mapping with `topics` and `feeds`"),
     ("missing-topics", "feeds: []\n", "topics: is required"),
 ]
 
 
-@pytest.mark.parametrize(("text", "expected"), [(t, e) for _, t, e in BROKEN],
-                         ids=[name for name, _, _ in BROKEN])
+@pytest.mark.parametrize(
+    ("text", "expected"), [(t, e) for _, t, e in BROKEN], ids=[name for name, _, _ in BROKEN]
+)
 def test_broken_config_names_file_line_and_key(tmp_path: Path, text: str, expected: str) -> None:
     with pytest.raises(ConfigError) as caught:
         load_config(write(tmp_path, text))
@@ -107,15 +146,18 @@ def test_broken_config_names_file_line_and_key(tmp_path: Path, text: str, expect
 
 def test_every_problem_is_reported_at_once(tmp_path: Path) -> None:
     text = VALID.replace("threshold: 40", "threshold: 140").replace(
-        "http://example.net/rss", "ftp://example.net/rss")
+        "http://example.net/rss", "ftp://example.net/rss"
+    )
     with pytest.raises(ConfigErrors) as caught:
         load_config(write(tmp_path, text))
     assert len(caught.value.errors) == 2
 
 
 def test_block_scalar_query_error_points_at_the_line_inside_the_query(tmp_path: Path) -> None:
-    text = ("topics:\n  - name: t\n    channels: ['#a']\n    query: |\n"
-            "      \"facial recognition\"\n      AND (ban OR\n")
+    text = (
+        "topics:\n  - name: t\n    channels: ['#a']\n    query: |\n"
+        '      "facial recognition"\n      AND (ban OR\n'
+    )
     with pytest.raises(ConfigError) as caught:
         load_config(write(tmp_path, text))
     assert "newsbot.yaml:6 topics[0].query" in str(caught.value)
@@ -127,20 +169,30 @@ def test_missing_file_says_how_to_point_at_one(tmp_path: Path) -> None:
 
 
 FEED_LISTS = [
-    ("opml", '<?xml version="1.0"?><opml version="2.0"><body><outline text="Tech">'
-             '<outline text="A" title="Outlet A" type="rss" xmlUrl="https://a.example/rss"/>'
-             '<outline text="B" xmlUrl="http://b.example/atom"/></outline></body></opml>',
-     [("https://a.example/rss", "Outlet A"), ("http://b.example/atom", "B")]),
-    ("text", "# my feeds\nhttps://a.example/rss\n\n  http://b.example/atom  # trailing\n"
-             "https://a.example/rss\n",
-     [("https://a.example/rss", None), ("http://b.example/atom", None)]),
+    (
+        "opml",
+        '<?xml version="1.0"?><opml version="2.0"><body><outline text="Tech">'
+        '<outline text="A" title="Outlet A" type="rss" xmlUrl="https://a.example/rss"/>'
+        '<outline text="B" xmlUrl="http://b.example/atom"/></outline></body></opml>',
+        [("https://a.example/rss", "Outlet A"), ("http://b.example/atom", "B")],
+    ),
+    (
+        "text",
+        "# my feeds\nhttps://a.example/rss\n\n  http://b.example/atom  # trailing\n"
+        "https://a.example/rss\n",
+        [("https://a.example/rss", None), ("http://b.example/atom", None)],
+    ),
 ]
 
 
-@pytest.mark.parametrize(("text", "expected"), [(t, e) for _, t, e in FEED_LISTS],
-                         ids=[name for name, _, _ in FEED_LISTS])
-def test_feed_lists_from_opml_or_text(tmp_path: Path, text: str,
-                                      expected: list[tuple[str, str | None]]) -> None:
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [(t, e) for _, t, e in FEED_LISTS],
+    ids=[name for name, _, _ in FEED_LISTS],
+)
+def test_feed_lists_from_opml_or_text(
+    tmp_path: Path, text: str, expected: list[tuple[str, str | None]]
+) -> None:
     feeds = load_feed_list(write(tmp_path, text, "list"), Defaults(interval=77))
     assert [(f.url, f.name) for f in feeds] == expected
     assert all(f.interval == 77 for f in feeds)
@@ -154,8 +206,11 @@ BAD_FEED_LISTS = [
 ]
 
 
-@pytest.mark.parametrize(("text", "expected"), [(t, e) for _, t, e in BAD_FEED_LISTS],
-                         ids=[name for name, _, _ in BAD_FEED_LISTS])
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [(t, e) for _, t, e in BAD_FEED_LISTS],
+    ids=[name for name, _, _ in BAD_FEED_LISTS],
+)
 def test_bad_feed_lists_are_refused(tmp_path: Path, text: str, expected: str) -> None:
     with pytest.raises(ConfigError) as caught:
         load_feed_list(write(tmp_path, text, "list"), Defaults())

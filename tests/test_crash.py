@@ -29,13 +29,18 @@ def test_twenty_sigkills_lose_nothing_and_post_nothing_twice() -> None:
 
 
 def test_a_failed_history_lookup_does_not_post_an_unknown_outcome_again(
-        tmp_path: Path, feed_server: FeedServer, slack: SlackStub) -> None:
-    feed_server.set_feed("/a.xml", rss([Item("r1", "Springfield council bans facial recognition",
-                                             hours_ago=0.1)]))
+    tmp_path: Path, feed_server: FeedServer, slack: SlackStub
+) -> None:
+    feed_server.set_feed(
+        "/a.xml", rss([Item("r1", "Springfield council bans facial recognition", hours_ago=0.1)])
+    )
     config = write_config(tmp_path / "config")
     feeds = write_feed_list(tmp_path, [feed_server.url("/a.xml")])
-    env = {"NEWSBOT_DB": str(tmp_path / "state.db"), "SLACK_BOT_TOKEN": slack.token,
-           "SLACK_API_URL": slack.api_url}
+    env = {
+        "NEWSBOT_DB": str(tmp_path / "state.db"),
+        "SLACK_BOT_TOKEN": slack.token,
+        "SLACK_API_URL": slack.api_url,
+    }
     args = ("run", "--once", "--config", str(config), "--feeds", str(feeds))
     slack.fail_next("chat.postMessage", drop=True)  # Slack has it; the answer is lost
     assert newsbot(*args, env=env).returncode == 0

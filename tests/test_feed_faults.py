@@ -42,8 +42,9 @@ def clock() -> Clock:
 @pytest.fixture
 def runtime(tmp_path: Path, clock: Clock) -> Iterator[Runtime]:
     store = Store(tmp_path / "state.db", clock=clock)
-    fetcher = Fetcher(FetchLimits(connect_timeout=0.5, read_timeout=0.5, total_timeout=1.5,
-                                  max_bytes=256 * 1024))
+    fetcher = Fetcher(
+        FetchLimits(connect_timeout=0.5, read_timeout=0.5, total_timeout=1.5, max_bytes=256 * 1024)
+    )
     config = Config(tmp_path / "c.yaml", Defaults(), (TOPIC,), (), ())
     rt = Runtime(config, Matcher([TOPIC]), store, fetcher, Metrics(), clock=clock)
     yield rt
@@ -71,18 +72,32 @@ FAULTS: list[tuple[str, object, str]] = [
     ("http-503", lambda s, p: s.set_status(p, 503), "503"),
     ("http-404", lambda s, p: s.set_status(p, 404), "404"),
     ("redirect-loop", lambda s, p: s.set_redirect(p, p), "redirect"),
-    ("login-page", lambda s, p: s.set_feed(p, b"<!DOCTYPE html><html><head><title>Sign in"
-                                              b"</title></head><body><form>password</form>"
-                                              b"</body></html>", content_type="text/html"),
-     "HTML page"),
+    (
+        "login-page",
+        lambda s, p: s.set_feed(
+            p,
+            b"<!DOCTYPE html><html><head><title>Sign in"
+            b"</title></head><body><form>password</form>"
+            b"</body></html>",
+            content_type="text/html",
+        ),
+        "HTML page",
+    ),
     ("malformed-xml", lambda s, p: s.set_feed(p, b"<rss><channel><item><title>x</ti"), "parse"),
     ("empty-body", lambda s, p: s.set_feed(p, b""), "empty"),
     ("huge-body", lambda s, p: s.set_huge(p, 200 * 1024 * 1024), "exceeds"),
     ("gzip-bomb", gzip_bomb, "exceeds"),
-    ("billion-laughs", lambda s, p: s.set_feed(p, (
-        b'<?xml version="1.0"?><!DOCTYPE rss [<!ENTITY a "ha"><!ENTITY b "&a;&a;&a;&a;&a;">'
-        b'<!ENTITY c "&b;&b;&b;&b;&b;">]><rss><channel><title>&c;</title></channel></rss>')),
-     "parse"),
+    (
+        "billion-laughs",
+        lambda s, p: s.set_feed(
+            p,
+            (
+                b'<?xml version="1.0"?><!DOCTYPE rss [<!ENTITY a "ha"><!ENTITY b "&a;&a;&a;&a;&a;">'
+                b'<!ENTITY c "&b;&b;&b;&b;&b;">]><rss><channel><title>&c;</title></channel></rss>'
+            ),
+        ),
+        "parse",
+    ),
 ]
 
 
@@ -94,11 +109,16 @@ def feed_url(case: str, server: FeedServer) -> str:
     return server.url(f"/{case}.xml")
 
 
-@pytest.mark.parametrize(("setup", "reason"), [(s, r) for _, s, r in FAULTS],
-                         ids=[name for name, _, _ in FAULTS])
+@pytest.mark.parametrize(
+    ("setup", "reason"), [(s, r) for _, s, r in FAULTS], ids=[name for name, _, _ in FAULTS]
+)
 def test_a_failing_feed_is_marked_with_its_reason_and_the_others_go_on(
-        runtime: Runtime, feed_server: FeedServer, setup: object, reason: str,
-        request: pytest.FixtureRequest) -> None:
+    runtime: Runtime,
+    feed_server: FeedServer,
+    setup: object,
+    reason: str,
+    request: pytest.FixtureRequest,
+) -> None:
     case = request.node.callspec.id
     setup(feed_server, f"/{case}.xml")  # type: ignore[operator]
     feed_server.set_feed("/good.xml", GOOD)
@@ -118,18 +138,21 @@ def test_a_failing_feed_is_marked_with_its_reason_and_the_others_go_on(
     assert runtime.store.feed_state(good.url).consecutive_failures == 0
 
 
-def test_wrong_declared_charset_still_delivers_the_stories(runtime: Runtime,
-                                                           feed_server: FeedServer) -> None:
+def test_wrong_declared_charset_still_delivers_the_stories(
+    runtime: Runtime, feed_server: FeedServer
+) -> None:
     body = rss([Item("c1", "Caf\u00e9 owners fight facial recognition ban")]).replace(
-        b'encoding="utf-8"', b'encoding="iso-8859-1"')
+        b'encoding="utf-8"', b'encoding="iso-8859-1"'
+    )
     feed_server.set_feed("/charset.xml", body)
     outcome = poll_feed(runtime, FeedSpec(feed_server.url("/charset.xml")), force=True)
     assert outcome.status == "ok"
     assert outcome.new_stories == 1
 
 
-def test_retry_after_is_honoured_not_hammered(runtime: Runtime, feed_server: FeedServer,
-                                              clock: Clock) -> None:
+def test_retry_after_is_honoured_not_hammered(
+    runtime: Runtime, feed_server: FeedServer, clock: Clock
+) -> None:
     feed_server.set_status("/busy.xml", 429, headers={"Retry-After": "3600"})
     feed = FeedSpec(feed_server.url("/busy.xml"), interval=60)
     assert poll_feed(runtime, feed).status == "failed"
@@ -143,7 +166,8 @@ def test_retry_after_is_honoured_not_hammered(runtime: Runtime, feed_server: Fee
 
 
 def test_repeated_failures_back_off_exponentially_capped_and_recover(
-        runtime: Runtime, feed_server: FeedServer, clock: Clock) -> None:
+    runtime: Runtime, feed_server: FeedServer, clock: Clock
+) -> None:
     feed_server.set_status("/flaky.xml", 503)
     feed = FeedSpec(feed_server.url("/flaky.xml"), interval=300)
     delays = []
@@ -177,7 +201,8 @@ def test_410_disables_the_feed_and_reports_it(runtime: Runtime, feed_server: Fee
 
 
 def test_status_table_shows_last_success_failures_and_last_error(
-        runtime: Runtime, feed_server: FeedServer) -> None:
+    runtime: Runtime, feed_server: FeedServer
+) -> None:
     feed_server.set_feed("/ok.xml", GOOD)
     feed_server.set_status("/down.xml", 503)
     poll_feed(runtime, FeedSpec(feed_server.url("/ok.xml")), force=True)
@@ -197,8 +222,9 @@ def test_status_table_shows_last_success_failures_and_last_error(
     assert "never" not in ok
 
 
-def test_fetch_errors_are_counted_by_kind_in_the_metrics(runtime: Runtime,
-                                                         feed_server: FeedServer) -> None:
+def test_fetch_errors_are_counted_by_kind_in_the_metrics(
+    runtime: Runtime, feed_server: FeedServer
+) -> None:
     feed_server.set_status("/m.xml", 500)
     poll_feed(runtime, FeedSpec(feed_server.url("/m.xml")), force=True)
     assert b'newsbot_fetch_errors_total{kind="http"} 1.0' in runtime.metrics.render()

@@ -20,8 +20,15 @@ from tests.slackstub import SlackStub
 
 
 def make_alert(n: int, channel: str = "#news", parent: str | None = None, title: str = "") -> Alert:
-    story = Story(f"s{n}", f"https://news.example/{n}", title or f"Council bans face scanning {n}",
-                  "A summary.", "Outlet", datetime(2026, 11, 1, tzinfo=UTC), "https://f.example/")
+    story = Story(
+        f"s{n}",
+        f"https://news.example/{n}",
+        title or f"Council bans face scanning {n}",
+        "A summary.",
+        "Outlet",
+        datetime(2026, 11, 1, tzinfo=UTC),
+        "https://f.example/",
+    )
     match = Match("frt", 90.0, (TermHit("ban", "title", "bans", 8, 100.0),))
     return Alert(f"alert-{channel.strip('#')}-{n:03d}", "frt", channel, story, match, parent)
 
@@ -55,7 +62,8 @@ def alert_ids(slack: SlackStub) -> list[str]:
 
 
 def test_a_burst_is_delivered_in_order_through_rate_limits(
-        store: Store, sender: SlackSender, slack: SlackStub) -> None:
+    store: Store, sender: SlackSender, slack: SlackStub
+) -> None:
     slack.rate_limit = (40.0, 5.0)  # the stand-in answers 429 + Retry-After above this
     alerts = [make_alert(n) for n in range(120)]
     queue(store, alerts)
@@ -65,8 +73,9 @@ def test_a_burst_is_delivered_in_order_through_rate_limits(
     assert alert_ids(slack) == [alert.id for alert in alerts]
 
 
-def test_429_with_retry_after_is_waited_out(store: Store, sender: SlackSender,
-                                            slack: SlackStub) -> None:
+def test_429_with_retry_after_is_waited_out(
+    store: Store, sender: SlackSender, slack: SlackStub
+) -> None:
     slack.fail_next("chat.postMessage", status=429, retry_after=1)
     queue(store, [make_alert(1), make_alert(2)])
     outbox(store, sender).drain(ignore_backoff=True)
@@ -74,16 +83,20 @@ def test_429_with_retry_after_is_waited_out(store: Store, sender: SlackSender,
     assert sender.rate_limit_waits == 1
 
 
-@pytest.mark.parametrize("fault", [
-    pytest.param({"status": 500, "record": False}, id="http-500"),
-    pytest.param({"status": 502, "record": False}, id="http-502"),
-    pytest.param({"status": 503, "record": False}, id="http-503"),
-    pytest.param({"delay": 2.5}, id="timeout-after-slack-got-it"),
-    pytest.param({"drop": True}, id="dropped-after-slack-got-it"),
-    pytest.param({"drop": True, "record": False}, id="dropped-before-slack-got-it"),
-])
+@pytest.mark.parametrize(
+    "fault",
+    [
+        pytest.param({"status": 500, "record": False}, id="http-500"),
+        pytest.param({"status": 502, "record": False}, id="http-502"),
+        pytest.param({"status": 503, "record": False}, id="http-503"),
+        pytest.param({"delay": 2.5}, id="timeout-after-slack-got-it"),
+        pytest.param({"drop": True}, id="dropped-after-slack-got-it"),
+        pytest.param({"drop": True, "record": False}, id="dropped-before-slack-got-it"),
+    ],
+)
 def test_transport_failures_end_in_exactly_one_delivery_in_order(
-        store: Store, sender: SlackSender, slack: SlackStub, fault: dict[str, object]) -> None:
+    store: Store, sender: SlackSender, slack: SlackStub, fault: dict[str, object]
+) -> None:
     slack.fail_next("chat.postMessage", times=3, **fault)  # type: ignore[arg-type]
     queue(store, [make_alert(1), make_alert(2), make_alert(3, "#other")])
     box = outbox(store, sender)
@@ -98,7 +111,8 @@ def test_transport_failures_end_in_exactly_one_delivery_in_order(
 
 @pytest.mark.parametrize("code", ["invalid_auth", "not_authed", "account_inactive"])
 def test_auth_failure_stops_posting_keeps_the_queue_and_logs_once(
-        store: Store, slack: SlackStub, caplog: pytest.LogCaptureFixture, code: str) -> None:
+    store: Store, slack: SlackStub, caplog: pytest.LogCaptureFixture, code: str
+) -> None:
     queue(store, [make_alert(n) for n in range(3)] + [make_alert(9, "#other")])
     bad = SlackSender("xoxb-wrong-token", slack.api_url, timeout=1.0)
     if code != "invalid_auth":
@@ -119,7 +133,8 @@ def test_auth_failure_stops_posting_keeps_the_queue_and_logs_once(
 
 @pytest.mark.parametrize("code", ["channel_not_found", "is_archived", "not_in_channel"])
 def test_a_broken_channel_is_parked_and_other_channels_go_on(
-        store: Store, sender: SlackSender, slack: SlackStub, code: str) -> None:
+    store: Store, sender: SlackSender, slack: SlackStub, code: str
+) -> None:
     slack.set_channel_error("#broken", code)
     if code == "not_in_channel":
         slack.add_channel("secret", private=True, member=False)
@@ -133,8 +148,9 @@ def test_a_broken_channel_is_parked_and_other_channels_go_on(
     assert store.parked() == [(channel, code, 2)]
 
 
-def test_not_in_a_public_channel_joins_it_and_posts(store: Store, sender: SlackSender,
-                                                    slack: SlackStub) -> None:
+def test_not_in_a_public_channel_joins_it_and_posts(
+    store: Store, sender: SlackSender, slack: SlackStub
+) -> None:
     slack.add_channel("public-news", member=False)
     slack.set_channel_error("#public-news", "not_in_channel")
     queue(store, [make_alert(1, "#public-news")])
@@ -145,7 +161,8 @@ def test_not_in_a_public_channel_joins_it_and_posts(store: Store, sender: SlackS
 
 @pytest.mark.parametrize("condition", ["msg_too_long", "invalid_blocks"])
 def test_a_refused_message_falls_back_to_short_plain_text(
-        store: Store, sender: SlackSender, slack: SlackStub, condition: str) -> None:
+    store: Store, sender: SlackSender, slack: SlackStub, condition: str
+) -> None:
     alert = make_alert(1, title="Ban on face scanning " + "very long " * 60)
     if condition == "msg_too_long":
         short = len(render_fallback(alert).text)
@@ -161,7 +178,8 @@ def test_a_refused_message_falls_back_to_short_plain_text(
 
 
 def test_a_reply_goes_into_its_parents_thread_and_is_not_doubled_after_a_lost_answer(
-        store: Store, sender: SlackSender, slack: SlackStub) -> None:
+    store: Store, sender: SlackSender, slack: SlackStub
+) -> None:
     parent = make_alert(1)
     reply = make_alert(2, parent=parent.id)
     queue(store, [parent, reply])

@@ -11,16 +11,28 @@ from tests.helpers import Item, newsbot, rss, write_config, write_feed_list
 from tests.slackstub import SlackStub
 
 RELEVANT = [
-    Item("r1", "Springfield council votes to ban police use of facial recognition",
-         "The ordinance bars every city department from using face recognition."),
-    Item("r2", "Retailer pauses face recognition in stores after regulator fine",
-         "The data protection authority fined the chain over its face scanning program."),
+    Item(
+        "r1",
+        "Springfield council votes to ban police use of facial recognition",
+        "The ordinance bars every city department from using face recognition.",
+    ),
+    Item(
+        "r2",
+        "Retailer pauses face recognition in stores after regulator fine",
+        "The data protection authority fined the chain over its face scanning program.",
+    ),
 ]
 IRRELEVANT = [
-    Item("i1", "New phone lets you unlock with facial recognition in the dark",
-         "The handset's face unlock works in low light."),
-    Item("i2", "City extends eviction moratorium through the winter",
-         "Tenants get three more months of protection."),
+    Item(
+        "i1",
+        "New phone lets you unlock with facial recognition in the dark",
+        "The handset's face unlock works in low light.",
+    ),
+    Item(
+        "i2",
+        "City extends eviction moratorium through the winter",
+        "Tenants get three more months of protection.",
+    ),
 ]
 
 
@@ -29,14 +41,25 @@ def setup(tmp_path: Path, feed_server: FeedServer, slack: SlackStub) -> dict[str
     feed_server.set_feed("/a.xml", rss(RELEVANT + IRRELEVANT, "Outlet A"))
     config = write_config(tmp_path / "config")
     feeds = write_feed_list(tmp_path, [feed_server.url("/a.xml")])
-    env = {"NEWSBOT_DB": str(tmp_path / "state.db"), "SLACK_BOT_TOKEN": slack.token,
-           "SLACK_API_URL": slack.api_url}
+    env = {
+        "NEWSBOT_DB": str(tmp_path / "state.db"),
+        "SLACK_BOT_TOKEN": slack.token,
+        "SLACK_API_URL": slack.api_url,
+    }
     return {"config": str(config), "feeds": str(feeds), "env": env}
 
 
 def run_once(setup: dict[str, object], *extra: str) -> tuple[int, str, str]:
-    result = newsbot("run", "--once", "--config", str(setup["config"]), "--feeds",
-                     str(setup["feeds"]), *extra, env=setup["env"])  # type: ignore[arg-type]
+    result = newsbot(
+        "run",
+        "--once",
+        "--config",
+        str(setup["config"]),
+        "--feeds",
+        str(setup["feeds"]),
+        *extra,
+        env=setup["env"],
+    )  # type: ignore[arg-type]
     return result.returncode, result.stdout, result.stderr
 
 
@@ -45,7 +68,8 @@ def titles(slack: SlackStub) -> list[str]:
 
 
 def test_relevant_stories_are_posted_once_and_irrelevant_ones_not(
-        setup: dict[str, object], slack: SlackStub) -> None:
+    setup: dict[str, object], slack: SlackStub
+) -> None:
     code, _, err = run_once(setup)
     assert code == 0, err
     posted = titles(slack)
@@ -60,7 +84,8 @@ def test_relevant_stories_are_posted_once_and_irrelevant_ones_not(
 
 
 def test_a_second_run_posts_nothing_and_is_answered_304(
-        setup: dict[str, object], slack: SlackStub, feed_server: FeedServer) -> None:
+    setup: dict[str, object], slack: SlackStub, feed_server: FeedServer
+) -> None:
     run_once(setup)
     code, _, err = run_once(setup)
     assert code == 0, err
@@ -71,10 +96,15 @@ def test_a_second_run_posts_nothing_and_is_answered_304(
 
 
 def test_a_new_story_is_posted_exactly_once(
-        setup: dict[str, object], slack: SlackStub, feed_server: FeedServer) -> None:
+    setup: dict[str, object], slack: SlackStub, feed_server: FeedServer
+) -> None:
     run_once(setup)
-    fresh = Item("r3", "State senate passes moratorium on face recognition by police",
-                 "The bill pauses police face recognition for two years.", hours_ago=0.1)
+    fresh = Item(
+        "r3",
+        "State senate passes moratorium on face recognition by police",
+        "The bill pauses police face recognition for two years.",
+        hours_ago=0.1,
+    )
     feed_server.set_feed("/a.xml", rss([fresh, *RELEVANT, *IRRELEVANT], "Outlet A"))
     run_once(setup)
     run_once(setup)
@@ -84,28 +114,49 @@ def test_a_new_story_is_posted_exactly_once(
 
 
 def test_a_feed_added_later_posts_nothing_for_its_old_items(
-        setup: dict[str, object], slack: SlackStub, feed_server: FeedServer,
-        tmp_path: Path) -> None:
+    setup: dict[str, object], slack: SlackStub, feed_server: FeedServer, tmp_path: Path
+) -> None:
     run_once(setup)
-    feed_server.set_feed("/b.xml", rss([Item("b1", "County adopts facial recognition ban",
-                                             "Supervisors approve the ban.", hours_ago=2)]))
+    feed_server.set_feed(
+        "/b.xml",
+        rss(
+            [
+                Item(
+                    "b1",
+                    "County adopts facial recognition ban",
+                    "Supervisors approve the ban.",
+                    hours_ago=2,
+                )
+            ]
+        ),
+    )
     write_feed_list(tmp_path, [feed_server.url("/a.xml"), feed_server.url("/b.xml")])
     code, _, err = run_once(setup)
     assert code == 0, err
     assert len(slack.messages) == 2  # nothing from b's archive
-    feed_server.set_feed("/b.xml", rss([
-        Item("b2", "Governor signs facial recognition moratorium into law", hours_ago=0.1),
-        Item("b1", "County adopts facial recognition ban", "Supervisors approve the ban.")]))
+    feed_server.set_feed(
+        "/b.xml",
+        rss(
+            [
+                Item("b2", "Governor signs facial recognition moratorium into law", hours_ago=0.1),
+                Item("b1", "County adopts facial recognition ban", "Supervisors approve the ban."),
+            ]
+        ),
+    )
     run_once(setup)
     assert len(slack.messages) == 3
     assert "Governor signs" in slack.messages[-1]["text"]
 
 
 def test_the_same_story_in_two_feeds_is_posted_once(
-        setup: dict[str, object], slack: SlackStub, feed_server: FeedServer,
-        tmp_path: Path) -> None:
-    shared = Item("other-guid", RELEVANT[0].title, RELEVANT[0].summary,
-                  link="https://news.example/r1?utm_source=rss&utm_medium=feed")
+    setup: dict[str, object], slack: SlackStub, feed_server: FeedServer, tmp_path: Path
+) -> None:
+    shared = Item(
+        "other-guid",
+        RELEVANT[0].title,
+        RELEVANT[0].summary,
+        link="https://news.example/r1?utm_source=rss&utm_medium=feed",
+    )
     feed_server.set_feed("/b.xml", rss([shared], "Outlet B"))
     write_feed_list(tmp_path, [feed_server.url("/a.xml"), feed_server.url("/b.xml")])
     run_once(setup)
@@ -113,7 +164,8 @@ def test_the_same_story_in_two_feeds_is_posted_once(
 
 
 def test_slack_500_leaves_the_alert_queued_and_the_next_run_delivers_it_once(
-        setup: dict[str, object], slack: SlackStub) -> None:
+    setup: dict[str, object], slack: SlackStub
+) -> None:
     slack.fail_next("chat.postMessage", status=500, record=False)
     code, _, err = run_once(setup)
     assert code == 0, err
@@ -126,7 +178,8 @@ def test_slack_500_leaves_the_alert_queued_and_the_next_run_delivers_it_once(
 
 
 def test_a_post_slack_received_but_never_answered_is_not_posted_twice(
-        setup: dict[str, object], slack: SlackStub) -> None:
+    setup: dict[str, object], slack: SlackStub
+) -> None:
     slack.fail_next("chat.postMessage", drop=True)  # recorded, then the connection drops
     run_once(setup)
     run_once(setup)
@@ -136,9 +189,13 @@ def test_a_post_slack_received_but_never_answered_is_not_posted_twice(
 
 
 def test_hostile_titles_are_escaped(
-        setup: dict[str, object], slack: SlackStub, feed_server: FeedServer) -> None:
-    hostile = Item("h1", "<!channel> City bans facial recognition <https://evil.example|Click> "
-                         "& <@U123>", "Council approves a ban on face recognition <!here>.")
+    setup: dict[str, object], slack: SlackStub, feed_server: FeedServer
+) -> None:
+    hostile = Item(
+        "h1",
+        "<!channel> City bans facial recognition <https://evil.example|Click> & <@U123>",
+        "Council approves a ban on face recognition <!here>.",
+    )
     feed_server.set_feed("/a.xml", rss([hostile], "Outlet A"))
     run_once(setup)
     (message,) = slack.messages
@@ -149,7 +206,8 @@ def test_hostile_titles_are_escaped(
 
 
 def test_dry_run_prints_alerts_and_changes_nothing(
-        setup: dict[str, object], slack: SlackStub) -> None:
+    setup: dict[str, object], slack: SlackStub
+) -> None:
     code, out, err = run_once(setup, "--dry-run")
     assert code == 0, err
     assert "Springfield council" in out
@@ -160,11 +218,13 @@ def test_dry_run_prints_alerts_and_changes_nothing(
 
 
 def test_without_a_token_alerts_are_printed_to_the_terminal(
-        setup: dict[str, object], slack: SlackStub) -> None:
+    setup: dict[str, object], slack: SlackStub
+) -> None:
     env = dict(setup["env"])  # type: ignore[call-overload]
     del env["SLACK_BOT_TOKEN"]
-    result = newsbot("run", "--once", "--config", str(setup["config"]), "--feeds",
-                     str(setup["feeds"]), env=env)
+    result = newsbot(
+        "run", "--once", "--config", str(setup["config"]), "--feeds", str(setup["feeds"]), env=env
+    )
     assert result.returncode == 0, result.stderr
     assert "Springfield council" in result.stdout
     assert "Retailer pauses" in result.stdout
@@ -172,8 +232,9 @@ def test_without_a_token_alerts_are_printed_to_the_terminal(
 
 
 def test_invalid_config_exits_2_with_the_place_of_the_error(tmp_path: Path) -> None:
-    config = write_config(tmp_path / "bad", topics="- name: x\n  channels: ['#a']\n"
-                                                   "  query: '(ban OR'\n")
+    config = write_config(
+        tmp_path / "bad", topics="- name: x\n  channels: ['#a']\n  query: '(ban OR'\n"
+    )
     result = newsbot("check", "--config", str(config), env={})
     assert result.returncode == 2
     assert "topics.yaml:3 [0].query" in result.stderr or "topics.yaml:3" in result.stderr

@@ -17,16 +17,27 @@ SECRET = "xoxb-000000000-SECRET-should-never-be-printed"
 
 
 @pytest.mark.parametrize("log_format", ["text", "json"])
-def test_a_failing_run_never_prints_the_token(tmp_path: Path, feed_server: FeedServer,
-                                              slack: SlackStub, log_format: str) -> None:
+def test_a_failing_run_never_prints_the_token(
+    tmp_path: Path, feed_server: FeedServer, slack: SlackStub, log_format: str
+) -> None:
     feed_server.set_feed("/a.xml", rss([Item("a", "City bans facial recognition", "A ban.")]))
     feed_server.set_status("/down.xml", 500)
     config = write_config(tmp_path / "config")
-    feeds = write_feed_list(tmp_path, [feed_server.url("/a.xml"), feed_server.url("/down.xml"),
-                                       "http://unreachable.newsbot-test.invalid/rss"])
-    env = {"NEWSBOT_DB": str(tmp_path / "s.db"), "SLACK_BOT_TOKEN": SECRET,  # stub rejects it
-           "SLACK_API_URL": slack.api_url, "NEWSBOT_LOG_LEVEL": "DEBUG",
-           "NEWSBOT_LOG_FORMAT": log_format}
+    feeds = write_feed_list(
+        tmp_path,
+        [
+            feed_server.url("/a.xml"),
+            feed_server.url("/down.xml"),
+            "http://unreachable.newsbot-test.invalid/rss",
+        ],
+    )
+    env = {
+        "NEWSBOT_DB": str(tmp_path / "s.db"),
+        "SLACK_BOT_TOKEN": SECRET,  # stub rejects it
+        "SLACK_API_URL": slack.api_url,
+        "NEWSBOT_LOG_LEVEL": "DEBUG",
+        "NEWSBOT_LOG_FORMAT": log_format,
+    }
     result = newsbot("run", "--once", "--config", str(config), "--feeds", str(feeds), env=env)
     assert result.returncode == 0, result.stderr
     output = result.stdout + result.stderr

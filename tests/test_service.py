@@ -46,8 +46,7 @@ def get(url: str) -> tuple[int, str]:
 
 
 class Service:
-    def __init__(self, process: subprocess.Popen[str], port: int, config: Path, log: Path
-                 ) -> None:
+    def __init__(self, process: subprocess.Popen[str], port: int, config: Path, log: Path) -> None:
         self.process, self.port, self.config, self.log = process, port, config, log
 
     def url(self, path: str) -> str:
@@ -63,25 +62,41 @@ def feeds_yaml(urls: list[str]) -> str:
 
 @pytest.fixture
 def service(tmp_path: Path, feed_server: FeedServer, slack: SlackStub) -> Iterator[Service]:
-    feed_server.set_feed("/a.xml", rss([Item("a1", "Town bans facial recognition by police",
-                                             "The council voted for the ban.")]))
+    feed_server.set_feed(
+        "/a.xml",
+        rss(
+            [Item("a1", "Town bans facial recognition by police", "The council voted for the ban.")]
+        ),
+    )
     folder = tmp_path / "config"
     folder.mkdir()
     (folder / "topics.yaml").write_text(TEST_TOPICS, encoding="utf-8")
     (folder / "feeds.yaml").write_text(feeds_yaml([feed_server.url("/a.xml")]), encoding="utf-8")
     config = folder / "newsbot.yaml"
-    config.write_text("defaults:\n  jitter: 0\ntopics: topics.yaml\nfeeds: feeds.yaml\n",
-                      encoding="utf-8")
+    config.write_text(
+        "defaults:\n  jitter: 0\ntopics: topics.yaml\nfeeds: feeds.yaml\n", encoding="utf-8"
+    )
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "NEWSBOT_"))}
-    env.update({"NEWSBOT_DB": str(tmp_path / "state.db"), "SLACK_BOT_TOKEN": slack.token,
-                "SLACK_API_URL": slack.api_url, "NEWSBOT_HTTP_PORT": str(port),
-                "NEWSBOT_LOG_FORMAT": "json"})
+    env.update(
+        {
+            "NEWSBOT_DB": str(tmp_path / "state.db"),
+            "SLACK_BOT_TOKEN": slack.token,
+            "SLACK_API_URL": slack.api_url,
+            "NEWSBOT_HTTP_PORT": str(port),
+            "NEWSBOT_LOG_FORMAT": "json",
+        }
+    )
     log = tmp_path / "service.log"
     with log.open("w") as sink:
-        process = subprocess.Popen([sys.executable, "-m", "bot", "run", "--config", str(config)],
-                                   cwd=ROOT, env=env, stdout=sink, stderr=subprocess.STDOUT,
-                                   text=True)
+        process = subprocess.Popen(
+            [sys.executable, "-m", "bot", "run", "--config", str(config)],
+            cwd=ROOT,
+            env=env,
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
     running = Service(process, port, config, log)
     yield running
     if process.poll() is None:
@@ -90,7 +105,8 @@ def service(tmp_path: Path, feed_server: FeedServer, slack: SlackStub) -> Iterat
 
 
 def test_service_reports_health_and_metrics_and_stops_cleanly_on_sigterm(
-        service: Service, slack: SlackStub) -> None:
+    service: Service, slack: SlackStub
+) -> None:
     slack.wait_for_messages(1, timeout=20)
     wait_until(lambda: get(service.url("/readyz"))[0] == 200)
     status, body = get(service.url("/healthz"))
@@ -105,7 +121,8 @@ def test_service_reports_health_and_metrics_and_stops_cleanly_on_sigterm(
 
 
 def test_config_edits_apply_without_restart_and_bad_edits_are_rejected(
-        service: Service, slack: SlackStub, feed_server: FeedServer) -> None:
+    service: Service, slack: SlackStub, feed_server: FeedServer
+) -> None:
     slack.wait_for_messages(1, timeout=20)
     topics = service.config.parent / "topics.yaml"
     good_topics = topics.read_text(encoding="utf-8")
@@ -115,11 +132,13 @@ def test_config_edits_apply_without_restart_and_bad_edits_are_rejected(
     time.sleep(2.5)
     assert service.logs().count("config change rejected") == 1  # logged once, not every check
 
-    feed_server.set_feed("/b.xml", rss([Item("b1", "Old archive item about a face scanning ban",
-                                             "Archived.")]))
+    feed_server.set_feed(
+        "/b.xml", rss([Item("b1", "Old archive item about a face scanning ban", "Archived.")])
+    )
     feeds = service.config.parent / "feeds.yaml"
-    feeds.write_text(feeds_yaml([feed_server.url("/a.xml"), feed_server.url("/b.xml")]),
-                     encoding="utf-8")
+    feeds.write_text(
+        feeds_yaml([feed_server.url("/a.xml"), feed_server.url("/b.xml")]), encoding="utf-8"
+    )
     topics.write_text(good_topics, encoding="utf-8")
     wait_until(lambda: "config reloaded" in service.logs())
     wait_until(lambda: feed_server.count("/b.xml") >= 1)  # the new feed starts polling

@@ -21,8 +21,9 @@ from tests.helpers import newsbot, write_config, write_feed_list
 def run_with_db(tmp_path: Path, db: Path) -> subprocess.CompletedProcess[str]:
     config = write_config(tmp_path / "config")
     feeds = write_feed_list(tmp_path, ["http://127.0.0.1:9/none.xml"])
-    return newsbot("run", "--once", "--config", str(config), "--feeds", str(feeds),
-                   env={"NEWSBOT_DB": str(db)})
+    return newsbot(
+        "run", "--once", "--config", str(config), "--feeds", str(feeds), env={"NEWSBOT_DB": str(db)}
+    )
 
 
 def test_a_corrupt_database_is_refused_not_reset(tmp_path: Path) -> None:
@@ -57,8 +58,12 @@ def tmpfs(tmp_path: Path) -> Iterator[Path]:
         pytest.skip("mounting a tmpfs needs root")
     mount = tmp_path / "mnt"
     mount.mkdir()
-    made = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(mount)],
-                          capture_output=True, text=True, check=False)
+    made = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(mount)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     if made.returncode != 0:
         pytest.skip(f"cannot mount a tmpfs here: {made.stderr.strip()}")
     yield mount

@@ -15,22 +15,40 @@ from bot.store import PARKED, SENDING, Store
 
 
 def story(n: int, url: str | None = None) -> Story:
-    return Story(f"id-{n}", url if url is not None else f"https://news.example/{n}",
-                 f"Title {n}", "Summary", "Outlet", datetime(2026, 1, n % 27 + 1, tzinfo=UTC),
-                 "https://feed.example/rss")
+    return Story(
+        f"id-{n}",
+        url if url is not None else f"https://news.example/{n}",
+        f"Title {n}",
+        "Summary",
+        "Outlet",
+        datetime(2026, 1, n % 27 + 1, tzinfo=UTC),
+        "https://feed.example/rss",
+    )
 
 
-def alert(n: int, channel: str = "#a", parent: str | None = None, url: str | None = None
-          ) -> Alert:
-    return Alert(f"alert-{channel}-{n}", "topic", channel, story(n, url),
-                 Match("topic", 80.0, (TermHit("ban", "title", "bans", 3, 100.0),)), parent)
+def alert(n: int, channel: str = "#a", parent: str | None = None, url: str | None = None) -> Alert:
+    return Alert(
+        f"alert-{channel}-{n}",
+        "topic",
+        channel,
+        story(n, url),
+        Match("topic", 80.0, (TermHit("ban", "title", "bans", 3, 100.0),)),
+        parent,
+    )
 
 
-def poll(store: Store, stories: list[Story], alerts: list[Alert], etag: str = "e1"
-         ) -> list[Alert]:
+def poll(store: Store, stories: list[Story], alerts: list[Alert], etag: str = "e1") -> list[Alert]:
     with store.transaction() as db:
-        return store.commit_poll(db, "https://feed.example/rss", title="Feed", etag=etag,
-                                 last_modified=None, stories=stories, alerts=alerts, next_due=0)
+        return store.commit_poll(
+            db,
+            "https://feed.example/rss",
+            title="Feed",
+            etag=etag,
+            last_modified=None,
+            stories=stories,
+            alerts=alerts,
+            next_due=0,
+        )
 
 
 @pytest.fixture
@@ -51,8 +69,16 @@ def test_a_poll_records_etag_seen_stories_and_alerts_together(store: Store) -> N
 
 def crash_mid_poll(store: Store) -> None:
     with store.transaction() as db:
-        store.commit_poll(db, "https://feed.example/rss", title=None, etag="new",
-                          last_modified=None, stories=[story(1)], alerts=[alert(1)], next_due=0)
+        store.commit_poll(
+            db,
+            "https://feed.example/rss",
+            title=None,
+            etag="new",
+            last_modified=None,
+            stories=[story(1)],
+            alerts=[alert(1)],
+            next_due=0,
+        )
         raise RuntimeError("crash before commit")
 
 
@@ -85,7 +111,10 @@ def test_a_reply_carries_its_parents_ts(store: Store) -> None:
     store.mark_sent("alert-#a-1", "C1", "111.222")
     (head,) = store.queued_heads()
     assert (head.alert.parent_id, head.parent_ts, head.parent_channel_id) == (
-        "alert-#a-1", "111.222", "C1")
+        "alert-#a-1",
+        "111.222",
+        "C1",
+    )
 
 
 def test_unknown_outcome_stays_sending_and_parked_channels_come_back(store: Store) -> None:
@@ -135,10 +164,12 @@ OPEN_ERRORS = [
 ]
 
 
-@pytest.mark.parametrize(("content", "expected"), [(c, e) for _, c, e in OPEN_ERRORS],
-                         ids=[n for n, _, _ in OPEN_ERRORS])
+@pytest.mark.parametrize(
+    ("content", "expected"), [(c, e) for _, c, e in OPEN_ERRORS], ids=[n for n, _, _ in OPEN_ERRORS]
+)
 def test_a_foreign_or_corrupt_file_is_refused_and_left_untouched(
-        tmp_path: Path, content: bytes | None, expected: str) -> None:
+    tmp_path: Path, content: bytes | None, expected: str
+) -> None:
     path = tmp_path / "state.db"
     if content is None:
         with sqlite3.connect(path) as other:
@@ -165,17 +196,19 @@ def test_a_locked_database_is_a_clear_error(tmp_path: Path) -> None:
         holder.close()
 
 
-
-
 def test_the_first_start_feeds_are_remembered_across_a_crash(tmp_path: Path) -> None:
     path = tmp_path / "first.db"
     first = Store(path)
     assert first.first_start_feeds(["https://a.example/", "https://b.example/"]) == {
-        "https://a.example/", "https://b.example/"}
+        "https://a.example/",
+        "https://b.example/",
+    }
     first.close()  # the first cycle died before any feed was recorded
     again = Store(path)
     assert again.first_start_feeds(["https://a.example/", "https://c.example/"]) == {
-        "https://a.example/", "https://b.example/"}  # c is a feed added later
+        "https://a.example/",
+        "https://b.example/",
+    }  # c is a feed added later
     again.close()
 
 
