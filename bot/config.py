@@ -10,10 +10,13 @@ we can point admins at.
 
 from __future__ import annotations
 
+import difflib
 import re
+import types
+import typing
 import xml.etree.ElementTree as ET
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -24,15 +27,16 @@ from pydantic_core import ErrorDetails
 from bot import query as query_language
 from bot.errors import ConfigError, ConfigErrors, QuerySyntaxError
 from bot.models import ClusterSettings, FeedSpec, Topic
+from bot.urls import is_http_url
 
 Loc = tuple[str | int, ...]
 T = TypeVar("T")
 
-_HTTP_URL = re.compile(r"^https?://[^/\s]+", re.IGNORECASE)
-
 
 @dataclass(frozen=True, slots=True)
 class Defaults:
+    """The `defaults:` section: the one place each default value is written."""
+
     interval: int = 300
     jitter: int = 30
     backfill_hours: float = 0.0
@@ -67,14 +71,19 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=False)
 
 
+_DEFAULTS = Defaults()
+
+
 class _DefaultsModel(_Strict):
-    interval: int = Field(300, ge=10, le=86400)
-    jitter: int = Field(30, ge=0, le=3600)
-    backfill_hours: float = Field(0.0, ge=0)
-    retention_days: float = Field(30.0, gt=0)
-    max_feed_bytes: int = Field(10 * 1024 * 1024, ge=1024)
-    connect_timeout: float = Field(10.0, gt=0, le=120)
-    read_timeout: float = Field(30.0, gt=0, le=600)
+    """The bounds of each default; the values themselves come from `Defaults`."""
+
+    interval: int = Field(_DEFAULTS.interval, ge=10, le=86400)
+    jitter: int = Field(_DEFAULTS.jitter, ge=0, le=3600)
+    backfill_hours: float = Field(_DEFAULTS.backfill_hours, ge=0)
+    retention_days: float = Field(_DEFAULTS.retention_days, gt=0)
+    max_feed_bytes: int = Field(_DEFAULTS.max_feed_bytes, ge=1024)
+    connect_timeout: float = Field(_DEFAULTS.connect_timeout, gt=0, le=120)
+    read_timeout: float = Field(_DEFAULTS.read_timeout, gt=0, le=600)
 
 
 class _FeedModel(_Strict):
@@ -87,7 +96,7 @@ class _FeedModel(_Strict):
     @classmethod
     def _http_only(cls, url: str) -> str:
         url = url.strip()
-        if not _HTTP_URL.match(url):
+        if not is_http_url(url):
             raise ValueError(f"must be an http(s) URL, got {url!r}")
         return url
 
@@ -108,6 +117,22 @@ class _TopicModel(_Strict):
     none: list[str] | None = None
     # mypy without the pydantic plugin cannot type a model class as a factory
     cluster: _ClusterModel = Field(default_factory=_ClusterModel)  # type: ignore[arg-type]
+
+    @field_validator("query", mode="before")
+    @classmethod
+    def _query_is_text(cls, query: Any) -> Any:
+        if isinstance(query, dict) and set(query) & {"any", "all", "none"}:
+            raise ValueError(
+                "the simple form (`any`/`all`/`none`) is not written under `query:`: put "
+                "`any:`/`all:`/`none:` directly in the topic, beside `name:` and `channels:` "
+                "(and drop `query:`), or write `query:` as one rule-language string"
+            )
+        if isinstance(query, list | dict):
+            raise ValueError(
+                "must be one rule-language string (e.g. `query: |` and the rule on the lines "
+                "below); for a list of terms use the simple form `any: [...]` beside `name:`"
+            )
+        return query
 
     @field_validator("channels")
     @classmethod
@@ -159,14 +184,67 @@ def _read_yaml(path: Path) -> tuple[Any, dict[Loc, int]]:
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = mark.line + 1 if mark is not None else None
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise ConfigError(f"YAML syntax error: {problem}", file=str(path), line=line) from None
+        raise _yaml_error(path, text, exc) from None
     lines: dict[Loc, int] = {}
     if node is None:
         return None, lines
     return _node_to_data(node, (), lines), lines
+
+
+_YAML_HINTS = (  # PyYAML's words -> what to change
+    ("expected ',' or ']'", "a `,` or the closing `]` is missing after the last item here"),
+    ("expected ',' or '}'", "a `,` or the closing `}` is missing after the last item here"),
+    ("could not find expected ':'", "a key without its `:` (write `key: value`)"),
+    ("quoted scalar", "a quote opened here is never closed"),
+    ("expected <block end>", "this line's indentation does not match the lines above it"),
+    ("mapping values are not allowed", "a `: ` inside a value: put the value in quotes"),
+)
+
+
+def _yaml_error(path: Path, text: str, exc: yaml.YAMLError) -> ConfigError:
+    problem = getattr(exc, "problem", None) or str(exc)
+    context = getattr(exc, "context", None)
+    context_mark = getattr(exc, "context_mark", None)
+    line = _yaml_error_line(text, exc)
+    hint = next((text for clue, text in _YAML_HINTS if clue in f"{problem} {context}"), "")
+    message = f"YAML syntax error: {hint} (YAML says: {problem})" if hint else problem
+    if not hint:
+        message = f"YAML syntax error: {problem}"
+        if context and context_mark is not None and context_mark.line + 1 != line:
+            message += f" ({context} that starts on line {context_mark.line + 1})"
+    return ConfigError(message, file=str(path), line=line)
+
+
+def _yaml_error_line(text: str, exc: yaml.YAMLError) -> int | None:
+    """The line the admin must fix, which is not always where PyYAML noticed the problem.
+
+    A token that cannot go on (an unclosed quote, a key without its colon) is reported at the
+    line where it starts. Inside [...] or {...} line breaks mean nothing, so a missing `,` or `]`
+    is noticed at the next token, often one line late: we point after the last thing written.
+    """
+    mark = getattr(exc, "problem_mark", None)
+    context_mark = getattr(exc, "context_mark", None)
+    context = getattr(exc, "context", None) or ""
+    if mark is None:
+        return None
+    if isinstance(exc, yaml.scanner.ScannerError) and context_mark is not None:
+        return int(context_mark.line) + 1
+    if isinstance(exc, yaml.parser.ParserError) and "flow" in context:
+        return _last_token_line(text, mark.index) or int(mark.line) + 1
+    return int(mark.line) + 1
+
+
+def _last_token_line(text: str, index: int) -> int | None:
+    """The 1-based line where the last YAML token before `index` starts (comments skipped)."""
+    last = None
+    try:
+        for token in yaml.scan(text, Loader=yaml.SafeLoader):
+            if token.start_mark.index >= index:
+                break
+            last = token
+    except yaml.YAMLError:
+        pass
+    return int(last.start_mark.line) + 1 if last is not None else None
 
 
 def _node_to_data(node: yaml.Node, loc: Loc, lines: dict[Loc, int]) -> Any:
@@ -185,10 +263,56 @@ def _node_to_data(node: yaml.Node, loc: Loc, lines: dict[Loc, int]) -> Any:
     return yaml.SafeLoader("").construct_object(node)
 
 
-def _render_loc(loc: Loc) -> str:
+# --- where an error is: file, line, and a key path that names topics and feeds ------------------
+
+
+@dataclass(frozen=True, slots=True)
+class _Source:
+    """One section's data and where it came from, to word its errors `file:line key.path`.
+
+    `prefix` is the section's place in its file's line map (("topics",) when given inline, ()
+    when in a file of its own); `label` is its key path as shown (always ("topics",)); `names`
+    maps a list item's shown path to its name, so paths read `topics[facial-recognition-policy]`.
+    """
+
+    file: Path
+    lines: dict[Loc, int]
+    prefix: Loc = ()
+    label: Loc = ()
+    names: dict[Loc, str] = field(default_factory=dict)
+
+    def line(self, loc: Loc) -> int | None:
+        return _line_for((*self.prefix, *loc), self.lines)
+
+    def path(self, loc: Loc) -> str:
+        return _render_loc((*self.label, *loc), self.names)
+
+    def error(self, message: str, loc: Loc) -> ConfigError:
+        return ConfigError(message, file=str(self.file), line=self.line(loc), path=self.path(loc))
+
+
+def _names(data: Any, loc: Loc = ()) -> dict[Loc, str]:
+    """Every list item that has a `name:`, by its key path (topics, and feeds that are named)."""
+    names: dict[Loc, str] = {}
+    if isinstance(data, dict):
+        for key, value in data.items():
+            names.update(_names(value, (*loc, key)))
+    elif isinstance(data, list):
+        for index, item in enumerate(data):
+            name = item.get("name") if isinstance(item, dict) else None
+            if isinstance(name, str) and name.strip():
+                names[(*loc, index)] = name.strip()
+            names.update(_names(item, (*loc, index)))
+    return names
+
+
+def _render_loc(loc: Loc, names: dict[Loc, str] | None = None) -> str:
     text = ""
-    for part in loc:
-        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+    for end, part in enumerate(loc, start=1):
+        if isinstance(part, int):
+            text += f"[{(names or {}).get(loc[:end], part)}]"
+        else:
+            text += f".{part}" if text else str(part)
     return text
 
 
@@ -199,7 +323,7 @@ def _line_for(loc: Loc, lines: dict[Loc, int]) -> int | None:
     return None
 
 
-def _describe(error: ErrorDetails) -> str:
+def _describe(error: ErrorDetails, model: Any) -> str:
     """pydantic's error, reworded for admins and always showing the value we got."""
     kind, ctx, got = error["type"], error.get("ctx") or {}, error.get("input")
     bounds = {
@@ -216,13 +340,50 @@ def _describe(error: ErrorDetails) -> str:
     if kind == "missing":
         return "is required"
     if kind == "extra_forbidden":
-        return "unknown key (check the spelling)"
+        return _unknown_key(error["loc"], model)
     if kind == "value_error":
         return str(ctx.get("error", error["msg"]))
     return f"{error['msg'].lower()}, got {got!r}"
 
 
-def _validate(model: Any, data: Any, *, file: Path, lines: dict[Loc, int], prefix: Loc) -> Any:
+def _unknown_key(loc: tuple[str | int, ...], model: Any) -> str:
+    key = str(loc[-1]) if loc else ""
+    known = _keys_at(model, loc[:-1])
+    close = difflib.get_close_matches(key, known, n=1, cutoff=0.6)
+    if close:
+        return f"unknown key `{key}`: did you mean `{close[0]}`?"
+    if known:
+        return f"unknown key `{key}` (known here: {', '.join(f'`{k}`' for k in known)})"
+    return f"unknown key `{key}` (check the spelling)"
+
+
+def _keys_at(model: Any, loc: tuple[str | int, ...]) -> list[str]:
+    """The keys the schema allows at `loc` (a path into `model`), for spelling suggestions."""
+    current = _model_in(model)
+    for part in loc:
+        if current is None:
+            return []
+        if isinstance(part, str):
+            found = current.model_fields.get(part)
+            current = _model_in(found.annotation) if found is not None else None
+    return list(current.model_fields) if current is not None else []
+
+
+def _model_in(annotation: Any) -> type[BaseModel] | None:
+    """The pydantic model inside a type such as `list[_TopicModel]` or `_ClusterModel | None`."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    if isinstance(annotation, types.GenericAlias | types.UnionType) or typing.get_origin(
+        annotation
+    ):
+        for arg in typing.get_args(annotation):
+            found = _model_in(arg)
+            if found is not None:
+                return found
+    return None
+
+
+def _validate(model: Any, data: Any, source: _Source) -> Any:
     from pydantic import TypeAdapter
 
     adapter = TypeAdapter(model)
@@ -232,55 +393,42 @@ def _validate(model: Any, data: Any, *, file: Path, lines: dict[Loc, int], prefi
         errors = []
         for error in exc.errors():
             loc = tuple(part for part in error["loc"] if not str(part).startswith("function-"))
-            errors.append(
-                ConfigError(
-                    _describe(error),
-                    file=str(file),
-                    line=_line_for((*prefix, *loc), lines),
-                    path=_render_loc((*prefix, *loc)),
-                )
-            )
+            error["loc"] = loc
+            errors.append(source.error(_describe(error, model), loc))
         raise ConfigErrors(errors) from None
 
 
 # --- sections ------------------------------------------------------------------------------------
 
 
-def _section(
-    value: Any, base: Path, name: str, files: list[Path]
-) -> tuple[Any, Path, dict[Loc, int], Loc]:
+def _section(value: Any, main: _Source, name: str, files: list[Path]) -> tuple[Any, _Source]:
     """A section given inline, or as the name of a YAML file beside the main file."""
-    if isinstance(value, str):
-        path = (base.parent / value).resolve() if not Path(value).is_absolute() else Path(value)
-        files.append(path)
-        data, lines = _read_yaml(path)
-        return (data if data is not None else []), path, lines, ()
-    return value, base, {}, (name,)
+    if not isinstance(value, str):
+        return value, _Source(main.file, main.lines, (name,), (name,), _names(value, (name,)))
+    path = Path(value) if Path(value).is_absolute() else (main.file.parent / value).resolve()
+    files.append(path)
+    if not path.exists():
+        raise main.error(
+            f"names the file {value!r}, which does not exist ({path}): create it, or fix the "
+            f"name, or give the {name} as a list here",
+            (name,),
+        )
+    data, lines = _read_yaml(path)
+    data = data if data is not None else []
+    return data, _Source(path, lines, (), (name,), _names(data, (name,)))
 
 
-def _topics(
-    models: list[_TopicModel], file: Path, lines: dict[Loc, int], prefix: Loc
-) -> list[Topic]:
+def _topics(models: list[_TopicModel], source: _Source) -> list[Topic]:
     topics, errors, seen = [], [], set()
     for index, model in enumerate(models):
-        loc: Loc = (*prefix, index)
         if model.name in seen:
-            errors.append(
-                ConfigError(
-                    f"duplicate topic name {model.name!r}",
-                    file=str(file),
-                    line=_line_for((*loc, "name"), lines),
-                    path=_render_loc((*loc, "name")),
-                )
-            )
+            errors.append(source.error(f"duplicate topic name {model.name!r}", (index, "name")))
         seen.add(model.name)
         text = model.query_text()
         try:
             query_language.parse(text)
         except QuerySyntaxError as exc:
-            errors.append(
-                _query_error(exc, text, file, lines, (*loc, "query"), model.query is None)
-            )
+            errors.append(_query_error(exc, text, source, (index, "query"), model.query is None))
             continue
         cluster = ClusterSettings(
             model.cluster.window_hours, model.cluster.threshold, model.cluster.enabled
@@ -292,51 +440,58 @@ def _topics(
 
 
 def _query_error(
-    exc: QuerySyntaxError, text: str, file: Path, lines: dict[Loc, int], loc: Loc, simple: bool
+    exc: QuerySyntaxError, text: str, source: _Source, loc: Loc, simple: bool
 ) -> ConfigError:
-    line = _line_for(loc, lines)
+    """Point at the line inside a multi-line query, and at the column, under a caret."""
+    if simple:
+        snippet = text[max(0, exc.position - 20) : exc.position + 20].replace("\n", " ")
+        return source.error(
+            f"query syntax error in the any/all/none terms: {exc.message} (near {snippet!r})",
+            loc[:-1],
+        )
     position = min(exc.position, len(text.rstrip()))  # "ends where..." points at the last line
-    if line is not None and not simple:
-        line += text[:position].count("\n") + (1 if (*loc, "__block__") in lines else 0)
-    snippet = text[max(0, exc.position - 20) : exc.position + 20].replace("\n", " ")
-    where = "the any/all/none terms" if simple else f"position {exc.position}"
-    return ConfigError(
-        f"query syntax error at {where}: {exc.message} (near {snippet!r})",
-        file=str(file),
-        line=line,
-        path=_render_loc(loc),
-    )
+    row = text.count("\n", 0, position)
+    column = position - (text.rfind("\n", 0, position) + 1)
+    query_line = [*text.split("\n"), ""][row]
+    line = source.line(loc)
+    if line is not None:
+        line += row + (1 if (*source.prefix, *loc, "__block__") in source.lines else 0)
+    shown, column = _in_file(source.file, line, query_line, column)
+    excerpt = f"    {shown.rstrip()}\n    {' ' * column}^"
+    message = f"query syntax error at column {column + 1}: {exc.message}"
+    if exc.message == "unterminated quote":
+        message += " (quotes pair up in order: an earlier phrase may lack its closing quote)"
+    error = source.error(message, loc)
+    return ConfigError(f"{error.message}\n{excerpt}", file=error.file, line=line, path=error.path)
+
+
+def _in_file(file: Path, line: int | None, query_line: str, column: int) -> tuple[str, int]:
+    """The file's own line (with its indentation) and the column in it, when it can be found."""
+    try:
+        file_lines = file.read_text(encoding="utf-8").split("\n")
+    except (OSError, UnicodeDecodeError):
+        return query_line, column
+    if line is None or not 0 < line <= len(file_lines) or not query_line.strip():
+        return query_line, column
+    found = file_lines[line - 1].find(query_line)
+    if found < 0:
+        return query_line, column
+    return file_lines[line - 1], found + column
 
 
 def _feeds(
-    models: list[_FeedModel],
-    file: Path,
-    lines: dict[Loc, int],
-    prefix: Loc,
-    defaults: Defaults,
-    topic_names: set[str],
+    models: list[_FeedModel], source: _Source, defaults: Defaults, topic_names: set[str] | None
 ) -> list[FeedSpec]:
+    """The feeds; `topic_names` None when the topics did not load (no follow-on errors then)."""
     feeds, errors, seen = [], [], set()
     for index, model in enumerate(models):
-        loc: Loc = (*prefix, index)
-        for unknown in sorted(set(model.topics) - topic_names):
-            errors.append(
-                ConfigError(
-                    f"unknown topic {unknown!r} (known: {sorted(topic_names)})",
-                    file=str(file),
-                    line=_line_for((*loc, "topics"), lines),
-                    path=_render_loc((*loc, "topics")),
-                )
-            )
+        for unknown in sorted(set(model.topics) - (topic_names or set(model.topics))):
+            known = sorted(topic_names or ())
+            close = difflib.get_close_matches(unknown, known, n=1, cutoff=0.6)
+            hint = f"did you mean {close[0]!r}?" if close else f"known: {known}"
+            errors.append(source.error(f"unknown topic {unknown!r} ({hint})", (index, "topics")))
         if model.url in seen:
-            errors.append(
-                ConfigError(
-                    f"duplicate feed {model.url!r}",
-                    file=str(file),
-                    line=_line_for((*loc, "url"), lines),
-                    path=_render_loc((*loc, "url")),
-                )
-            )
+            errors.append(source.error(f"duplicate feed {model.url!r}", (index, "url")))
         seen.add(model.url)
         feeds.append(
             FeedSpec(
@@ -357,16 +512,16 @@ def load_config(path: Path) -> Config:
             [ConfigError("must be a mapping with `topics` and `feeds`", file=str(path), line=1)]
         )
     errors: list[ConfigError] = []
-    main = _collect(errors, lambda: _validate(_MainModel, data, file=path, lines=lines, prefix=()))
+    source = _Source(path, lines, names=_names(data))
+    main = _collect(errors, lambda: _validate(_MainModel, data, source))
     if main is None:
         raise ConfigErrors(errors)
     defaults = Defaults(**main.defaults.model_dump())
     files: list[Path] = [path]
-    topics = _collect(errors, lambda: _load_topics(main.topics, path, lines, files)) or []
-    names = {topic.name for topic in topics}
-    feeds = (
-        _collect(errors, lambda: _load_feeds(main.feeds, path, lines, files, defaults, names)) or []
-    )
+    loaded = _collect(errors, lambda: _load_topics(main.topics, source, files))
+    topics = loaded or []
+    names = {topic.name for topic in topics} if loaded is not None else None
+    feeds = _collect(errors, lambda: _load_feeds(main.feeds, source, files, defaults, names)) or []
     if errors:
         raise ConfigErrors(errors)
     return Config(path, defaults, tuple(topics), tuple(feeds), tuple(files))
@@ -386,30 +541,23 @@ def _collect(errors: list[ConfigError], step: Callable[[], T]) -> T | None:
 def load_topics(path: Path) -> tuple[Topic, ...]:
     """The topics of one YAML list file, validated exactly as `load_config` validates them."""
     path = Path(path).resolve()
-    return tuple(_load_topics(str(path), path, {}, []))
+    return tuple(_load_topics(str(path), _Source(path, {}), []))
 
 
-def _load_topics(value: Any, path: Path, lines: dict[Loc, int], files: list[Path]) -> list[Topic]:
-    data, file, section_lines, prefix = _section(value, path, "topics", files)
-    section_lines = lines if prefix else section_lines
-    models = _validate(list[_TopicModel], data, file=file, lines=section_lines, prefix=prefix)
+def _load_topics(value: Any, main: _Source, files: list[Path]) -> list[Topic]:
+    data, source = _section(value, main, "topics", files)
+    models = _validate(list[_TopicModel], data, source)
     if not models:
-        raise ConfigError("at least one topic is required", file=str(file), path="topics")
-    return _topics(models, file, section_lines, prefix)
+        raise source.error("at least one topic is required", ())
+    return _topics(models, source)
 
 
 def _load_feeds(
-    value: Any,
-    path: Path,
-    lines: dict[Loc, int],
-    files: list[Path],
-    defaults: Defaults,
-    topic_names: set[str],
+    value: Any, main: _Source, files: list[Path], defaults: Defaults, topic_names: set[str] | None
 ) -> list[FeedSpec]:
-    data, file, section_lines, prefix = _section(value, path, "feeds", files)
-    section_lines = lines if prefix else section_lines
-    models = _validate(list[_FeedModel], data, file=file, lines=section_lines, prefix=prefix)
-    return _feeds(models, file, section_lines, prefix, defaults, topic_names)
+    data, source = _section(value, main, "feeds", files)
+    models = _validate(list[_FeedModel], data, source)
+    return _feeds(models, source, defaults, topic_names)
 
 
 # --- feed lists brought from a reader (`run --feeds FILE`) ---------------------------------------
@@ -429,7 +577,7 @@ def load_feed_list(path: Path, defaults: Defaults) -> list[FeedSpec]:
         if not words or words[0].startswith("#"):
             continue  # blank lines and comments
         url = words[0]
-        if not _HTTP_URL.match(url):
+        if not is_http_url(url):
             raise ConfigError(f"not an http(s) URL: {url!r}", file=str(path), line=number)
         feeds.append(FeedSpec(url, None, defaults.interval))
     return _unique(feeds)
@@ -447,7 +595,7 @@ def _opml_feeds(raw: bytes, path: Path, defaults: Defaults) -> list[FeedSpec]:
         url = (outline.get("xmlUrl") or "").strip()
         if not url:
             continue
-        if not _HTTP_URL.match(url):
+        if not is_http_url(url):
             raise ConfigError(f"not an http(s) feed URL: {url!r}", file=str(path))
         name = outline.get("title") or outline.get("text")
         feeds.append(FeedSpec(url, name, defaults.interval))

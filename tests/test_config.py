@@ -68,7 +68,7 @@ BROKEN = [
     (
         "threshold-out-of-range",
         VALID.replace("threshold: 40", "threshold: 140"),
-        "newsbot.yaml:6 topics[0].threshold: must be <= 100",
+        "newsbot.yaml:6 topics[frt].threshold: must be <= 100",
     ),
     (
         "unknown-key",
@@ -93,32 +93,32 @@ BROKEN = [
     (
         "no-channels",
         VALID.replace('channels: ["#other"]', "channels: []"),
-        "newsbot.yaml:9 topics[1].channels: must not be empty",
+        "newsbot.yaml:9 topics[simple].channels: must not be empty",
     ),
     (
         "bad-channel-name",
         VALID.replace('"#other"', '"#Has Spaces"'),
-        "topics[1].channels: not a Slack channel name",
+        "topics[simple].channels: not a Slack channel name",
     ),
     (
         "query-and-simple-form",
         VALID.replace("    any:", "    query: ban\n    any:"),
-        "topics[1]: give either `query` or `any`/`all`/`none`, not both",
+        "topics[simple]: give either `query` or `any`/`all`/`none`, not both",
     ),
     (
         "no-rule-at-all",
         VALID.replace("    query: '\"facial recognition\" AND (ban OR moratorium)'\n", ""),
-        "topics[0]: needs a `query`",
+        "topics[frt]: needs a `query`",
     ),
     (
         "query-syntax",
         VALID.replace("(ban OR moratorium)", "(ban OR moratorium"),
-        "newsbot.yaml:7 topics[0].query: query syntax error at position",
+        "newsbot.yaml:7 topics[frt].query: query syntax error at column",
     ),
     (
         "duplicate-topic",
         VALID.replace("name: simple", "name: frt"),
-        "topics[1].name: duplicate topic name 'frt'",
+        "topics[frt].name: duplicate topic name 'frt'",
     ),
     (
         "duplicate-feed",
@@ -128,7 +128,7 @@ BROKEN = [
     (
         "yaml-syntax",
         VALID.replace("  interval: 120", "  interval: [120"),
-        "newsbot.yaml:3: YAML syntax error",
+        "newsbot.yaml:2: YAML syntax error: a `,` or the closing `]` is missing",
     ),
     ("not-a-mapping", "- just\n- a list\n", "must be a mapping with `topics` and `feeds`"),
     ("missing-topics", "feeds: []\n", "topics: is required"),
@@ -160,7 +160,7 @@ def test_block_scalar_query_error_points_at_the_line_inside_the_query(tmp_path: 
     )
     with pytest.raises(ConfigError) as caught:
         load_config(write(tmp_path, text))
-    assert "newsbot.yaml:6 topics[0].query" in str(caught.value)
+    assert "newsbot.yaml:6 topics[t].query" in str(caught.value)
 
 
 def test_missing_file_says_how_to_point_at_one(tmp_path: Path) -> None:
