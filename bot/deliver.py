@@ -47,6 +47,7 @@ from slack_sdk.http_retry.response import HttpResponse
 
 from bot.errors import DeliveryError
 from bot.format import SlackMessage, render_plain
+from bot.http_headers import retry_after
 
 log = logging.getLogger(__name__)
 
@@ -385,18 +386,6 @@ def delivery_error(channel: str, exc: BaseException) -> DeliveryError:
         return _api_error(channel, exc)
     code = _transport_code(exc)
     return DeliveryError(channel, code, retryable=classify(code) == RETRY)
-
-
-def retry_after(headers: dict[str, Any]) -> float | None:
-    """Retry-After in seconds from a header mapping (values may be lists), None if absent/bad."""
-    for name, value in headers.items():
-        if name.lower() == "retry-after":
-            raw = value[0] if isinstance(value, list) and value else value
-            try:
-                return max(0.0, float(raw))
-            except (TypeError, ValueError):
-                return None
-    return None
 
 
 def _api_error(channel: str, exc: SlackApiError) -> DeliveryError:

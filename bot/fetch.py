@@ -32,7 +32,6 @@ threads of a worker pool; `close()` it on shutdown.
 from __future__ import annotations
 
 import contextlib
-import email.utils
 import functools
 import logging
 import socket
@@ -48,7 +47,9 @@ from urllib.parse import urljoin
 import httpx
 
 from bot import __version__
+from bot.config import Defaults
 from bot.errors import FeedGone, FetchError
+from bot.http_headers import parse_retry_after
 from bot.models import FetchResult
 from bot.urls import is_http_url
 
@@ -61,14 +62,17 @@ _ACCEPT = (
 )
 
 
+_DEFAULTS = Defaults()  # the admin's `defaults:` section is where these values are written
+
+
 @dataclass(frozen=True, slots=True)
 class FetchLimits:
     """How long and how much one fetch may take."""
 
-    connect_timeout: float = 10.0  # seconds to establish a connection
-    read_timeout: float = 30.0  # seconds of silence tolerated between two reads
+    connect_timeout: float = _DEFAULTS.connect_timeout  # seconds to establish a connection
+    read_timeout: float = _DEFAULTS.read_timeout  # seconds of silence between two reads
     total_timeout: float = 60.0  # seconds for the whole fetch, redirects and body included
-    max_bytes: int = 10 * 1024 * 1024  # decompressed body size cap
+    max_bytes: int = _DEFAULTS.max_feed_bytes  # decompressed body size cap
     max_redirects: int = 5
     user_agent: str = f"newsbot/{__version__} (+https://github.com/newsbot/newsbot; news alert bot)"
 
@@ -208,25 +212,6 @@ class Fetcher:
             content_type=response.headers.get("content-type"),
             elapsed_ms=_ms_since(start),
         )
-
-
-def parse_retry_after(value: str | None, now: datetime) -> float | None:
-    """Seconds to wait from a Retry-After value (RFC 9110 §10.2.3): delay-seconds or HTTP-date.
-
-    None when absent or unreadable. A date in the past gives 0. `now` must be timezone-aware.
-    """
-    if value is None or not value.strip():
-        return None
-    value = value.strip()
-    if value.isdigit():
-        return float(int(value))
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
-        return None
-    if when.tzinfo is None:  # RFC 9110 §5.6.7: HTTP-dates are always GMT
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - now).total_seconds())
 
 
 def _conditional_headers(etag: str | None, last_modified: str | None) -> dict[str, str]:

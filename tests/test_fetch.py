@@ -14,7 +14,8 @@ import pytest
 
 from bot import __version__
 from bot.errors import FetchError
-from bot.fetch import Fetcher, FetchLimits, parse_retry_after
+from bot.fetch import Fetcher, FetchLimits
+from bot.http_headers import parse_retry_after
 from tests.feedserver import FeedServer
 
 RSS = b'<?xml version="1.0"?><rss version="2.0"><channel><title>t</title></channel></rss>'
