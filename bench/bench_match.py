@@ -35,7 +35,19 @@ sys.path.insert(0, str(ROOT))
 from bot.evaluate import load_topics_file  # noqa: E402
 from bot.match import Matcher  # noqa: E402
 from bot.models import Topic  # noqa: E402
-from bot.query import And, Field, Near, Node, Not, Phrase, Term, parse, render  # noqa: E402
+from bot.query import (  # noqa: E402
+    And,
+    Concept,
+    Field,
+    Near,
+    Node,
+    Not,
+    Phrase,
+    Term,
+    parse,
+    parse_concepts,
+    render,
+)
 
 NAIVE_CUTOFF = 90.0
 VOCABULARY = 20_000
@@ -197,7 +209,7 @@ def _term_variant(rng: random.Random, word: str, pool: list[str]) -> str:
 
 def naive_decider(topics: Sequence[Topic]) -> Callable[[str, str], bool]:
     """Same queries, each term decided by partial_ratio over the whole text (see docstring)."""
-    roots = [parse(topic.query) for topic in topics]
+    roots = [_root(topic) for topic in topics]
     leaves = sorted({_leaf_text(leaf) for root in roots for leaf in _leaves(root)})
 
     def decide(title: str, summary: str) -> bool:
@@ -221,10 +233,14 @@ def naive_decider(topics: Sequence[Topic]) -> Callable[[str, str], bool]:
     return decide
 
 
+def _root(topic: Topic) -> Node:
+    return parse(topic.query, parse_concepts(dict(topic.concepts)))
+
+
 def _leaves(node: Node) -> list[Term | Phrase]:
     if isinstance(node, Term | Phrase):
         return [node]
-    if isinstance(node, Not | Field):
+    if isinstance(node, Not | Field | Concept):
         return _leaves(node.child)
     if isinstance(node, Near):
         return _leaves(node.left) + _leaves(node.right)
@@ -240,6 +256,8 @@ def _naive_eval(node: Node, score: Callable[[str, str], float], field: str) -> b
         return score(_leaf_text(node), field) >= NAIVE_CUTOFF
     if isinstance(node, Field):
         return _naive_eval(node.child, score, node.name)
+    if isinstance(node, Concept):
+        return _naive_eval(node.child, score, field)
     if isinstance(node, Not):
         return not _naive_eval(node.child, score, field)
     if isinstance(node, Near):  # no positions: NEAR degrades to AND
@@ -274,7 +292,7 @@ def bench(name: str, topics: list[Topic], items: list[tuple[str, str]], naive_co
     ours = throughput(matcher.match, items)
     matched = sum(bool(matcher.match(title, summary)) for title, summary in items)
     naive = throughput(naive_decider(topics), items[:naive_count])
-    terms = sum(len(_leaves(parse(topic.query))) for topic in topics)
+    terms = sum(len(_leaves(_root(topic))) for topic in topics)
     print(
         f"{name}: {len(topics)} topics, {terms} terms, {matched:,} of {len(items):,} stories match"
     )

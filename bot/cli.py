@@ -12,6 +12,7 @@ import os
 import sys
 import time
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
@@ -55,12 +56,25 @@ def _parser() -> argparse.ArgumentParser:
     command("check", "validate the configuration")
     match = command("match", "match JSON-lines stories against the topics")
     match.add_argument("file", nargs="?", default="-", help="JSON lines (default: stdin)")
-    explain = command("explain", "explain how a headline matches (or nearly matches) each topic")
-    explain.add_argument("text", help="the headline (and, after it, any summary text)")
+    explain = command(
+        "explain",
+        "explain how a story matches (or nearly matches) each topic: "
+        "the same verdict `match` gives",
+    )
+    explain.add_argument(
+        "text",
+        help='the headline, or - to read a JSON story ({"title": ..., "summary": ...}) from stdin',
+    )
+    explain.add_argument("--summary", default="", help="the story's summary (lede)")
     evaluate = command("eval", "precision/recall (or clustering) on a labelled JSON-lines file")
     evaluate.add_argument("file")
     evaluate.add_argument("--json", action="store_true", help="machine-readable output")
     evaluate.add_argument("--clusters", action="store_true", help="evaluate event clustering")
+    evaluate.add_argument(
+        "--rules-only",
+        action="store_true",
+        help="leave out the topics' meaning stage (to measure what it adds)",
+    )
     command("status", "feed health, outbox depth, recent alerts")
     enable = command("enable", "poll a feed again that was disabled (HTTP 410 Gone)")
     enable.add_argument("url")
@@ -99,6 +113,8 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
         return _status(settings, sys.stdout)
     config = load_config(settings.config_path)
     if args.command == "check":
+        for warning in config.warnings:
+            print(f"warning: {warning}", file=sys.stderr)
         print(
             f"{settings.config_path}: OK ({len(config.topics)} topics, {len(config.feeds)} feeds)"
         )
@@ -113,8 +129,16 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
         with open(args.file, encoding="utf-8") as infile:
             return evaluate.cmd_match(config.topics, infile, sys.stdout)
     if args.command == "explain":
-        code = evaluate.cmd_explain(config.topics, args.text, sys.stdout)
-        _explain_clusters(settings, config, args.text, sys.stdout)
+        title, summary = args.text, args.summary
+        if args.text == "-":
+            try:
+                story = evaluate.read_story(sys.stdin)
+            except evaluate.ExplainInputError as exc:
+                print(f"newsbot explain: {exc}", file=sys.stderr)
+                return 2
+            title, summary = story["title"], story.get("summary") or ""
+        code = evaluate.cmd_explain(config.topics, title, summary, sys.stdout)
+        _explain_clusters(settings, config, title, summary, sys.stdout)
         return code
     if args.clusters:
         from bot.evaluate_clusters import cmd_eval_clusters
@@ -124,7 +148,10 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
         return cmd_eval_clusters(
             args.file, sys.stdout, as_json=args.json, settings=first_topic_cluster
         )
-    return evaluate.cmd_eval(config.topics, args.file, sys.stdout, as_json=args.json)
+    topics = config.topics
+    if args.rules_only:
+        topics = tuple(replace(topic, meaning=None) for topic in topics)
+    return evaluate.cmd_eval(topics, args.file, sys.stdout, as_json=args.json)
 
 
 def _run(args: argparse.Namespace, settings: Settings, config: Config) -> int:
@@ -148,14 +175,16 @@ def _run(args: argparse.Namespace, settings: Settings, config: Config) -> int:
         service.close()
 
 
-def _explain_clusters(settings: Settings, config: Config, text: str, out: TextIO) -> None:
+def _explain_clusters(
+    settings: Settings, config: Config, text: str, summary: str, out: TextIO
+) -> None:
     """For a matching headline: would it fold into an alert already posted (state database)?"""
     from bot.match import Matcher
     from bot.models import Story
     from bot.pipeline import cluster_decision
     from bot.store import Store
 
-    matches = Matcher(config.topics).match(text, "")
+    matches = Matcher(config.topics).match(text, summary)
     if not matches:
         return
     if not settings.db_path.exists():
@@ -164,7 +193,7 @@ def _explain_clusters(settings: Settings, config: Config, text: str, out: TextIO
         )
         return
     store = Store(settings.db_path)
-    story = Story("explain", "", text, "", "explain", datetime.now(UTC))
+    story = Story("explain", "", text, summary, "explain", datetime.now(UTC))
     topics = {topic.name: topic for topic in config.topics}
     try:
         with store.transaction() as db:

@@ -16,7 +16,7 @@ import types
 import typing
 import xml.etree.ElementTree as ET
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -26,6 +26,7 @@ from pydantic_core import ErrorDetails
 
 from bot import query as query_language
 from bot.errors import ConfigError, ConfigErrors, QuerySyntaxError
+from bot.meaning import MeaningModel, MeaningModelError, load_model
 from bot.models import ClusterSettings, FeedSpec, Topic
 from bot.urls import is_http_url
 
@@ -53,6 +54,7 @@ class Config:
     topics: tuple[Topic, ...]
     feeds: tuple[FeedSpec, ...]
     files: tuple[Path, ...]  # every file read, so a reload can watch them all
+    warnings: tuple[str, ...] = ()  # things that work, but likely not as the admin meant
 
     def topics_for(self, feed: FeedSpec) -> tuple[Topic, ...]:
         if not feed.topics:
@@ -61,7 +63,9 @@ class Config:
 
     def with_feeds(self, feeds: list[FeedSpec]) -> Config:
         """The same config polling another feed list (`run --feeds FILE`)."""
-        return Config(self.path, self.defaults, self.topics, tuple(feeds), self.files)
+        return Config(
+            self.path, self.defaults, self.topics, tuple(feeds), self.files, self.warnings
+        )
 
 
 # --- schema (pydantic, at the edge only) -------------------------------------------------------
@@ -107,6 +111,13 @@ class _ClusterModel(_Strict):
     enabled: bool = True
 
 
+class _MeaningModel(_Strict):
+    model: str = Field(min_length=1)  # a JSON file, relative to the file that names it
+    requires: str = "tech"  # the concept a story must contain for the stage to rescue it
+    veto_below: float | None = Field(None, ge=0, le=1)  # override the model file's thresholds
+    rescue_above: float | None = Field(None, ge=0, le=1)
+
+
 class _TopicModel(_Strict):
     name: str = Field(min_length=1, max_length=80)
     channels: list[str] = Field(min_length=1)
@@ -115,6 +126,8 @@ class _TopicModel(_Strict):
     any: list[str] | None = None
     all: list[list[str]] | None = None
     none: list[str] | None = None
+    concepts: dict[str, str] = Field(default_factory=dict)
+    meaning: _MeaningModel | None = None
     # mypy without the pydantic plugin cannot type a model class as a factory
     cluster: _ClusterModel = Field(default_factory=_ClusterModel)  # type: ignore[arg-type]
 
@@ -418,7 +431,7 @@ def _section(value: Any, main: _Source, name: str, files: list[Path]) -> tuple[A
     return data, _Source(path, lines, (), (name,), _names(data, (name,)))
 
 
-def _topics(models: list[_TopicModel], source: _Source) -> list[Topic]:
+def _topics(models: list[_TopicModel], source: _Source, warnings: list[str]) -> list[Topic]:
     topics, errors, seen = [], [], set()
     for index, model in enumerate(models):
         if model.name in seen:
@@ -426,17 +439,81 @@ def _topics(models: list[_TopicModel], source: _Source) -> list[Topic]:
         seen.add(model.name)
         text = model.query_text()
         try:
-            query_language.parse(text)
+            concepts = query_language.parse_concepts(model.concepts)
+        except query_language.ConceptError as exc:
+            concept_text = model.concepts.get(exc.concept, "")
+            loc: Loc = (index, "concepts", exc.concept)
+            errors.append(_query_error(exc, concept_text, source, loc, False))
+            continue
+        try:
+            root = query_language.parse(text, concepts)
         except QuerySyntaxError as exc:
             errors.append(_query_error(exc, text, source, (index, "query"), model.query is None))
             continue
+        _warn_short_fuzzy(root, text, source, (index, "query"), warnings)
+        for name, node in concepts.items():
+            _warn_short_fuzzy(
+                node, model.concepts[name], source, (index, "concepts", name), warnings
+            )
+        stage = None
+        if model.meaning is not None:
+            try:
+                stage = _meaning_stage(model.meaning, source.file, concepts)
+            except (MeaningModelError, ValueError) as exc:
+                errors.append(source.error(str(exc), (index, "meaning")))
+                continue
         cluster = ClusterSettings(
             model.cluster.window_hours, model.cluster.threshold, model.cluster.enabled
         )
-        topics.append(Topic(model.name, tuple(model.channels), text, model.threshold, cluster))
+        requires = model.meaning.requires if model.meaning else "tech"
+        topics.append(
+            Topic(
+                model.name,
+                tuple(model.channels),
+                text,
+                model.threshold,
+                cluster,
+                tuple(model.concepts.items()),
+                stage,
+                requires,
+            )
+        )
     if errors:
         raise ConfigErrors(errors)
     return topics
+
+
+def _warn_short_fuzzy(
+    node: query_language.Node, text: str, source: _Source, loc: Loc, warnings: list[str]
+) -> None:
+    """`check` says where `~` is written on a word too short to take a typing error."""
+    for term in query_language.short_fuzzy_terms(node):
+        line = source.line(loc)
+        found = text.find(term.raw)
+        if line is not None and found >= 0:
+            block = 1 if (*source.prefix, *loc, "__block__") in source.lines else 0
+            line += text.count("\n", 0, found) + block
+        place = f"{source.file}:{line}" if line is not None else str(source.file)
+        message = (
+            f"{place} {source.path(loc)}: `{term.raw}`: words under "
+            f"{query_language.MIN_FUZZY_LEN} letters take no typing errors, so `~` has no "
+            f"effect (write `{term.word}` for its forms, `{term.word}~0` for the word alone)"
+        )
+        if message not in warnings:
+            warnings.append(message)
+
+
+def _meaning_stage(settings: _MeaningModel, file: Path, concepts: dict[str, Any]) -> MeaningModel:
+    """The topic's meaning model, loaded from its JSON file, with the topic's overrides."""
+    if settings.requires not in concepts:
+        raise ValueError(f"meaning.requires names no concept of this topic: {settings.requires!r}")
+    path = Path(settings.model)
+    model = load_model(path if path.is_absolute() else file.parent / path)
+    return replace(
+        model,
+        veto_below=model.veto_below if settings.veto_below is None else settings.veto_below,
+        rescue_above=model.rescue_above if settings.rescue_above is None else settings.rescue_above,
+    )
 
 
 def _query_error(
@@ -512,19 +589,20 @@ def load_config(path: Path) -> Config:
             [ConfigError("must be a mapping with `topics` and `feeds`", file=str(path), line=1)]
         )
     errors: list[ConfigError] = []
+    warnings: list[str] = []
     source = _Source(path, lines, names=_names(data))
     main = _collect(errors, lambda: _validate(_MainModel, data, source))
     if main is None:
         raise ConfigErrors(errors)
     defaults = Defaults(**main.defaults.model_dump())
     files: list[Path] = [path]
-    loaded = _collect(errors, lambda: _load_topics(main.topics, source, files))
+    loaded = _collect(errors, lambda: _load_topics(main.topics, source, files, warnings))
     topics = loaded or []
     names = {topic.name for topic in topics} if loaded is not None else None
     feeds = _collect(errors, lambda: _load_feeds(main.feeds, source, files, defaults, names)) or []
     if errors:
         raise ConfigErrors(errors)
-    return Config(path, defaults, tuple(topics), tuple(feeds), tuple(files))
+    return Config(path, defaults, tuple(topics), tuple(feeds), tuple(files), tuple(warnings))
 
 
 def _collect(errors: list[ConfigError], step: Callable[[], T]) -> T | None:
@@ -541,15 +619,15 @@ def _collect(errors: list[ConfigError], step: Callable[[], T]) -> T | None:
 def load_topics(path: Path) -> tuple[Topic, ...]:
     """The topics of one YAML list file, validated exactly as `load_config` validates them."""
     path = Path(path).resolve()
-    return tuple(_load_topics(str(path), _Source(path, {}), []))
+    return tuple(_load_topics(str(path), _Source(path, {}), [], []))
 
 
-def _load_topics(value: Any, main: _Source, files: list[Path]) -> list[Topic]:
+def _load_topics(value: Any, main: _Source, files: list[Path], warnings: list[str]) -> list[Topic]:
     data, source = _section(value, main, "topics", files)
     models = _validate(list[_TopicModel], data, source)
     if not models:
         raise source.error("at least one topic is required", ())
-    return _topics(models, source)
+    return _topics(models, source, warnings)
 
 
 def _load_feeds(

@@ -5,7 +5,8 @@
   A bad line (not JSON, not an object, no `title`) is skipped and reported on stderr as
   `<input>:<line>: <problem>`; the others are still matched, and the exit code is then 2, so a
   pipeline neither loses good stories nor mistakes a broken input for a quiet day.
-- `cmd_explain`: the matcher's explanation of TEXT taken as a headline (empty summary).
+- `cmd_explain`: the matcher's explanation of a story (headline and summary): the same verdict
+  `cmd_match` gives, from the same `Matcher._judge`, with the evidence behind it.
 - `cmd_eval`: labelled JSON lines (`title`, `summary`, `label` = relevant/irrelevant). A story is
   predicted relevant when it matches any of the topics. Prints precision, recall, F1, the confusion
   matrix and every false positive and false negative with its explanation, or all of it as one
@@ -69,10 +70,23 @@ def cmd_match(
     return status
 
 
-def cmd_explain(topics: Sequence[Topic], text: str, out: TextIO) -> int:
-    """Explain how every topic scores TEXT as a headline."""
-    out.write(Matcher(topics).explain(text, "") + "\n")
+def cmd_explain(topics: Sequence[Topic], title: str, summary: str, out: TextIO) -> int:
+    """Explain how every topic judges the story: the verdict `cmd_match` gives, and why."""
+    out.write(Matcher(topics).explain(title, summary) + "\n")
     return 0
+
+
+def read_story(infile: TextIO) -> dict[str, Any]:
+    """One JSON story (an object with `title`, optional `summary`) from `infile`."""
+    text = infile.read()
+    try:
+        return _story_item(text.strip() or "null", "<stdin>", 1)
+    except InputError as error:
+        raise ExplainInputError(str(error)) from None
+
+
+class ExplainInputError(NewsbotError):
+    """The story given to `explain -` is not a JSON object with a title."""
 
 
 def cmd_eval(

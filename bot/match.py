@@ -27,17 +27,19 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from rapidfuzz import fuzz
 from rapidfuzz.distance import Levenshtein
 
+from bot import meaning
 from bot.models import Match, TermHit, Topic
 from bot.query import (
     MAX_EDITS,
     MIN_FUZZY_LEN,
     MIN_PREFIX,
     And,
+    Concept,
     Field,
     Near,
     Node,
@@ -46,9 +48,10 @@ from bot.query import (
     Phrase,
     Term,
     parse,
+    parse_concepts,
     render,
 )
-from bot.text import normalize, stem, token_texts, tokenize
+from bot.text import fold_accents, normalize, stem, token_texts, tokenize
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +59,8 @@ FIELDS = ("title", "summary")
 FIELD_WEIGHTS = (1.0, 0.6)
 BOTH = (0, 1)  # field indexes a node may be found in
 AUTO_FUZZY_LEN = 8  # words this long tolerate one typing error unless written word~0
+FUZZY_PREFIX_LEN = 7  # wildcard prefixes this long tolerate one typing error inside them
+SHORT_TYPO_SIMILARITY = 80.0  # "bann" for "ban": a typo, worth less than the word itself
 MEMO_LIMIT = 20_000  # distinct tokens per memo generation (two generations: about 6 MB)
 
 
@@ -91,6 +96,18 @@ class _Compiled:
     root: Node
     term_ids: frozenset[int]  # every term not under a NOT: none present, no match possible
     worth: _Eval  # the decision path: worth only, no evidence objects
+    concepts: tuple[tuple[str, _Eval, _Eval], ...] = ()  # name, in the title, in the summary
+
+
+@dataclass(frozen=True, slots=True)
+class _Verdict:
+    """One topic's decision on one story: the rules, the meaning stage, the outcome."""
+
+    score: float  # the rules' score, 0-100
+    rules_matched: bool
+    matched: bool
+    probability: float | None = None  # the meaning stage's, when the topic has one
+    features: dict[str, float] | None = None
 
 
 class Matcher:
@@ -107,6 +124,13 @@ class Matcher:
         # one such string with it, so candidates come from dict lookups, not a scan of all terms.
         self._fuzzy: dict[str, list[tuple[str, int, int]]] = {}
         self._fuzzy_depth = 0
+        # Prefixes with one typing error inside them ("moraterium" for moratori*): the prefix's
+        # one-deletion variants -> (prefix, term id); looked up with the token's own prefixes.
+        self._fuzzy_prefix: dict[str, list[tuple[str, int]]] = {}
+        self._prefix_lengths: set[int] = set()
+        # Short words (ban, fine, law) take no edit distance ("bad", "fin", "low" are words), only
+        # a doubled letter ("bann").
+        self._short: dict[str, list[int]] = {}
         # Two generations: when the young one fills, it becomes the old one and the oldest is
         # dropped; a word found in the old generation moves back. Frequent words stay resolved,
         # and memory is bounded (2 x MEMO_LIMIT entries) however many distinct words pass by.
@@ -115,37 +139,81 @@ class Matcher:
         self._topics = [self._compile(topic) for topic in topics]
 
     def match(self, title: str, summary: str) -> list[Match]:
-        """A Match per topic whose score reaches its threshold."""
+        """A Match per topic the story is relevant to (`_judge`), with its evidence."""
         story = self._read(title, summary)
         found = story.found.keys()
         matches = []
         for compiled in self._topics:
             if found.isdisjoint(compiled.term_ids):
                 continue
-            score = round(100 * compiled.worth(story), 1)
-            if score >= compiled.topic.threshold and score > 0:
+            verdict = self._judge(compiled, story, title, summary)
+            if verdict.matched:
                 # Evidence is gathered by the slower tree walk, only for the few that match.
-                hits = self._worth(compiled.root, story)[1]
-                matches.append(Match(compiled.topic.name, score, _dedupe(hits)))
+                matches.append(self._evidence(compiled, story, verdict))
         return matches
 
+    def stage_features(self, title: str, summary: str) -> dict[str, dict[str, float]]:
+        """The meaning-stage features of a story, per topic that has a stage (for training)."""
+        story = self._read(title, summary)
+        found: dict[str, dict[str, float]] = {}
+        for compiled in self._topics:
+            features = self._judge(compiled, story, title, summary).features
+            if features is not None:
+                found[compiled.topic.name] = features
+        return found
+
+    def _judge(self, compiled: _Compiled, story: _Story, title: str, summary: str) -> _Verdict:
+        """The one decision `match` and `explain` both report: the rules' score against the
+        threshold, then the meaning stage (bot.meaning.decide) when the topic has one."""
+        topic = compiled.topic
+        score = round(100 * compiled.worth(story), 1)
+        rules_matched = score >= topic.threshold and score > 0
+        if topic.meaning is None:
+            return _Verdict(score, rules_matched, rules_matched)
+        concepts = {
+            name: (in_title(story) > 0, in_summary(story) > 0)
+            for name, in_title, in_summary in compiled.concepts
+        }
+        feats = meaning.features(title, summary, concepts, score)
+        probability = topic.meaning.probability(feats)
+        tech_found = any(concepts.get(topic.meaning_requires, (False, False)))
+        matched = meaning.decide(rules_matched, tech_found, probability, topic.meaning)
+        return _Verdict(score, rules_matched, matched, round(probability, 3), feats)
+
+    def _evidence(self, compiled: _Compiled, story: _Story, verdict: _Verdict) -> Match:
+        if verdict.rules_matched:
+            hits = self._worth(compiled.root, story)[1]
+        else:  # rescued by the meaning stage: every query term found is the evidence
+            hits = self._all_hits(compiled.root, story, BOTH)
+        return Match(compiled.topic.name, verdict.score, _dedupe(hits), verdict.probability)
+
     def explain(self, title: str, summary: str) -> str:
-        """Per topic: matched or not, evidence by field, score, and the closest miss."""
+        """Per topic: matched or not (the verdict `match` gives), evidence by field, the rules'
+        score, the meaning stage's score and the words that drove it, and the closest miss."""
         story = self._read(title, summary)
         lines = [f"title:   {story.texts[0]}", f"summary: {story.texts[1]}"]
         for compiled in self._topics:
-            lines.extend(self._explain_topic(compiled, story))
+            lines.extend(self._explain_topic(compiled, story, title, summary))
         return "\n".join(lines)
 
     # -- compiling ---------------------------------------------------------------------------
 
     def _compile(self, topic: Topic) -> _Compiled:
-        root = parse(topic.query)
+        concepts = parse_concepts(dict(topic.concepts))
+        root = parse(topic.query, concepts)
         positive: set[int] = set()
         self._register(root, positive, negated=False)
         log.debug("topic compiled", extra={"topic": topic.name, "terms": len(positive)})
         worth = _fast(root, self._node_ids, BOTH)
-        return _Compiled(topic, root, frozenset(positive), worth)
+        compiled_concepts: tuple[tuple[str, _Eval, _Eval], ...] = ()
+        if topic.meaning is not None:  # the stage reads which concepts occur, field by field
+            for node in concepts.values():
+                self._register(node, set(), negated=True)
+            compiled_concepts = tuple(
+                (name, _fast(node, self._node_ids, (0,)), _fast(node, self._node_ids, (1,)))
+                for name, node in concepts.items()
+            )
+        return _Compiled(topic, root, frozenset(positive), worth, compiled_concepts)
 
     def _register(self, node: Node, positive: set[int], *, negated: bool) -> None:
         if isinstance(node, Term):
@@ -157,7 +225,7 @@ class Matcher:
                 self._register(term, positive, negated=negated)
         elif isinstance(node, Not):
             self._register(node.child, positive, negated=not negated)
-        elif isinstance(node, Field):
+        elif isinstance(node, Field | Concept):
             self._register(node.child, positive, negated=negated)
         elif isinstance(node, Near):
             self._register(node.left, positive, negated=negated)
@@ -167,6 +235,8 @@ class Matcher:
                 self._register(child, positive, negated=negated)
 
     def _term_id(self, term: Term) -> int:
+        if not term.word.isascii():  # stories are looked up without accents: so are terms
+            term = Term(fold_accents(term.word), term.kind, term.edits, term.raw)
         key = Term(term.word, term.kind, term.edits)  # the raw spelling does not change matching
         if key in self._ids:
             return self._ids[key]
@@ -174,8 +244,14 @@ class Matcher:
         if term.kind in ("prefix", "literal"):
             table = self._prefix if term.kind == "prefix" else self._literal
             table.setdefault(term.word, []).append(term_id)
+            if term.kind == "prefix" and len(term.word) >= FUZZY_PREFIX_LEN and term.word.isalpha():
+                for variant in _deletions(term.word, 1):
+                    self._fuzzy_prefix.setdefault(variant, []).append((term.word, term_id))
+                self._prefix_lengths.add(len(term.word))
             return term_id
         self._exact.setdefault(stem(term.word), []).append(term_id)
+        if term.kind == "word" and term.word.isalpha() and len(stem(term.word)) < MIN_FUZZY_LEN:
+            self._short.setdefault(stem(term.word), []).append(term_id)
         edits = _allowed_edits(term)
         if edits:
             root = stem(term.word)
@@ -194,6 +270,8 @@ class Matcher:
         for field, text in enumerate(texts):
             weight = FIELD_WEIGHTS[field] / 100
             for index, token in enumerate(token_texts(text)):
+                if not token.isascii():
+                    token = fold_accents(token)
                 resolved = self._memo.get(token)
                 if resolved is None:
                     resolved = self._resolve(token)
@@ -219,6 +297,9 @@ class Matcher:
         for size in range(MIN_PREFIX, len(token) + 1):
             result.update(dict.fromkeys(self._prefix.get(token[:size], ()), 100.0))
         self._add_fuzzy(token, result)
+        if token.isalpha():
+            self._add_fuzzy_prefix(token, result)
+            self._add_short_typo(token, result)
         resolved = tuple(result.items())
         if token.isalpha():  # numbers and codes are cheap to resolve (no typo search) and mostly
             self._memo[token] = resolved  # unique ("report 48213"): memoising them only churns
@@ -234,6 +315,28 @@ class Matcher:
                     continue
                 result[term_id] = round(fuzz.ratio(key, word), 1)
 
+    def _add_fuzzy_prefix(self, token: str, result: dict[int, float]) -> None:
+        """One typing error inside a long wildcard prefix: not at its first or last letter
+        ("regular" is not regulat*), and only in a word longer than the prefix."""
+        for size in self._prefix_lengths:
+            if len(token) <= size:
+                continue
+            for cut in (size - 1, size, size + 1):
+                head = token[:cut]
+                for variant in _deletions(head, 1):
+                    for prefix, term_id in self._fuzzy_prefix.get(variant, ()):
+                        if term_id in result or head[0] != prefix[0] or head[-1] != prefix[-1]:
+                            continue
+                        if Levenshtein.distance(head, prefix, score_cutoff=1) <= 1:
+                            result[term_id] = round(fuzz.ratio(head, prefix), 1)
+
+    def _add_short_typo(self, token: str, result: dict[int, float]) -> None:
+        if not self._short or len(token) > MIN_FUZZY_LEN + 1:
+            return
+        for variant in _short_typo_fixes(token):
+            for term_id in self._short.get(stem(variant), ()):
+                result.setdefault(term_id, SHORT_TYPO_SIMILARITY)
+
     # -- evaluating --------------------------------------------------------------------------
     # `fields` narrows where terms count: BOTH, or one field under a title:/summary: prefix.
 
@@ -247,6 +350,9 @@ class Matcher:
             return (best.worth, best.hits) if best else (0.0, ())
         if isinstance(node, Field):
             return self._worth(node.child, story, _narrow(fields, node))
+        if isinstance(node, Concept):
+            worth, hits = self._worth(node.child, story, fields)
+            return worth, _tagged(hits, node.name)
         if isinstance(node, Not):
             worth, hits = self._worth(node.child, story, fields)
             return (0.0, hits) if worth > 0 else (1.0, ())
@@ -267,6 +373,11 @@ class Matcher:
             return self._near_occurrences(node, story, fields)
         if isinstance(node, Field):
             return self._occurrences(node.child, story, _narrow(fields, node))
+        if isinstance(node, Concept):
+            return [
+                replace(occ, hits=_tagged(occ.hits, node.name))
+                for occ in self._occurrences(node.child, story, fields)
+            ]
         assert isinstance(node, Or)  # the parser admits only positional nodes here
         return [occ for child in node.children for occ in self._occurrences(child, story, fields)]
 
@@ -313,18 +424,27 @@ class Matcher:
 
     # -- explaining --------------------------------------------------------------------------
 
-    def _explain_topic(self, compiled: _Compiled, story: _Story) -> list[str]:
+    def _explain_topic(
+        self, compiled: _Compiled, story: _Story, title: str, summary: str
+    ) -> list[str]:
         topic = compiled.topic
-        worth, hits = self._worth(compiled.root, story)
-        score = round(100 * worth, 1)
-        matched = score >= topic.threshold and score > 0
-        verdict = "MATCH" if matched else "no match"
-        lines = [f"topic {topic.name}: {verdict}, score {score:g} (threshold {topic.threshold:g})"]
-        evidence = _dedupe(hits) if matched else self._all_hits(compiled.root, story, BOTH)
+        verdict = self._judge(compiled, story, title, summary)
+        word = "match" if verdict.matched else "no match"
+        rules = "rules match" if verdict.rules_matched else "rules no match"
+        lines = [
+            f"topic {topic.name}: {word}, {rules}, score {verdict.score:g} "
+            f"(threshold {topic.threshold:g})"
+        ]
+        if verdict.rules_matched:
+            evidence = _dedupe(self._worth(compiled.root, story)[1])
+        else:
+            evidence = self._all_hits(compiled.root, story, BOTH)
         lines.extend(f"  found {_describe(hit)}" for hit in evidence)
         if not evidence:
             lines.append("  no query term found")
-        if not matched:
+        if verdict.probability is not None and topic.meaning is not None:
+            lines.extend(_explain_meaning(topic, verdict))
+        if not verdict.rules_matched:
             misses = self._misses(compiled.root, story, BOTH)
             lines.extend(f"  closest miss: {miss}" for miss in misses)
         return lines
@@ -338,6 +458,8 @@ class Matcher:
             return ()
         if isinstance(node, Field):
             return self._all_hits(node.child, story, _narrow(fields, node))
+        if isinstance(node, Concept):
+            return _tagged(self._all_hits(node.child, story, fields), node.name)
         children = (node.left, node.right) if isinstance(node, Near) else node.children
         found = (hit for child in children for hit in self._all_hits(child, story, fields))
         return _dedupe(tuple(found))
@@ -352,6 +474,10 @@ class Matcher:
             return [f"excluded by {_short(render(node))}: {found}"]
         if isinstance(node, Field):
             return self._misses(node.child, story, _narrow(fields, node))
+        if isinstance(node, Concept) and not isinstance(node.child, And | Near):
+            return [f"nothing found{_where(fields)} for @{node.name}"]
+        if isinstance(node, Concept):
+            return self._misses(node.child, story, fields)
         if isinstance(node, And):
             return [miss for child in node.children for miss in self._misses(child, story, fields)]
         if isinstance(node, Or) and not all(isinstance(c, Term | Phrase) for c in node.children):
@@ -359,10 +485,7 @@ class Matcher:
             return min(alternatives, key=len)
         if isinstance(node, Near):
             return self._near_misses(node, story, fields)
-        where = (
-            "" if fields == BOTH else f" in the {FIELDS[fields[0]]}" if fields else " (no field)"
-        )
-        return [f"nothing found{where} for {_short(render(node))}"]
+        return [f"nothing found{_where(fields)} for {_short(render(node))}"]
 
     def _near_misses(self, near: Near, story: _Story, fields: tuple[int, ...]) -> list[str]:
         sides = [
@@ -382,6 +505,8 @@ class Matcher:
 def _fast(node: Node, ids: dict[Term, int], fields: tuple[int, ...]) -> _Eval:
     if isinstance(node, Field):
         return _fast(node.child, ids, _narrow(fields, node))
+    if isinstance(node, Concept):
+        return _fast(node.child, ids, fields)
     if isinstance(node, Term):
         return _fast_any((ids[node],), fields)
     if isinstance(node, Not):
@@ -411,7 +536,7 @@ def _need(node: Node, ids: dict[Term, int]) -> frozenset[int] | None:
         return frozenset((ids[node],))
     if isinstance(node, Phrase):
         return frozenset((ids[node.terms[0]],))
-    if isinstance(node, Field):
+    if isinstance(node, Field | Concept):
         return _need(node.child, ids)
     if isinstance(node, Near):
         return _need(node.left, ids)
@@ -471,6 +596,8 @@ def _fast_positional(node: Phrase | Near, ids: dict[Term, int], fields: tuple[in
 def _spans(node: Node, ids: dict[Term, int], fields: tuple[int, ...]) -> _Spans:
     if isinstance(node, Field):
         return _spans(node.child, ids, _narrow(fields, node))
+    if isinstance(node, Concept):
+        return _spans(node.child, ids, fields)
     if isinstance(node, Term):
         return _term_spans(ids[node], fields)
     if isinstance(node, Phrase):
@@ -541,6 +668,12 @@ def _deletions(word: str, depth: int) -> set[str]:
     return found
 
 
+def _short_typo_fixes(token: str) -> set[str]:
+    """What a short word may have been before a letter was doubled ("bann"). Swapped letters
+    are not undone: they turn everyday words into terms ("uses" -> "sues")."""
+    return {token[:i] + token[i + 1 :] for i in range(1, len(token)) if token[i] == token[i - 1]}
+
+
 def _allowed_edits(term: Term) -> int:
     # Lengths are of the stem, which is what gets compared: "policies" is "policy", one edit
     # from "police", so it must not be tolerant.
@@ -561,6 +694,47 @@ def _hit(term: str, story: _Story, field: int, first: int, last: int, sim: float
     return TermHit(term, FIELDS[field], story.texts[field][start:end], start, sim)
 
 
+def _explain_meaning(topic: Topic, verdict: _Verdict) -> list[str]:
+    model = topic.meaning
+    assert model is not None
+    assert verdict.probability is not None
+    assert verdict.features is not None
+    if verdict.rules_matched:
+        effect = "kept" if verdict.matched else f"vetoed (below {model.veto_below:g})"
+    else:
+        effect = "rescued" if verdict.matched else f"not rescued (needs {model.rescue_above:g}"
+        effect += "" if verdict.matched else f" and @{topic.meaning_requires})"
+    drivers = ", ".join(
+        f"{_feature_words(name)} {push:+.2f}" for name, push in model.drivers(verdict.features)
+    )
+    return [
+        f"  meaning stage: {verdict.probability:.2f} relevant, {effect}",
+        f"  meaning drivers: {drivers or 'none'}",
+    ]
+
+
+def _feature_words(name: str) -> str:
+    """A feature name as a reader says it: "ban" in headline, @tech + @ban, rules score."""
+    kind, _, rest = name.partition(":")
+    if name == "rules":
+        return "rules score"
+    if kind == "c":
+        where = {"t": " in headline", "s": " in lede"}.get(rest.rpartition("@")[2], "")
+        concepts = rest.rpartition("@")[0] if "@" in rest else rest
+        return " + ".join(f"@{part}" for part in concepts.split("+")) + where
+    words = rest.replace("_", " ")
+    return f"\u201c{words}\u201d in {'headline' if kind == 't' else 'lede'}"
+
+
+def _where(fields: tuple[int, ...]) -> str:
+    return "" if fields == BOTH else f" in the {FIELDS[fields[0]]}" if fields else " (no field)"
+
+
+def _tagged(hits: tuple[TermHit, ...], concept: str) -> tuple[TermHit, ...]:
+    """The hits, each credited to the innermost concept it was found through."""
+    return tuple(hit if hit.concept else replace(hit, concept=concept) for hit in hits)
+
+
 def _dedupe(hits: tuple[TermHit, ...]) -> tuple[TermHit, ...]:
     seen = {(hit.term, hit.field, hit.start): hit for hit in hits}
     return tuple(sorted(seen.values(), key=lambda hit: (FIELDS.index(hit.field), hit.start)))
@@ -568,7 +742,8 @@ def _dedupe(hits: tuple[TermHit, ...]) -> tuple[TermHit, ...]:
 
 def _describe(hit: TermHit) -> str:
     similarity = "" if hit.similarity >= 100 else f", similarity {hit.similarity:g}"
-    return f"{hit.term!s} in {hit.field} at {hit.start}: {hit.text!r}{similarity}"
+    concept = f"@{hit.concept} " if hit.concept else ""
+    return f"{concept}{hit.term!s} in {hit.field} at {hit.start}: {hit.text!r}{similarity}"
 
 
 def _short(text: str, limit: int = 100) -> str:

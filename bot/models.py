@@ -8,6 +8,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from bot.meaning import MeaningModel
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,6 +43,9 @@ class Topic:
     query: str
     threshold: float = 50.0  # minimum match score, 0-100
     cluster: ClusterSettings = field(default_factory=ClusterSettings)
+    concepts: tuple[tuple[str, str], ...] = ()  # named concepts (`@name`), in definition order
+    meaning: MeaningModel | None = field(default=None, compare=False)  # the meaning stage, if any
+    meaning_requires: str = "tech"  # the concept a story must contain for the stage to rescue it
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,8 +83,9 @@ class Match:
     """A topic a story matched, with the score and the evidence."""
 
     topic: str
-    score: float  # 0-100
+    score: float  # 0-100: the rules' score
     hits: tuple[TermHit, ...] = ()
+    meaning: float | None = None  # the meaning stage's probability of relevance, when it ran
 
     @property
     def terms(self) -> list[str]:

@@ -14,7 +14,13 @@ Syntax (what Google Alerts, Talkwalker and Meltwater users already write):
     ends~0                    literal: this exact word, no inflections, no typo tolerance
     title:ban  title:(a OR b) only in the headline; summary:... only in the summary (lede)
     a NEAR/5 b                a and b within 5 words of each other, in one field, in either order
+    @tech                     a named concept: the query defined once under `concepts:`
+    NOT x NEAR/5 @tech        a scoped exclusion: excluded only when x is near the technology
     a # comment               from a # that starts a word to the end of the line
+
+Precedence, tightest first: field prefix (title:), NEAR, NOT / -, OR, AND (explicit or implied).
+So `a b OR c` is `a AND (b OR c)`, `NOT x NEAR/3 y` is `NOT (x NEAR/3 y)`, and
+`-title:x` excludes x only when it is in the headline.
 
 Operators are upper case; lower-case "or"/"and"/"not"/"near" are ordinary words. NEAR binds
 tightest and its operands must be terms, phrases or OR groups of them (they need a position).
@@ -28,6 +34,7 @@ Terms match inflections ("ban" finds "bans", "banned", "banning"); see bot.text.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from bot.errors import QuerySyntaxError
@@ -38,6 +45,7 @@ MIN_FUZZY_LEN = 5  # shorter words (ban, FRT, ICO) always match exactly
 MAX_EDITS = 2
 _FIELD = re.compile(r"(title|summary):")
 _NEAR = re.compile(r"NEAR(?:/(.*))?")
+_CONCEPT_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,39}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,7 +98,16 @@ class Near:
     distance: int
 
 
-Node = Term | Phrase | Field | And | Or | Not | Near
+@dataclass(frozen=True, slots=True)
+class Concept:
+    """A named concept (`@name`): its definition, kept under its name for evidence and
+    explanations ("ban", not 40 alternatives)."""
+
+    name: str
+    child: Node
+
+
+Node = Term | Phrase | Field | And | Or | Not | Near | Concept
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,14 +118,43 @@ class _Lexeme:
     value: int = 0  # NEAR distance
 
 
-def parse(query: str) -> Node:
-    """The tree of `query`; QuerySyntaxError (with position) when it does not parse."""
-    parser = _Parser(query, _lex(query))
+def parse(query: str, concepts: Mapping[str, Node] | None = None) -> Node:
+    """The tree of `query`; QuerySyntaxError (with position) when it does not parse.
+
+    `concepts` are the named concepts `@name` may refer to (see `parse_concepts`)."""
+    parser = _Parser(query, _lex(query), concepts or {})
     node = parser.parse_and()
     parser.expect_end()
     if not _has_positive(node):
         raise QuerySyntaxError("query only excludes: add a term to look for", 0, query)
     return node
+
+
+class ConceptError(QuerySyntaxError):
+    """A concept definition does not parse; `concept` names it, `position` is inside it."""
+
+    def __init__(self, concept: str, error: QuerySyntaxError) -> None:
+        super().__init__(f"in concept @{concept}: {error.message}", error.position, error.query)
+        self.concept = concept
+
+
+def parse_concepts(definitions: Mapping[str, str]) -> dict[str, Node]:
+    """Each concept's tree. A concept may use concepts defined before it in `definitions`, so
+    cycles cannot be written; ConceptError names the concept that does not parse."""
+    parsed: dict[str, Node] = {}
+    for name, text in definitions.items():
+        if not _CONCEPT_NAME.fullmatch(name):
+            raise ConceptError(
+                name,
+                QuerySyntaxError(
+                    "a concept name is letters, digits and _, starting with a letter", 0, name
+                ),
+            )
+        try:
+            parsed[name] = parse(text, parsed)
+        except QuerySyntaxError as error:
+            raise ConceptError(name, error) from None
+    return parsed
 
 
 def from_simple(any_of: list[str], all_of: list[list[str]], none_of: list[str]) -> str:
@@ -178,6 +224,8 @@ def _lex_word(query: str, start: int, out: list[_Lexeme]) -> int:
         start, text = start + field.end(), text[field.end() :]
     if text in ("AND", "OR", "NOT"):
         out.append(_Lexeme(text, text, start))
+    elif text.startswith("@"):
+        out.append(_Lexeme("CONCEPT", text[1:], start))
     elif near := _NEAR.fullmatch(text):
         distance = near.group(1) or ""
         if not distance.isdigit() or int(distance) < 1:
@@ -191,9 +239,10 @@ def _lex_word(query: str, start: int, out: list[_Lexeme]) -> int:
 class _Parser:
     """Recursive descent over the lexemes; one method per grammar rule, loosest first."""
 
-    def __init__(self, query: str, lexemes: list[_Lexeme]) -> None:
+    def __init__(self, query: str, lexemes: list[_Lexeme], concepts: Mapping[str, Node]) -> None:
         self.query = query
         self.lexemes = lexemes
+        self.concepts = concepts
         self.index = 0
 
     @property
@@ -246,7 +295,10 @@ class _Parser:
             right = self.parse_primary()
             for operand, where in ((node, start), (right, right_start)):
                 if not _positional(operand):
-                    raise self.fail("NEAR operands must be terms, phrases or OR groups", where)
+                    raise self.fail(
+                        "NEAR operands must be terms, phrases, or OR groups or concepts of them",
+                        where,
+                    )
             node = Near(node, right, operator.value)
         return node
 
@@ -264,6 +316,12 @@ class _Parser:
                 raise self.fail("unbalanced '(': missing ')'", lexeme)
             self.advance()
             return node
+        if lexeme.kind == "CONCEPT":
+            self.advance()
+            if lexeme.text not in self.concepts:
+                known = ", ".join(f"@{name}" for name in self.concepts) or "none defined"
+                raise self.fail(f"unknown concept @{lexeme.text} (known: {known})", lexeme)
+            return Concept(lexeme.text, self.concepts[lexeme.text])
         if lexeme.kind in ("TERM", "PHRASE"):
             self.advance()
             return (
@@ -310,10 +368,24 @@ def _term(lexeme: _Lexeme, query: str) -> Term | Phrase:
     return terms[0] if len(terms) == 1 else Phrase(tuple(terms), lexeme.text)
 
 
+def short_fuzzy_terms(node: Node) -> list[Term]:
+    """Terms written with `~` that are too short to take a typing error: the `~` does nothing,
+    which `newsbot check` says, since the admin likely expected tolerance."""
+    if isinstance(node, Term):
+        too_short = len(node.word) < MIN_FUZZY_LEN or not node.word.isalpha()
+        return [node] if node.kind == "fuzzy" and too_short else []
+    if isinstance(node, Phrase):
+        return [term for term in node.terms for term in short_fuzzy_terms(term)]
+    if isinstance(node, Field | Not | Concept):
+        return short_fuzzy_terms(node.child)
+    children = (node.left, node.right) if isinstance(node, Near) else node.children
+    return [term for child in children for term in short_fuzzy_terms(child)]
+
+
 def _positional(node: Node) -> bool:
     if isinstance(node, Term | Phrase | Near):
         return True
-    if isinstance(node, Field):
+    if isinstance(node, Field | Concept):
         return _positional(node.child)
     return isinstance(node, Or) and all(_positional(child) for child in node.children)
 
@@ -321,7 +393,7 @@ def _positional(node: Node) -> bool:
 def _has_positive(node: Node) -> bool:
     if isinstance(node, Not):
         return False
-    if isinstance(node, Field):
+    if isinstance(node, Field | Concept):
         return _has_positive(node.child)
     if isinstance(node, And):
         return any(_has_positive(child) for child in node.children)
@@ -336,6 +408,8 @@ def render(node: Node) -> str:
         return _render_term(node)
     if isinstance(node, Phrase):
         return '"' + " ".join(_render_term(term) for term in node.terms) + '"'
+    if isinstance(node, Concept):
+        return f"@{node.name}"
     if isinstance(node, Not):
         return f"NOT {render(node.child)}"
     if isinstance(node, Field):
@@ -356,7 +430,7 @@ def _render_term(term: Term) -> str:
 
 def dump(node: Node) -> str:
     """`node` as an s-expression, e.g. `(and ban (or law "facial recognition"))`; for tests."""
-    if isinstance(node, Term | Phrase):
+    if isinstance(node, Term | Phrase | Concept):
         return render(node)
     if isinstance(node, Field):
         return f"({node.name}: {dump(node.child)})"

@@ -82,6 +82,13 @@ def _words_regex(normalized: str) -> re.Pattern[str]:
     return _ASCII_WORD if normalized.isascii() else _WORD
 
 
+def fold_accents(word: str) -> str:
+    """`word` without diacritics ("prohíbe" -> "prohibe"), so rules written without accents
+    find news written with them and vice versa. Letters outside Latin scripts stay."""
+    decomposed = unicodedata.normalize("NFKD", word)
+    return "".join(char for char in decomposed if not unicodedata.combining(char))
+
+
 def words(text: str) -> list[str]:
     """The token texts of raw text: normalise, then tokenise."""
     return token_texts(normalize(text))

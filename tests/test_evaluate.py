@@ -59,9 +59,9 @@ def test_cmd_match_reports_bad_line_and_goes_on(bad_line: str, message: str) -> 
 
 def test_cmd_explain_treats_text_as_headline() -> None:
     out = io.StringIO()
-    assert cmd_explain(TOPICS, "Face scanning ban", out) == 0
+    assert cmd_explain(TOPICS, "Face scanning ban", "", out) == 0
     text = out.getvalue()
-    assert "topic faces: MATCH, score 100" in text
+    assert "topic faces: match, rules match, score 100" in text
     assert "in title at 0: 'face scanning'" in text
 
 
@@ -83,7 +83,7 @@ def test_cmd_eval_json_report() -> None:
     assert (report["precision"], report["recall"], report["f1"]) == (0.6667, 0.6667, 0.6667)
     assert [error["id"] for error in report["false_positives"]] == ["i3"]
     assert [error["id"] for error in report["false_negatives"]] == ["r3"]
-    assert "MATCH" in report["false_positives"][0]["explanation"]
+    assert ": match," in report["false_positives"][0]["explanation"]
 
 
 @pytest.mark.parametrize(

@@ -114,7 +114,7 @@ def test_bad_query_raises_with_position() -> None:
 
 def test_explain_shows_match_terms_fields_and_score() -> None:
     text = Matcher([_topic('"face scanning" ban', name="fr")]).explain("Face scanning ban", "")
-    assert "topic fr: MATCH, score 100 (threshold 50)" in text
+    assert "topic fr: match, rules match, score 100 (threshold 50)" in text
     assert "\"face scanning\" in title at 0: 'face scanning'" in text
     assert "ban in title at 14: 'ban'" in text
 
@@ -155,8 +155,8 @@ def test_decision_path_agrees_with_explanation() -> None:
         fast = {m.topic: m.score for m in matcher.match(title, summary)}
         explained = matcher.explain(title, summary)
         for name, score in fast.items():
-            assert f"topic {name}: MATCH, score {score:g}" in explained
-        assert explained.count("MATCH") == len(fast)
+            assert f"topic {name}: match, rules match, score {score:g}" in explained
+        assert explained.count(": match,") == len(fast)
 
 
 def test_the_word_memo_stays_bounded_and_keeps_matching() -> None:
