@@ -23,9 +23,9 @@ Then clean `run --once` passes deliver the rest, and the messages are counted by
 the alert id in their metadata: expected relevant stories, delivered, lost (never posted),
 duplicated (posted more than once), unexpected (an irrelevant story or an unknown message posted).
 
-The config sets `backfill_hours: 48` so the expected set does not depend on which first-poll
-policy a crash leaves a feed under (a feed first committed after another one is polled as "added
-later", and its items are 6 minutes old). Exit status 1 when anything is lost or duplicated.
+The config sets `backfill_hours: 48` so every story stays inside the first-poll window however
+long a loaded machine takes (a feed's first committed poll may come late in the run: a crash
+can undo any number of them). Exit status 1 when anything is lost or duplicated.
 """
 
 from __future__ import annotations

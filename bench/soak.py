@@ -264,14 +264,12 @@ def build(db: Path, urls: list[str], clock: Clock, out: io.StringIO) -> tuple[Ru
         )
     )
     metrics = Metrics()
-    fresh = not store.any_feed_initialized()
     runtime = Runtime(
         config,
         Matcher(config.topics),
         store,
         fetcher,
         metrics,
-        first_start_feeds=frozenset(urls) if fresh else frozenset(),
         clock=clock,
     )
     outbox = Outbox(

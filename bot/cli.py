@@ -169,10 +169,20 @@ def _run(args: argparse.Namespace, settings: Settings, config: Config) -> int:
         if not args.once:
             return service.run_forever()
         summary = service.run_once()
+        if args.dry_run:
+            _print_skipped(summary.skipped, sys.stdout)
         print(f"newsbot: {summary.line()}", file=sys.stderr)
         return 0
     finally:
         service.close()
+
+
+def _print_skipped(skipped: Sequence[tuple[str, str, str]], out: TextIO) -> None:
+    """--dry-run: what the poll would only mark seen, and why (the alerts were printed above)."""
+    from bot.format import clean_text
+
+    for feed_url, title, why in skipped:
+        print(f"skip: {clean_text(title)[:200] or '(untitled)'}\n    {feed_url}: {why}", file=out)
 
 
 def _explain_clusters(

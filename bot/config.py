@@ -25,6 +25,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from pydantic_core import ErrorDetails
 
 from bot import query as query_language
+from bot.admission import PollPolicy
 from bot.errors import ConfigError, ConfigErrors, QuerySyntaxError
 from bot.meaning import MeaningModel, MeaningModelError, load_model
 from bot.models import ClusterSettings, FeedSpec, Topic
@@ -40,7 +41,8 @@ class Defaults:
 
     interval: int = 300
     jitter: int = 30
-    backfill_hours: float = 0.0
+    backfill_hours: float = 24.0  # a feed's first poll alerts on stories this recent
+    max_alerts_per_poll: int = 20  # per feed per poll; the rest go into "and N more"
     retention_days: float = 30.0
     max_feed_bytes: int = 10 * 1024 * 1024
     connect_timeout: float = 10.0
@@ -60,6 +62,12 @@ class Config:
         if not feed.topics:
             return self.topics
         return tuple(topic for topic in self.topics if topic.name in feed.topics)
+
+    def policy_for(self, feed: FeedSpec) -> PollPolicy:
+        """The first-poll window and per-poll cap of `feed`: its own, else the defaults'."""
+        hours = self.defaults.backfill_hours if feed.backfill_hours is None else feed.backfill_hours
+        cap = feed.max_alerts_per_poll or self.defaults.max_alerts_per_poll
+        return PollPolicy(hours, cap)
 
     def with_feeds(self, feeds: list[FeedSpec]) -> Config:
         """The same config polling another feed list (`run --feeds FILE`)."""
@@ -84,6 +92,7 @@ class _DefaultsModel(_Strict):
     interval: int = Field(_DEFAULTS.interval, ge=10, le=86400)
     jitter: int = Field(_DEFAULTS.jitter, ge=0, le=3600)
     backfill_hours: float = Field(_DEFAULTS.backfill_hours, ge=0)
+    max_alerts_per_poll: int = Field(_DEFAULTS.max_alerts_per_poll, ge=1, le=1000)
     retention_days: float = Field(_DEFAULTS.retention_days, gt=0)
     max_feed_bytes: int = Field(_DEFAULTS.max_feed_bytes, ge=1024)
     connect_timeout: float = Field(_DEFAULTS.connect_timeout, gt=0, le=120)
@@ -95,6 +104,8 @@ class _FeedModel(_Strict):
     name: str | None = None
     interval: int | None = Field(None, ge=10, le=86400)
     topics: list[str] = Field(default_factory=list)
+    backfill_hours: float | None = Field(None, ge=0)
+    max_alerts_per_poll: int | None = Field(None, ge=1, le=1000)
 
     @field_validator("url")
     @classmethod
@@ -572,7 +583,12 @@ def _feeds(
         seen.add(model.url)
         feeds.append(
             FeedSpec(
-                model.url, model.name, model.interval or defaults.interval, tuple(model.topics)
+                model.url,
+                model.name,
+                model.interval or defaults.interval,
+                tuple(model.topics),
+                model.backfill_hours,
+                model.max_alerts_per_poll,
             )
         )
     if errors:

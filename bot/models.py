@@ -22,6 +22,8 @@ class FeedSpec:
     name: str | None = None
     interval: int = 300  # seconds between polls
     topics: tuple[str, ...] = ()  # empty: every topic
+    backfill_hours: float | None = None  # None: the defaults' value
+    max_alerts_per_poll: int | None = None  # None: the defaults' value
 
 
 @dataclass(frozen=True, slots=True)

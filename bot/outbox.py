@@ -64,6 +64,13 @@ def _next_try_in(queued: QueuedAlert, exc: DeliveryError) -> float:
     return max(retry_delay(queued.attempts + 1), exc.retry_after or 0.0)
 
 
+def _message(queued: QueuedAlert, thread_ts: str | None) -> SlackMessage:
+    """A prebuilt post (digest, "and N more") as built; a story's alert rendered now."""
+    if queued.message is not None:
+        return queued.message
+    return render_reply(queued.alert) if thread_ts else render_alert(queued.alert)
+
+
 class Outbox:
     def __init__(
         self,
@@ -127,7 +134,7 @@ class Outbox:
             if known:
                 result.sent += 1
                 return True
-        message = render_reply(alert) if thread_ts else render_alert(alert)
+        message = _message(queued, thread_ts)
         self.store.mark_sending(alert.id)
         started = time.monotonic()
         try:
@@ -164,9 +171,8 @@ class Outbox:
                     "message refused, sending the short form",
                     extra={"alert_id": alert.id, "channel": alert.channel, "error": exc.code},
                 )
-                return self.sender.post(
-                    alert.id, alert.channel, render_fallback(alert), thread_ts=thread_ts
-                )
+                short = SlackMessage(message.text) if queued.message else render_fallback(alert)
+                return self.sender.post(alert.id, alert.channel, short, thread_ts=thread_ts)
             if exc.code == "not_in_channel" and self.sender.join(alert.channel):
                 log.info("joined channel", extra={"channel": alert.channel})
                 return self.sender.post(alert.id, alert.channel, message, thread_ts=thread_ts)

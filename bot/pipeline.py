@@ -1,4 +1,5 @@
-"""The coordinator of one feed's poll: fetch -> parse -> unseen -> match -> cluster -> outbox.
+"""The coordinator of one feed's poll: fetch -> parse -> unseen -> match -> admit -> cluster ->
+outbox.
 
 It holds no business logic of its own: each stage is a module with a pure function or a narrow
 I/O object. Its one job beyond calling them in order is containment: whatever goes wrong with one
@@ -14,7 +15,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from bot import cluster
+from bot import admission, cluster
+from bot.admission import PollPolicy, Skipped
 from bot.config import Config
 from bot.errors import FeedGone, FetchError, ParseError, StoreError
 from bot.fetch import Fetcher
@@ -22,12 +24,14 @@ from bot.match import Matcher
 from bot.metrics import Metrics
 from bot.models import Alert, FeedSpec, FetchResult, Match, Story, Topic
 from bot.parse import parse_feed
+from bot.roundup import Post, render_more
 from bot.store import AlertedReport, Store
 
 log = logging.getLogger(__name__)
 
 MAX_BACKOFF_SECONDS = 6 * 3600
-FIRST_START_LIMIT = 20  # alerts per feed on a brand-new deployment: a taste, never a flood
+
+Candidate = tuple[Story, Topic, Match]
 
 
 @dataclass
@@ -39,7 +43,6 @@ class Runtime:
     store: Store
     fetcher: Fetcher
     metrics: Metrics
-    first_start_feeds: frozenset[str] = frozenset()  # feeds of a fresh state database
     clock: Callable[[], float] = time.time
     on_queued: Callable[[], None] = lambda: None  # wakes the outbox
 
@@ -52,6 +55,18 @@ class PollOutcome:
     queued: int = 0
     error: str = ""
     alerts: tuple[Alert, ...] = field(default=())
+    skipped: tuple[tuple[str, str], ...] = ()  # (headline, why) only marked seen: a first poll
+    overflow: int = 0  # stories over the per-poll cap, listed in an "and N more" message
+    held: int = 0  # stories held for a digest
+
+
+@dataclass(frozen=True, slots=True)
+class Intake:
+    """One poll's matches after the admission rule (bot/admission.py)."""
+
+    chosen: list[Candidate]  # to alert now, or to hold for a digest
+    skipped: list[Skipped[Story]]  # first poll: too old or undated; only marked seen
+    overflow: list[Candidate]  # over the per-poll cap: listed in an "and N more" message
 
 
 def alert_id(channel: str, story: Story) -> str:
@@ -102,24 +117,32 @@ def _poll(
     )
     new = rt.store.unseen(feed.url, parsed.stories)
     rt.metrics.stories_seen.inc(len(new))
-    candidates = _candidates(rt, feed, new, initialized)
+    intake = _admit(rt, feed, _matched(rt, feed, new), first_poll=not initialized)
+    policy = rt.config.policy_for(feed)
+    posts = more_posts(feed.name or parsed.title or feed.url, intake.overflow, policy)
     with rt.store.transaction() as db:
         planned = plan_alerts(
-            candidates,
+            intake.chosen,
             lambda channel, since: rt.store.alerted_reports(db, channel, since),
             rt.clock(),
         )
-        queued = rt.store.commit_poll(
+        held: list[Alert] = []
+        recorded = rt.store.commit_poll(
             db,
             feed.url,
             title=parsed.title,
             etag=result.etag,
             last_modified=result.last_modified,
             stories=new,
-            alerts=planned,
+            alerts=[alert for alert in planned if alert not in held],
+            held=held,
+            posts=posts,
             next_due=0.0,
         )
     _healthy(rt, feed)
+    _log_admission(feed, intake, policy, posts)
+    queued = [alert for alert in recorded if alert not in held]
+    held = [alert for alert in recorded if alert in held]
     for alert in queued:
         rt.metrics.alerts_queued.labels(topic=alert.topic, channel=alert.channel).inc()
         log.info(
@@ -141,11 +164,23 @@ def _poll(
             "stories": len(parsed.stories),
             "new": len(new),
             "queued": len(queued),
+            "skipped_old": len(intake.skipped),
+            "overflow": len(intake.overflow),
+            "held": len(held),
         },
     )
-    if queued:
+    if queued or posts:
         rt.on_queued()
-    return PollOutcome(feed.url, "ok", len(new), len(queued), alerts=tuple(queued))
+    return PollOutcome(
+        feed.url,
+        "ok",
+        len(new),
+        len(queued),
+        alerts=tuple(queued),
+        skipped=tuple((s.item.title, s.reason) for s in intake.skipped),
+        overflow=len({story.key for story, _, _ in intake.overflow}),
+        held=len(held),
+    )
 
 
 def _not_modified(rt: Runtime, feed: FeedSpec, result: FetchResult) -> PollOutcome:
@@ -159,16 +194,8 @@ def _not_modified(rt: Runtime, feed: FeedSpec, result: FetchResult) -> PollOutco
     return PollOutcome(feed.url, "not_modified")
 
 
-def _candidates(
-    rt: Runtime, feed: FeedSpec, new: Sequence[Story], initialized: bool
-) -> list[tuple[Story, Topic, Match]]:
-    """Match the new stories, then apply the first-poll policy of a feed seen for the first time.
-
-    - a feed already polled before: every new matching story alerts;
-    - the first poll of a brand-new deployment: the newest FIRST_START_LIMIT matches alert;
-    - a feed added to a running deployment: only items younger than `backfill_hours` (default 0:
-      none), so adding a feed never floods a channel with its archive.
-    """
+def _matched(rt: Runtime, feed: FeedSpec, new: Sequence[Story]) -> list[Candidate]:
+    """Every (story, topic, match) of the new stories, for the topics this feed serves."""
     topics = {topic.name: topic for topic in rt.config.topics_for(feed)}
     matched = []
     for story in new:
@@ -176,13 +203,70 @@ def _candidates(
             if match.topic in topics:
                 rt.metrics.matches.labels(topic=match.topic).inc()
                 matched.append((story, topics[match.topic], match))
-    if initialized:
-        return matched
-    if feed.url in rt.first_start_feeds:
-        newest = sorted(matched, key=lambda item: _published(item[0]), reverse=True)
-        return newest[:FIRST_START_LIMIT]
-    cutoff = rt.clock() - rt.config.defaults.backfill_hours * 3600
-    return [item for item in matched if item[0].published and _published(item[0]) >= cutoff]
+    return matched
+
+
+def _admit(rt: Runtime, feed: FeedSpec, matched: list[Candidate], *, first_poll: bool) -> Intake:
+    """Apply the admission rule (first-poll window, per-poll cap) to the matched stories."""
+    stories = {story.id: story for story, _, _ in matched}
+    decision = admission.admit(
+        [(story, story.published) for story in stories.values()],
+        first_poll=first_poll,
+        now=datetime.fromtimestamp(rt.clock(), UTC),
+        policy=rt.config.policy_for(feed),
+    )
+    chosen = {story.id for story in decision.alert}
+    over = {story.id for story in decision.overflow}
+    return Intake(
+        [c for c in matched if c[0].id in chosen],
+        list(decision.skipped),
+        [c for c in matched if c[0].id in over],
+    )
+
+
+def more_posts(source: str, overflow: Sequence[Candidate], policy: PollPolicy) -> list[Post]:
+    """One "and N more" message per channel for the stories the per-poll cap held back."""
+    by_channel: dict[str, dict[str, tuple[Story, str]]] = {}
+    for story, topic, _ in overflow:
+        for channel in topic.channels:
+            by_channel.setdefault(channel, {}).setdefault(story.key, (story, topic.name))
+    return [
+        render_more(
+            channel,
+            [name for _, name in listed.values()],
+            source,
+            [story for story, _ in listed.values()],
+            policy.max_alerts_per_poll,
+        )
+        for channel, listed in by_channel.items()
+    ]
+
+
+def _log_admission(feed: FeedSpec, intake: Intake, policy: PollPolicy, posts: list[Post]) -> None:
+    if intake.skipped:
+        log.info(
+            "first poll: older or undated stories only marked seen",
+            extra={
+                "feed_url": feed.url,
+                "skipped": len(intake.skipped),
+                "backfill_hours": policy.backfill_hours,
+            },
+        )
+        for entry in intake.skipped:
+            log.debug(
+                "not alerted",
+                extra={"feed_url": feed.url, "title": entry.item.title, "reason": entry.reason},
+            )
+    if intake.overflow:
+        log.info(
+            "over the per-poll cap: the rest listed in an 'and N more' message",
+            extra={
+                "feed_url": feed.url,
+                "overflow": len({story.key for story, _, _ in intake.overflow}),
+                "max_alerts_per_poll": policy.max_alerts_per_poll,
+                "posts": ",".join(post.id for post in posts),
+            },
+        )
 
 
 def _published(story: Story) -> float:
@@ -190,7 +274,7 @@ def _published(story: Story) -> float:
 
 
 def plan_alerts(
-    candidates: Sequence[tuple[Story, Topic, Match]],
+    candidates: Sequence[Candidate],
     reports: Callable[[str, float], list[AlertedReport]],
     now: float,
 ) -> list[Alert]:

@@ -53,13 +53,23 @@ class RunSummary:
     queued: int
     delivered: int
     still_queued: int
+    skipped: tuple[tuple[str, str, str], ...] = ()  # (feed, headline, why): only marked seen
+    overflow: int = 0  # over the per-poll cap, listed in "and N more" messages
+    held: int = 0  # held for digests
 
     def line(self) -> str:
-        return (
+        text = (
             f"polled {self.feeds} feeds ({self.failed} failed), {self.new_stories} new "
             f"stories, {self.queued} alerts queued, {self.delivered} delivered, "
             f"{self.still_queued} waiting in the outbox"
         )
+        if self.skipped:
+            text += f"; {len(self.skipped)} older or undated stories only marked seen (first poll)"
+        if self.overflow:
+            text += f"; {self.overflow} over the per-poll cap, listed in 'and N more' messages"
+        if self.held:
+            text += f"; {self.held} held for digests"
+        return text
 
 
 class Service:
@@ -96,6 +106,9 @@ class Service:
         return self._summary(outcomes, drained.sent)
 
     def _summary(self, outcomes: list[PollOutcome], delivered: int) -> RunSummary:
+        skipped = tuple(
+            (outcome.feed_url, title, why) for outcome in outcomes for title, why in outcome.skipped
+        )
         return RunSummary(
             len(outcomes),
             sum(o.status in ("failed", "disabled") for o in outcomes),
@@ -103,6 +116,9 @@ class Service:
             sum(o.queued for o in outcomes),
             delivered,
             self.rt.store.outbox_depth(),
+            skipped,
+            sum(o.overflow for o in outcomes),
+            sum(o.held for o in outcomes),
         )
 
     # --- service --------------------------------------------------------------------------------

@@ -7,6 +7,11 @@ Contract:
   same stories again).
 - An alert's id is derived from channel + story key and is UNIQUE, so a story is never queued twice
   for one channel, across feeds and restarts.
+- The outbox also carries messages newsbot builds whole (`roundup.Post`: a digest, an "and N
+  more" list): rows of another `kind`, delivered in the same per-channel order, exactly once.
+- A story matched by a topic in digest mode is recorded as an alert `held` for the digest; cutting
+  the digest (`cut_digest`) queues its messages and marks those alerts `digested` in ONE
+  transaction, so each held story is in exactly one digest.
 - The schema is created and migrated here (`PRAGMA user_version`). A file that is not a newsbot
   database, is corrupt, locked or read-only raises StoreError with the path and the fix; it is never
   reset silently.
@@ -26,9 +31,11 @@ from pathlib import Path
 from typing import Any
 
 from bot.errors import StoreError
+from bot.format import SlackMessage
 from bot.models import Alert, Match, Story, TermHit
+from bot.roundup import Post
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS feeds (
@@ -69,16 +76,24 @@ CREATE TABLE IF NOT EXISTS alerts (
     ts TEXT,
     created REAL NOT NULL,
     delivered REAL,
+    kind TEXT NOT NULL DEFAULT 'alert',
     UNIQUE (channel, story_key)
 );
 CREATE INDEX IF NOT EXISTS alerts_by_status ON alerts (status, channel, seq);
 CREATE INDEX IF NOT EXISTS alerts_by_channel_time ON alerts (channel, published);
 """
+# Steps from one schema version to the next, applied in order to an existing database.
+_MIGRATIONS = {
+    2: "ALTER TABLE alerts ADD COLUMN kind TEXT NOT NULL DEFAULT 'alert';",
+}
 
 # Outbox states. `sending` means a post was attempted and its outcome is unknown (a crash, a
 # timeout, a dropped connection): before trying again the outbox looks for the alert in Slack.
 PENDING, SENDING, SENT, PARKED, FAILED = "pending", "sending", "sent", "parked", "failed"
 QUEUED = (PENDING, SENDING)
+# A story for a topic in digest mode waits `held` until its digest is cut, then is `digested`.
+HELD, DIGESTED = "held", "digested"
+ALERT = "alert"  # the kind of a row that is one story's alert (other kinds: roundup.Post.kind)
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,6 +123,7 @@ class QueuedAlert:
     parent_ts: str | None  # the parent's Slack ts when this is a thread reply and it is known
     parent_channel_id: str | None
     created: float
+    message: SlackMessage | None = None  # a Post's prebuilt message; None for a story's alert
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,8 +177,30 @@ def encode_alert(alert: Alert) -> str:
     )
 
 
+def _steps(version: int) -> str:
+    return "".join(_MIGRATIONS[step] for step in range(version + 1, SCHEMA_VERSION + 1))
+
+
+def encode_post(post: Post) -> str:
+    message = {"text": post.message.text, "blocks": post.message.blocks}
+    return json.dumps({"message": message, "label": post.label})
+
+
+def decode_post_message(row: sqlite3.Row) -> SlackMessage | None:
+    """The prebuilt message of a Post row; None for a story's alert."""
+    if row["kind"] == ALERT:
+        return None
+    data = json.loads(row["payload"])["message"]
+    return SlackMessage(data["text"], data.get("blocks"))
+
+
 def decode_alert(row: sqlite3.Row) -> Alert:
+    """A row as an Alert; a Post row becomes an Alert whose story is the post's label, so the
+    outbox's bookkeeping (id, topic, channel) treats both alike."""
     data = json.loads(row["payload"])
+    if row["kind"] != ALERT:
+        label = Story(row["id"], "", data.get("label", row["kind"]), "", "newsbot", None)
+        return Alert(row["id"], row["topic"], row["channel"], label, Match(row["topic"], 0.0))
     match = Match(
         data["match"]["topic"],
         data["match"]["score"],
@@ -232,7 +270,8 @@ class Store:
         db.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL survives process crashes
         db.execute("PRAGMA foreign_keys=ON")
         if version < SCHEMA_VERSION:
-            db.executescript(f"BEGIN; {_SCHEMA}; PRAGMA user_version={SCHEMA_VERSION}; COMMIT;")
+            steps = _SCHEMA if version == 0 else _steps(version)
+            db.executescript(f"BEGIN; {steps}; PRAGMA user_version={SCHEMA_VERSION}; COMMIT;")
         db.execute("SELECT count(*) FROM feeds").fetchone()  # reads the file: finds corruption now
         self._check_writable(db)
 
@@ -313,20 +352,6 @@ class Store:
     def any_feed_initialized(self) -> bool:
         return bool(self._query("SELECT 1 FROM feeds WHERE initialized = 1 LIMIT 1"))
 
-    def first_start_feeds(self, configured: Sequence[str]) -> frozenset[str]:
-        """The feeds of this deployment's first start: remembered, so a crash during that first
-        cycle does not turn its unpolled feeds into "added later" ones (which post nothing)."""
-        rows = self._query("SELECT value FROM meta WHERE key = 'first_start_feeds'")
-        if rows:
-            return frozenset(json.loads(rows[0][0]))
-        if self.any_feed_initialized():
-            return frozenset()  # a database from before this was recorded
-        self._write(
-            "INSERT INTO meta VALUES ('first_start_feeds', ?)",
-            (json.dumps(sorted(set(configured))),),
-        )
-        return frozenset(configured)
-
     def _ensure_feed(self, db: sqlite3.Connection, url: str) -> None:
         db.execute("INSERT OR IGNORE INTO feeds (url) VALUES (?)", (url,))
 
@@ -392,11 +417,14 @@ class Store:
         stories: Sequence[Story],
         alerts: Sequence[Alert],
         next_due: float,
+        held: Sequence[Alert] = (),
+        posts: Sequence[Post] = (),
     ) -> list[Alert]:
-        """Inside a `transaction()`: record the poll; returns the alerts actually queued.
+        """Inside a `transaction()`: record the poll; returns the alerts actually recorded
+        (queued from `alerts`, held for a digest from `held`).
 
         An alert whose channel already has the same story (same canonical URL, maybe from
-        another feed) is not queued again.
+        another feed) is not recorded again. `posts` are queued behind the poll's alerts.
         """
         now = self._clock()
         self._ensure_feed(db, feed_url)
@@ -405,6 +433,9 @@ class Store:
             [(feed_url, story.id, story.key, now) for story in stories],
         )
         queued = [alert for alert in alerts if self.queue_alert(db, alert, now)]
+        queued += [alert for alert in held if self.queue_alert(db, alert, now, status=HELD)]
+        for post in posts:
+            self.queue_post(db, post, now)
         db.execute(
             "UPDATE feeds SET title = ?, etag = ?, last_modified = ?, initialized = 1, "
             "consecutive_failures = 0, last_error = NULL, last_attempt = ?, "
@@ -413,11 +444,13 @@ class Store:
         )
         return queued
 
-    def queue_alert(self, db: sqlite3.Connection, alert: Alert, now: float) -> bool:
+    def queue_alert(
+        self, db: sqlite3.Connection, alert: Alert, now: float, *, status: str = PENDING
+    ) -> bool:
         published = _ts(alert.story.published) or now
         cursor = db.execute(
             "INSERT OR IGNORE INTO alerts (id, topic, channel, story_key, parent_id, payload, "
-            "published, created) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            "published, created, status) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 alert.id,
                 alert.topic,
@@ -427,7 +460,17 @@ class Store:
                 encode_alert(alert),
                 published,
                 now,
+                status,
             ),
+        )
+        return cursor.rowcount == 1
+
+    def queue_post(self, db: sqlite3.Connection, post: Post, now: float) -> bool:
+        """Queue a prebuilt message; its id (also its story_key) makes a second copy a no-op."""
+        cursor = db.execute(
+            "INSERT OR IGNORE INTO alerts (id, topic, channel, story_key, payload, published, "
+            "created, kind) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (post.id, post.topic, post.channel, post.id, encode_post(post), now, now, post.kind),
         )
         return cursor.rowcount == 1
 
@@ -438,8 +481,8 @@ class Store:
         rows = db.execute(
             "SELECT a.id, a.parent_id, a.payload, a.topic, a.channel, a.published, "
             "COALESCE(p.published, a.published) AS event_start FROM alerts a "
-            "LEFT JOIN alerts p ON p.id = a.parent_id "
-            "WHERE a.channel = ? AND COALESCE(p.published, a.published) >= ? ORDER BY a.seq",
+            "LEFT JOIN alerts p ON p.id = a.parent_id WHERE a.kind = 'alert' "
+            "AND a.channel = ? AND COALESCE(p.published, a.published) >= ? ORDER BY a.seq",
             (channel, since),
         ).fetchall()
         reports = []
@@ -475,6 +518,7 @@ class Store:
             row["parent_ts"],
             row["parent_channel_id"],
             row["created"],
+            decode_post_message(row),
         )
 
     def mark_sending(self, alert_id: str) -> None:
@@ -571,7 +615,8 @@ class Store:
         with self.transaction() as db:
             seen = db.execute("DELETE FROM seen WHERE first_seen < ?", (cutoff,)).rowcount
             alerts = db.execute(
-                "DELETE FROM alerts WHERE status = 'sent' AND created < ?", (cutoff,)
+                "DELETE FROM alerts WHERE status IN ('sent', 'digested') AND created < ?",
+                (cutoff,),
             ).rowcount
         return seen, alerts
 

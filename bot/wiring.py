@@ -49,10 +49,7 @@ def build_service(
         )
     )
     metrics = Metrics()
-    first_start = store.first_start_feeds([feed.url for feed in config.feeds])
-    runtime = Runtime(
-        config, Matcher(config.topics), store, fetcher, metrics, first_start_feeds=first_start
-    )
+    runtime = Runtime(config, Matcher(config.topics), store, fetcher, metrics)
     return Service(
         settings,
         runtime,

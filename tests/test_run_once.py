@@ -113,38 +113,31 @@ def test_a_new_story_is_posted_exactly_once(
     assert sum("State senate passes" in text for text in posted) == 1
 
 
-def test_a_feed_added_later_posts_nothing_for_its_old_items(
+def test_a_feed_added_later_follows_the_first_poll_rule(
     setup: dict[str, object], slack: SlackStub, feed_server: FeedServer, tmp_path: Path
 ) -> None:
     run_once(setup)
-    feed_server.set_feed(
-        "/b.xml",
-        rss(
-            [
-                Item(
-                    "b1",
-                    "County adopts facial recognition ban",
-                    "Supervisors approve the ban.",
-                    hours_ago=2,
-                )
-            ]
-        ),
-    )
+    archive = Item("b1", "County adopts facial recognition ban", "The ban passed.", hours_ago=30)
+    recent = Item("b0", "Port authority pauses face recognition at gates", hours_ago=2)
+    feed_server.set_feed("/b.xml", rss([recent, archive]))
     write_feed_list(tmp_path, [feed_server.url("/a.xml"), feed_server.url("/b.xml")])
     code, _, err = run_once(setup)
     assert code == 0, err
-    assert len(slack.messages) == 2  # nothing from b's archive
+    assert len(slack.messages) == 3, titles(slack)  # b's recent story, not its archive
+    assert "Port authority" in slack.messages[-1]["text"]
+    assert "1 older or undated stories only marked seen" in err
     feed_server.set_feed(
         "/b.xml",
         rss(
             [
                 Item("b2", "Governor signs facial recognition moratorium into law", hours_ago=0.1),
-                Item("b1", "County adopts facial recognition ban", "Supervisors approve the ban."),
+                recent,
+                archive,
             ]
         ),
     )
     run_once(setup)
-    assert len(slack.messages) == 3
+    assert len(slack.messages) == 4
     assert "Governor signs" in slack.messages[-1]["text"]
 
 

@@ -196,22 +196,24 @@ def test_a_locked_database_is_a_clear_error(tmp_path: Path) -> None:
         holder.close()
 
 
-def test_the_first_start_feeds_are_remembered_across_a_crash(tmp_path: Path) -> None:
-    path = tmp_path / "first.db"
-    first = Store(path)
-    assert first.first_start_feeds(["https://a.example/", "https://b.example/"]) == {
-        "https://a.example/",
-        "https://b.example/",
-    }
-    first.close()  # the first cycle died before any feed was recorded
+def test_a_version_1_database_is_migrated_and_keeps_its_alerts(tmp_path: Path) -> None:
+    path = tmp_path / "v1.db"
+    old = Store(path)
+    poll(old, [story(1)], [alert(1)])
+    old.close()
+    raw = sqlite3.connect(path)  # the schema as the previous release left it: no `kind` column
+    raw.execute("ALTER TABLE alerts DROP COLUMN kind")
+    raw.execute("PRAGMA user_version = 1")
+    raw.commit()
+    raw.close()
     again = Store(path)
-    assert again.first_start_feeds(["https://a.example/", "https://c.example/"]) == {
-        "https://a.example/",
-        "https://b.example/",
-    }  # c is a feed added later
+    (head,) = again.queued_heads()
+    assert head.alert.id == "alert-#a-1"
+    assert head.message is None  # a story's alert, rendered at delivery
+    assert again.unseen("https://feed.example/rss", [story(1)]) == []
     again.close()
-
-
-def test_a_database_used_before_has_no_first_start_feeds(store: Store) -> None:
-    poll(store, [story(1)], [])
-    assert store.first_start_feeds(["https://feed.example/rss"]) == frozenset()
+    with sqlite3.connect(path) as raw:
+        assert raw.execute("PRAGMA user_version").fetchone()[0] == 2
+        columns = [row[1] for row in raw.execute("PRAGMA table_info(alerts)")]
+    raw.close()
+    assert "kind" in columns
