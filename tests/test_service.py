@@ -133,7 +133,8 @@ def test_config_edits_apply_without_restart_and_bad_edits_are_rejected(
     assert service.logs().count("config change rejected") == 1  # logged once, not every check
 
     feed_server.set_feed(
-        "/b.xml", rss([Item("b1", "Old archive item about a face scanning ban", "Archived.")])
+        "/b.xml",
+        rss([Item("b1", "Old archive item about a face scanning ban", "Archived.", hours_ago=72)]),
     )
     feeds = service.config.parent / "feeds.yaml"
     feeds.write_text(
@@ -143,6 +144,6 @@ def test_config_edits_apply_without_restart_and_bad_edits_are_rejected(
     wait_until(lambda: "config reloaded" in service.logs())
     wait_until(lambda: feed_server.count("/b.xml") >= 1)  # the new feed starts polling
     assert service.process.poll() is None
-    assert len(slack.messages) == 1  # a feed added later posts nothing from its archive
+    assert len(slack.messages) == 1  # a feed's first poll posts nothing older than 24 h
     service.process.send_signal(signal.SIGTERM)
     assert service.process.wait(timeout=15) == 0
