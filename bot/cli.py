@@ -22,6 +22,7 @@ from bot.config import Config, load_config, load_feed_list
 from bot.errors import ConfigError, NewsbotError
 from bot.logs import setup_logging
 from bot.settings import Settings, from_env
+from bot.urls import redact_url
 
 if TYPE_CHECKING:  # imported lazily at run time, by the commands that open the state
     from bot.store import Store
@@ -255,12 +256,12 @@ def _enable(settings: Settings, url: str, out: TextIO) -> int:
     store = Store(settings.db_path)
     try:
         if not store.feed_state(url).disabled:
-            print(f"{url} is not disabled", file=out)
+            print(f"{redact_url(url)} is not disabled", file=out)
             return 0
         store.enable_feed(url)
     finally:
         store.close()
-    print(f"{url} enabled: it is polled again on its next turn", file=out)
+    print(f"{redact_url(url)} enabled: it is polled again on its next turn", file=out)
     return 0
 
 
@@ -270,13 +271,14 @@ def _print_status(store: Store, out: TextIO) -> None:
         condition = (
             "disabled" if state.disabled else ("failing" if state.consecutive_failures else "ok")
         )
+        shown = redact_url(state.url)  # errors recorded before 0.2 may hold the raw URL
         rows.append(
             (
-                state.url,
+                shown,
                 _ago(state.last_success),
                 str(state.consecutive_failures),
                 condition,
-                (state.last_error or "")[:80],
+                (state.last_error or "").replace(state.url, shown)[:80],
             )
         )
     _table(rows, out)

@@ -29,7 +29,7 @@ from bot.admission import PollPolicy
 from bot.errors import ConfigError, ConfigErrors, QuerySyntaxError
 from bot.meaning import MeaningModel, MeaningModelError, load_model
 from bot.models import ClusterSettings, FeedSpec, Topic
-from bot.urls import is_http_url
+from bot.urls import is_http_url, redact_url
 
 Loc = tuple[str | int, ...]
 T = TypeVar("T")
@@ -47,6 +47,8 @@ class Defaults:
     max_feed_bytes: int = 10 * 1024 * 1024
     connect_timeout: float = 10.0
     read_timeout: float = 30.0
+    fetch_deadline: float = 60.0  # seconds for a whole fetch: connect, headers, body, redirects
+    allow_private_networks: bool = False  # may a public feed redirect into a private network?
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,6 +99,8 @@ class _DefaultsModel(_Strict):
     max_feed_bytes: int = Field(_DEFAULTS.max_feed_bytes, ge=1024)
     connect_timeout: float = Field(_DEFAULTS.connect_timeout, gt=0, le=120)
     read_timeout: float = Field(_DEFAULTS.read_timeout, gt=0, le=600)
+    fetch_deadline: float = Field(_DEFAULTS.fetch_deadline, gt=0, le=600)
+    allow_private_networks: bool = _DEFAULTS.allow_private_networks
 
 
 class _FeedModel(_Strict):
@@ -112,7 +116,7 @@ class _FeedModel(_Strict):
     def _http_only(cls, url: str) -> str:
         url = url.strip()
         if not is_http_url(url):
-            raise ValueError(f"must be an http(s) URL, got {url!r}")
+            raise ValueError(f"must be an http(s) URL, got {redact_url(url)!r}")
         return url
 
 
@@ -579,7 +583,8 @@ def _feeds(
             hint = f"did you mean {close[0]!r}?" if close else f"known: {known}"
             errors.append(source.error(f"unknown topic {unknown!r} ({hint})", (index, "topics")))
         if model.url in seen:
-            errors.append(source.error(f"duplicate feed {model.url!r}", (index, "url")))
+            shown = redact_url(model.url)
+            errors.append(source.error(f"duplicate feed {shown!r}", (index, "url")))
         seen.add(model.url)
         feeds.append(
             FeedSpec(
@@ -672,7 +677,9 @@ def load_feed_list(path: Path, defaults: Defaults) -> list[FeedSpec]:
             continue  # blank lines and comments
         url = words[0]
         if not is_http_url(url):
-            raise ConfigError(f"not an http(s) URL: {url!r}", file=str(path), line=number)
+            raise ConfigError(
+                f"not an http(s) URL: {redact_url(url)!r}", file=str(path), line=number
+            )
         feeds.append(FeedSpec(url, None, defaults.interval))
     return _unique(feeds)
 
@@ -690,7 +697,7 @@ def _opml_feeds(raw: bytes, path: Path, defaults: Defaults) -> list[FeedSpec]:
         if not url:
             continue
         if not is_http_url(url):
-            raise ConfigError(f"not an http(s) feed URL: {url!r}", file=str(path))
+            raise ConfigError(f"not an http(s) feed URL: {redact_url(url)!r}", file=str(path))
         name = outline.get("title") or outline.get("text")
         feeds.append(FeedSpec(url, name, defaults.interval))
     if not feeds:

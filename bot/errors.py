@@ -12,6 +12,26 @@ NewsbotError
 
 from __future__ import annotations
 
+from bot.urls import redact_url
+
+MAX_DETAIL = 160  # characters of a fetch or parse error's detail: enough to say what went wrong
+MAX_MESSAGE = 480  # characters of any error message kept in the state or logged for a feed
+EXCERPT = 32  # characters of server-sent text (a body, a header, a reason phrase) quoted in one
+
+
+def excerpt(data: bytes | str, limit: int = EXCERPT) -> str:
+    """A short, escaped excerpt of untrusted server-sent text, for an error message: at most
+    `limit` characters of it, quoted, control characters and quotes escaped, "..." if cut."""
+    text = data.decode("utf-8", "replace") if isinstance(data, bytes) else data
+    return repr(text[:limit]) + ("..." if len(text) > limit else "")
+
+
+def clip(detail: str, limit: int = MAX_MESSAGE) -> str:
+    """`detail` fit for a log line and the state: non-printable characters escaped, cut at
+    `limit` characters. (Library messages may quote what a server sent.)"""
+    shown = "".join(c if c.isprintable() else c.encode("unicode_escape").decode() for c in detail)
+    return shown if len(shown) <= limit else shown[:limit] + "..."
+
 
 class NewsbotError(Exception):
     """Base of every error newsbot raises on purpose."""
@@ -62,7 +82,8 @@ class FetchError(NewsbotError):
     """A feed could not be fetched.
 
     `kind` is one of: scheme, dns, connect, timeout, http, too_large, redirects, protocol.
-    `retry_after` carries the server's Retry-After (seconds) on 429/503.
+    `retry_after` carries the server's Retry-After (seconds) on 429/503. The message shows the
+    URL redacted (credentials never in an error message) and the detail clipped.
     """
 
     def __init__(
@@ -78,7 +99,7 @@ class FetchError(NewsbotError):
         self.kind = kind
         self.status = status
         self.retry_after = retry_after
-        super().__init__(f"fetch {feed_url}: {message}")
+        super().__init__(f"fetch {redact_url(feed_url)}: {clip(message, MAX_DETAIL)}")
 
 
 class FeedGone(FetchError):
@@ -90,7 +111,7 @@ class ParseError(NewsbotError):
 
     def __init__(self, feed_url: str, message: str) -> None:
         self.feed_url = feed_url
-        super().__init__(f"parse {feed_url}: {message}")
+        super().__init__(f"parse {redact_url(feed_url)}: {clip(message, MAX_DETAIL)}")
 
 
 class StoreError(NewsbotError):

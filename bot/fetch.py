@@ -8,6 +8,8 @@ Contract: `Fetcher.fetch(url, etag=..., last_modified=...)` returns a `FetchResu
     dns         the host name does not resolve
     connect     the connection was refused, reset or failed
     timeout     connect or read timeout, or the overall deadline passed (a trickling server)
+    private     a redirect from a public address into a private network (see bot.guard)
+    cancelled   `cancel()` was called (the service is stopping): not the feed's fault
     http        an HTTP error status; `status` set, `retry_after` set on 429/503 when given
     too_large   the DECOMPRESSED body exceeds `FetchLimits.max_bytes`
     redirects   more than `FetchLimits.max_redirects` hops (a loop, or a chain too long)
@@ -20,10 +22,15 @@ How the limits hold:
   and shares one deadline.
 - Bodies are streamed raw and decompressed here with zlib's `max_length`, so neither a 200 MB
   body nor a gzip bomb is ever held in memory beyond `max_bytes` + one chunk.
-- Each hop's connect/read timeouts are capped by the time left before the overall deadline, and
-  the deadline is checked between body chunks, so a server trickling one byte a second is cut
-  off. (A server trickling its *headers* is bounded by the read timeout per read and h11's
-  header size limit.)
+- The overall deadline covers the whole exchange: connect, headers, body and every redirect
+  hop. httpx's timeouts are per read, so a server trickling its headers one byte at a time never
+  trips them; `bot.guard`'s watchdog shuts the socket down from outside the blocking read when
+  the deadline passes. Each hop's connect/read timeouts are also capped by the time left.
+- Redirects from a public address into loopback, private, link-local or metadata addresses are
+  refused (the address connected to is checked, not the name), unless the operator allows
+  private networks; see `bot.guard`.
+- Error messages show the feed URL redacted (`bot.urls.redact_url`), and at most a short,
+  escaped excerpt of anything the server sent.
 
 One `Fetcher` holds one `httpx.Client` (connection pool, cookie jar) and may be shared by the
 threads of a worker pool; `close()` it on shutdown.
@@ -48,10 +55,11 @@ import httpx
 
 from bot import __version__
 from bot.config import Defaults
-from bot.errors import FeedGone, FetchError
+from bot.errors import FeedGone, FetchError, excerpt
+from bot.guard import AddressPolicy, AddressRefused, Exchange, Guard, guarded_transport
 from bot.http_headers import parse_retry_after
 from bot.models import FetchResult
-from bot.urls import is_http_url
+from bot.urls import is_http_url, redact_url
 
 log = logging.getLogger(__name__)
 
@@ -71,7 +79,7 @@ class FetchLimits:
 
     connect_timeout: float = _DEFAULTS.connect_timeout  # seconds to establish a connection
     read_timeout: float = _DEFAULTS.read_timeout  # seconds of silence between two reads
-    total_timeout: float = 60.0  # seconds for the whole fetch, redirects and body included
+    total_timeout: float = _DEFAULTS.fetch_deadline  # the whole fetch: connect to last byte
     max_bytes: int = _DEFAULTS.max_feed_bytes  # decompressed body size cap
     max_redirects: int = 5
     user_agent: str = f"newsbot/{__version__} (+https://github.com/newsbot/newsbot; news alert bot)"
@@ -81,11 +89,16 @@ class Fetcher:
     """Fetches feeds with one reusable, thread-safe HTTP client."""
 
     def __init__(
-        self, limits: FetchLimits = FetchLimits(), transport: httpx.BaseTransport | None = None
+        self,
+        limits: FetchLimits = FetchLimits(),
+        transport: httpx.BaseTransport | None = None,
+        *,
+        policy: AddressPolicy | None = None,
     ) -> None:
         self._limits = limits
+        self._guard = Guard(policy or AddressPolicy())
         self._client = httpx.Client(
-            transport=transport,
+            transport=transport or guarded_transport(_tls_context()),
             verify=_tls_context(),
             follow_redirects=False,  # followed by hand: see the module docstring
             timeout=httpx.Timeout(limits.read_timeout, connect=limits.connect_timeout),
@@ -97,31 +110,63 @@ class Fetcher:
         )
 
     def close(self) -> None:
+        self._guard.cancel()
         self._client.close()
+
+    def cancel(self) -> None:
+        """Fail every fetch in flight at once, and every later one (kind `cancelled`)."""
+        self._guard.cancel()
 
     def fetch(
         self, url: str, *, etag: str | None = None, last_modified: str | None = None
     ) -> FetchResult:
         """GET `url`, conditionally when a validator is given; see the module docstring."""
         start = time.monotonic()
+        shown = redact_url(url)
         try:
-            result = self._follow(url, _conditional_headers(etag, last_modified), start)
+            result = self._guarded(url, _conditional_headers(etag, last_modified), start)
         except FetchError as exc:
             # Debug only: the caller logs the failure once, with the feed's failure count.
             log.debug(
                 "fetch failed: %s",
                 exc,
-                extra={"feed_url": url, "status": exc.status, "elapsed_ms": _ms_since(start)},
+                extra={"feed_url": shown, "status": exc.status, "elapsed_ms": _ms_since(start)},
             )
             raise
         log.debug(  # the pipeline logs the poll once, with what it found
             "fetched %s: HTTP %d, %d bytes",
-            url,
+            shown,
             result.status,
             len(result.body or b""),
-            extra={"feed_url": url, "status": result.status, "elapsed_ms": result.elapsed_ms},
+            extra={"feed_url": shown, "status": result.status, "elapsed_ms": result.elapsed_ms},
         )
         return result
+
+    def _guarded(self, url: str, headers: dict[str, str], start: float) -> FetchResult:
+        """`_follow` under the guard's watchdog: whatever it returned or raised, an exchange the
+        watchdog cut off is a timeout (or a cancellation)."""
+        with self._guard.exchange(start + self._limits.total_timeout) as exchange:
+            try:
+                result = self._follow(url, headers, start)
+            except FetchError as exc:
+                cut = self._cut_off(url, exchange)
+                if cut is None:
+                    raise
+                raise cut from exc
+            cut = self._cut_off(url, exchange)
+            if cut is not None:
+                raise cut
+            return result
+
+    def _cut_off(self, feed_url: str, exchange: Exchange) -> FetchError | None:
+        if exchange.cancelled:
+            return FetchError(feed_url, "cancelled", "fetch cancelled: newsbot is stopping")
+        if exchange.expired:
+            deadline = self._limits.total_timeout
+            return FetchError(
+                feed_url, "timeout", f"no complete response within the {deadline:g} s deadline"
+            )
+        return None
 
     def _follow(self, url: str, headers: dict[str, str], start: float) -> FetchResult:
         deadline = start + self._limits.total_timeout
@@ -178,6 +223,8 @@ class Fetcher:
             raise FetchError(feed_url, "protocol", f"HTTP protocol error: {exc}") from exc
         except httpx.TransportError as exc:
             raise FetchError(feed_url, "connect", f"connection failed: {exc}") from exc
+        except AddressRefused as exc:
+            raise FetchError(feed_url, "private", str(exc)) from exc
 
     def _timeout_error(
         self, feed_url: str, exc: httpx.TimeoutException, deadline: float
@@ -231,8 +278,8 @@ def _require_http(feed_url: str, chain: list[str]) -> None:
     if is_http_url(current):
         return
     if len(chain) == 1:
-        raise FetchError(feed_url, "scheme", f"not an http(s) URL: {current!r}")
-    raise FetchError(feed_url, "scheme", f"redirect to a non-http(s) URL: {current!r}")
+        raise FetchError(feed_url, "scheme", f"not an http(s) URL: {redact_url(current)!r}")
+    raise FetchError(feed_url, "scheme", f"redirect to a non-http(s) URL: {redact_url(current)!r}")
 
 
 def _redirect_target(feed_url: str, response: httpx.Response) -> str | None:
@@ -272,7 +319,7 @@ def _reason(response: httpx.Response) -> str:
     try:
         return HTTPStatus(response.status_code).phrase
     except ValueError:
-        return response.reason_phrase or "(unknown status)"
+        return excerpt(response.reason_phrase) if response.reason_phrase else "(unknown status)"
 
 
 def _connect_error(feed_url: str, exc: httpx.ConnectError) -> FetchError:

@@ -52,6 +52,9 @@ class _Server(ThreadingHTTPServer):
     """The HTTP server, carrying what the handler needs."""
 
     daemon_threads = True
+    # socketserver's default listen backlog is 5: a burst of scrapes would find the queue full
+    # and the kernel would drop their connections. The kernel caps it at net.core.somaxconn.
+    request_queue_size = 1024
 
     def __init__(
         self, address: tuple[str, int], metrics: Metrics, probe: Callable[[], HealthReport]

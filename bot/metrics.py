@@ -5,18 +5,22 @@ Contract: one `Metrics` object is built at start-up and passed to the stages tha
 own `CollectorRegistry`, so tests and a second bot in one process never share counts. Stages use
 the metric attributes directly, with the labels named below:
 
-    metrics.feeds_polled.labels(feed=url).inc()
+    metrics.feeds_polled.labels(feed=metrics.feed_label(feed.name, feed.url)).inc()
     with metrics.poll_seconds.time(): ...
     metrics.outbox_depth.set(n)
 
 Names follow Prometheus' conventions (https://prometheus.io/docs/practices/naming/): prefixed
 `newsbot_`, counters end in `_total` (added by the client library), units in the name (`_seconds`).
-Label values must come from the configuration (feed URLs, topic and channel names) or from a
+Label values must come from the configuration (feed names, topic and channel names) or from a
 short fixed list (error kinds, Slack error codes), never from story content, so the number of
-series stays bounded.
+series stays bounded. A feed is labelled by its configured name, else by its redacted URL
+(`bot.urls.redact_url`: never a credential), at most MAX_FEED_LABEL characters; past
+MAX_FEED_SERIES distinct feeds (a huge `--feeds` list) the rest share the label "other".
 """
 
 from __future__ import annotations
+
+import threading
 
 from prometheus_client import (
     CollectorRegistry,
@@ -29,6 +33,8 @@ from prometheus_client.gc_collector import GCCollector
 from prometheus_client.platform_collector import PlatformCollector
 from prometheus_client.process_collector import ProcessCollector
 
+from bot.urls import redact_url
+
 # Fetch errors by kind (see bot.errors.FetchError) plus "parse" for a body that is not a feed.
 # They start at 0 so `rate()` and alerts on them work before the first error ever happens.
 FETCH_ERROR_KINDS = (
@@ -40,8 +46,11 @@ FETCH_ERROR_KINDS = (
     "too_large",
     "redirects",
     "protocol",
+    "private",
     "parse",
 )
+MAX_FEED_SERIES = 1000
+MAX_FEED_LABEL = 120
 
 # A feed poll is bounded by the connect and read timeouts (10 s + 30 s by default).
 POLL_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 20.0, 40.0, 60.0)
@@ -54,13 +63,15 @@ class Metrics:
 
     def __init__(self, registry: CollectorRegistry | None = None) -> None:
         self.registry = registry if registry is not None else CollectorRegistry(auto_describe=True)
+        self._feed_labels: set[str] = set()
+        self._feed_labels_lock = threading.Lock()
         reg = self.registry
         self.feeds_polled = Counter(
-            "newsbot_feeds_polled", "Feed polls attempted, by feed URL.", ["feed"], registry=reg
+            "newsbot_feeds_polled", "Feed polls attempted, by feed.", ["feed"], registry=reg
         )
         self.not_modified = Counter(
             "newsbot_not_modified",
-            "Polls answered 304 Not Modified (RFC 9110 section 15.4.5), by feed URL.",
+            "Polls answered 304 Not Modified (RFC 9110 section 15.4.5), by feed.",
             ["feed"],
             registry=reg,
         )
@@ -113,13 +124,13 @@ class Metrics:
         )
         self.feed_last_success_timestamp = Gauge(
             "newsbot_feed_last_success_timestamp_seconds",
-            "Unix time of the last successful poll, by feed URL.",
+            "Unix time of the last successful poll, by feed.",
             ["feed"],
             registry=reg,
         )
         self.feed_consecutive_failures = Gauge(
             "newsbot_feed_consecutive_failures",
-            "Failed polls in a row, by feed URL (0 after a success).",
+            "Failed polls in a row, by feed (0 after a success).",
             ["feed"],
             registry=reg,
         )
@@ -140,6 +151,15 @@ class Metrics:
         ProcessCollector(registry=reg)
         PlatformCollector(registry=reg)
         GCCollector(registry=reg)
+
+    def feed_label(self, name: str | None, url: str) -> str:
+        """The `feed` label of a feed: bounded in length and in number, free of secrets."""
+        label = (name or redact_url(url))[:MAX_FEED_LABEL]
+        with self._feed_labels_lock:
+            if label in self._feed_labels or len(self._feed_labels) < MAX_FEED_SERIES:
+                self._feed_labels.add(label)
+                return label
+        return "other"
 
     def render(self) -> bytes:
         """The Prometheus text exposition of every metric on this registry."""

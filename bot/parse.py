@@ -47,7 +47,7 @@ from urllib.parse import urljoin, urlsplit
 
 import feedparser
 
-from bot.errors import ParseError
+from bot.errors import ParseError, excerpt
 from bot.html_text import html_to_text
 from bot.models import Story
 from bot.urls import canonical_url
@@ -125,7 +125,7 @@ def _raise_if_not_a_feed(result: Any, body: bytes, feed_url: str) -> None:
         raise ParseError(feed_url, "not a feed: looks like an HTML page")
     start = body.lstrip(b"\xef\xbb\xbf \t\r\n")[:40]
     if not result.version and not start.startswith(b"<"):
-        message = f"not a feed: the body is neither XML nor JSON (starts {start!r})"
+        message = f"not a feed: the body is neither XML nor JSON (starts {excerpt(start)})"
         raise ParseError(feed_url, message)
     if result.bozo:
         raise ParseError(feed_url, f"malformed feed: {result.get('bozo_exception')}")

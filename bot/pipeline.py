@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from bot import admission, cluster
 from bot.admission import PollPolicy, Skipped
 from bot.config import Config
-from bot.errors import FeedGone, FetchError, ParseError, StoreError
+from bot.errors import FeedGone, FetchError, ParseError, StoreError, clip
 from bot.fetch import Fetcher
 from bot.match import Matcher
 from bot.metrics import Metrics
@@ -26,6 +26,7 @@ from bot.models import Alert, FeedSpec, FetchResult, Match, Story, Topic
 from bot.parse import parse_feed
 from bot.roundup import Post, render_more
 from bot.store import AlertedReport, Store
+from bot.urls import redact_url
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +51,7 @@ class Runtime:
 @dataclass(frozen=True, slots=True)
 class PollOutcome:
     feed_url: str
-    status: str  # ok | not_modified | failed | disabled | skipped
+    status: str  # ok | not_modified | failed | disabled | skipped | cancelled
     new_stories: int = 0
     queued: int = 0
     error: str = ""
@@ -93,13 +94,15 @@ def poll_feed(rt: Runtime, feed: FeedSpec, *, force: bool = False) -> PollOutcom
     except FeedGone as exc:
         return _failed(rt, feed, exc, "gone", disable=True)
     except FetchError as exc:
+        if exc.kind == "cancelled":  # the service is stopping: not the feed's failure
+            return PollOutcome(feed.url, "cancelled", error=str(exc))
         return _failed(rt, feed, exc, exc.kind, retry_after=exc.retry_after)
     except ParseError as exc:
         return _failed(rt, feed, exc, "parse")
     except StoreError:
         raise  # the state is broken: the service must say so, not carry on
     except Exception as exc:  # a bug in one feed's handling must not stop the others
-        log.exception("poll crashed", extra={"feed_url": feed.url})
+        log.exception("poll crashed", extra={"feed_url": redact_url(feed.url)})
         return _failed(rt, feed, exc, "internal")
     finally:
         rt.metrics.poll_seconds.observe(time.monotonic() - started)
@@ -109,7 +112,7 @@ def _poll(
     rt: Runtime, feed: FeedSpec, etag: str | None, last_modified: str | None, initialized: bool
 ) -> PollOutcome:
     result = rt.fetcher.fetch(feed.url, etag=etag, last_modified=last_modified)
-    rt.metrics.feeds_polled.labels(feed=feed.url).inc()
+    rt.metrics.feeds_polled.labels(feed=_label(rt, feed)).inc()
     if result.not_modified or result.body is None:
         return _not_modified(rt, feed, result)
     parsed = parse_feed(
@@ -148,7 +151,7 @@ def _poll(
         log.info(
             "alert queued",
             extra={
-                "feed_url": feed.url,
+                "feed_url": redact_url(feed.url),
                 "topic": alert.topic,
                 "channel": alert.channel,
                 "alert_id": alert.id,
@@ -158,7 +161,7 @@ def _poll(
     log.info(
         "polled",
         extra={
-            "feed_url": feed.url,
+            "feed_url": redact_url(feed.url),
             "status": result.status,
             "elapsed_ms": result.elapsed_ms,
             "stories": len(parsed.stories),
@@ -184,12 +187,16 @@ def _poll(
 
 
 def _not_modified(rt: Runtime, feed: FeedSpec, result: FetchResult) -> PollOutcome:
-    rt.metrics.not_modified.labels(feed=feed.url).inc()
+    rt.metrics.not_modified.labels(feed=_label(rt, feed)).inc()
     rt.store.record_not_modified(feed.url, 0.0)
     _healthy(rt, feed)
     log.info(
         "not modified",
-        extra={"feed_url": feed.url, "status": result.status, "elapsed_ms": result.elapsed_ms},
+        extra={
+            "feed_url": redact_url(feed.url),
+            "status": result.status,
+            "elapsed_ms": result.elapsed_ms,
+        },
     )
     return PollOutcome(feed.url, "not_modified")
 
@@ -363,18 +370,20 @@ def _failed(
 ) -> PollOutcome:
     state = rt.store.feed_state(feed.url)
     delay = backoff_delay(feed.interval, state.consecutive_failures + 1, retry_after)
-    message = str(exc) if kind != "gone" else f"{exc} (feed disabled: the server says it is gone)"
+    message = clip(str(exc))
+    if kind == "gone":
+        message = f"{message} (feed disabled: the server says it is gone)"
     failures = rt.store.record_failure(feed.url, message, rt.clock() + delay, disable=disable)
     rt.metrics.fetch_errors.labels(kind=kind).inc()
-    rt.metrics.feed_consecutive_failures.labels(feed=feed.url).set(failures)
+    rt.metrics.feed_consecutive_failures.labels(feed=_label(rt, feed)).set(failures)
     level = logging.ERROR if disable else logging.WARNING
     log.log(
         level,
         "feed failed",
         extra={
-            "feed_url": feed.url,
+            "feed_url": redact_url(feed.url),
             "kind": kind,
-            "error": str(exc),
+            "error": message,
             "failures": failures,
             "retry_in_s": 0 if disable else round(delay),
         },
@@ -383,5 +392,10 @@ def _failed(
 
 
 def _healthy(rt: Runtime, feed: FeedSpec) -> None:
-    rt.metrics.feed_consecutive_failures.labels(feed=feed.url).set(0)
-    rt.metrics.feed_last_success_timestamp.labels(feed=feed.url).set(rt.clock())
+    rt.metrics.feed_consecutive_failures.labels(feed=_label(rt, feed)).set(0)
+    rt.metrics.feed_last_success_timestamp.labels(feed=_label(rt, feed)).set(rt.clock())
+
+
+def _label(rt: Runtime, feed: FeedSpec) -> str:
+    """The feed's /metrics label: its name, or its redacted URL; never a credential."""
+    return rt.metrics.feed_label(feed.name, feed.url)

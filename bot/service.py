@@ -1,13 +1,16 @@
 """The long-running service and the one-shot run: wiring, schedule, reload, shutdown.
 
 - one APScheduler job per feed (its interval plus jitter, `max_instances=1`, coalescing) on a
-  bounded thread pool, so one slow or broken feed never blocks the others;
+  bounded thread pool, so one slow or broken feed never blocks the others and never holds more
+  than one worker; a poll never outlives the fetch deadline (`bot.guard`'s watchdog); the reload
+  and prune jobs have their own small pool, so feeds can never starve them;
 - one delivery thread draining the outbox, woken when a poll queues alerts;
 - a watcher that reloads the configuration when its files change: a valid edit is applied without
   a restart (feeds added, removed, re-timed; topics rebuilt), an invalid one is logged once with
   the same message `newsbot check` gives and the running configuration stays;
-- SIGTERM/SIGINT: stop scheduling, let in-flight polls and the in-flight post finish, close the
-  store, exit 0.
+- SIGTERM/SIGINT: stop scheduling, cut in-flight fetches off at once (a stuck server never
+  delays shutdown; the cut poll is not counted as the feed's failure), let the in-flight post
+  finish, close the store, exit 0.
 """
 
 from __future__ import annotations
@@ -41,6 +44,7 @@ from bot.settings import Settings
 log = logging.getLogger(__name__)
 
 POLL_WORKERS = 8
+CONTROL_WORKERS = 2  # reload and prune: never queued behind stuck polls
 RELOAD_CHECK_SECONDS = 2.0
 PRUNE_SECONDS = 6 * 3600
 
@@ -129,16 +133,23 @@ class Service:
         self.rt.store.unpark_all()
         self._check_slack_auth()
         self.scheduler = BackgroundScheduler(
-            executors={"default": JobPool(POLL_WORKERS)},
+            executors={"default": JobPool(POLL_WORKERS), "control": JobPool(CONTROL_WORKERS)},
             job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 60},
         )
         for feed in self.rt.config.feeds:
             self._add_feed_job(feed, first=True)
         self.scheduler.add_job(
-            self._check_reload, IntervalTrigger(seconds=RELOAD_CHECK_SECONDS), id="reload"
+            self._check_reload,
+            IntervalTrigger(seconds=RELOAD_CHECK_SECONDS),
+            id="reload",
+            executor="control",
         )
         self.scheduler.add_job(
-            self._prune, IntervalTrigger(seconds=PRUNE_SECONDS), id="prune", next_run_time=_now_dt()
+            self._prune,
+            IntervalTrigger(seconds=PRUNE_SECONDS),
+            id="prune",
+            next_run_time=_now_dt(),
+            executor="control",
         )
         self._deliverer = threading.Thread(target=self._deliver_loop, name="outbox", daemon=True)
         self._deliverer.start()
@@ -153,6 +164,7 @@ class Service:
         )
         self.stop_event.wait()
         log.info("shutting down: finishing in-flight work")
+        self.rt.fetcher.cancel()  # in-flight fetches end now, whatever the server does
         self.scheduler.shutdown(wait=True)  # in-flight polls finish, no new ones start
         self.wake.set()
         self._deliverer.join(timeout=30)

@@ -4,6 +4,10 @@ Contract:
 - `canonical_url(url)` returns the canonical http(s) form of `url`, or "" when it is not an
   http(s) URL with a host (``javascript:``, ``mailto:``, relative, malformed, bad port).
 - `is_http_url(url)` says whether `url` is an absolute http(s) URL with a host.
+- `redact_url(url)` is `url` fit to show (logs, metrics, `status`, error messages): the one
+  redaction rule. User info, the values of secret-looking query parameters (api_key, token,
+  sig, secret, password, auth, ...) and random-looking path segments and values become `***`;
+  the fragment is dropped. The store and the fetch keep the real URL.
 
 Canonicalisation is pure and idempotent (`canonical_url(canonical_url(u)) == canonical_url(u)`):
 - scheme and host lower-cased, a trailing dot on the host dropped, default ports dropped
@@ -42,6 +46,14 @@ _WRAPPERS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "news.google.com": (("/",), ("url",)),
 }
 _MAX_UNWRAP = 3  # a wrapper wrapping a wrapper is plausible; deeper is not
+
+REDACTED = "***"
+# A query parameter whose lower-cased name contains one of these carries a secret, or may.
+_SECRET_NAME_PARTS = (
+    "key", "token", "sig", "secret", "pass", "pwd", "auth", "session", "credential", "jwt",
+    "hash", "code", "ticket", "hmac", "private",
+)  # fmt: skip
+_RANDOM_MIN = 16  # a value this long mixing letters and digits looks like a token
 
 # RFC 3986 §3.3: pchar plus "/" and "%" (already-encoded octets stay as they are).
 _PATH_SAFE = "/%:@!$&'()*+,;=-._~"
@@ -114,3 +126,39 @@ def _unwrap(canonical: str) -> str | None:
         if is_http_url(target):
             return target
     return None
+
+
+def redact_url(url: str) -> str:
+    """`url` with its credentials replaced by `***`: safe to log, to label a metric, to show."""
+    try:
+        parts = urlsplit(url.strip())
+        parts.port  # noqa: B018  (raises ValueError on a malformed port)
+    except ValueError:
+        return "(unreadable URL)"
+    host = parts.netloc.rpartition("@")[2]
+    netloc = f"{REDACTED}@{host}" if "@" in parts.netloc else host
+    path = "/".join(REDACTED if _looks_random(seg, 20) else seg for seg in parts.path.split("/"))
+    query = "&".join(_redact_pair(pair) for pair in parts.query.split("&") if pair)
+    return urlunsplit((parts.scheme, netloc, path, query, ""))
+
+
+def _redact_pair(pair: str) -> str:
+    name, equals, value = pair.partition("=")
+    if not equals:
+        return REDACTED if _looks_random(name, _RANDOM_MIN) else pair
+    lowered = unquote(name).lower()
+    if value and (
+        any(part in lowered for part in _SECRET_NAME_PARTS) or _looks_random(value, _RANDOM_MIN)
+    ):
+        return f"{name}={REDACTED}"
+    return pair
+
+
+def _looks_random(text: str, min_length: int) -> bool:
+    value = unquote(text)
+    return (
+        len(value) >= min_length
+        and " " not in value
+        and any(c.isdigit() for c in value)
+        and any(c.isalpha() for c in value)
+    )

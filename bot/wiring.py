@@ -11,6 +11,7 @@ import sys
 from bot.config import Config
 from bot.deliver import SlackSender, TerminalSender
 from bot.fetch import Fetcher, FetchLimits
+from bot.guard import AddressPolicy
 from bot.match import Matcher
 from bot.metrics import Metrics
 from bot.models import FeedSpec
@@ -45,8 +46,10 @@ def build_service(
         FetchLimits(
             connect_timeout=defaults.connect_timeout,
             read_timeout=defaults.read_timeout,
+            total_timeout=defaults.fetch_deadline,
             max_bytes=defaults.max_feed_bytes,
-        )
+        ),
+        policy=AddressPolicy(allow_private=defaults.allow_private_networks),
     )
     metrics = Metrics()
     runtime = Runtime(config, Matcher(config.topics), store, fetcher, metrics)

@@ -17,13 +17,16 @@ Routes (the path is matched without its query string; unknown paths give 404):
     set_status(path, status, headers=None, body=b"")      any status, e.g. 429 + Retry-After
     set_redirect(path, target, status=302)               target: a path or an absolute URL
     set_trickle(path, chunk, interval)                   200, then `chunk` every `interval` s
+    set_header_trickle(path, interval)                   status line, then one header byte
+                                                         every `interval` s: headers never end
     set_hang(path, seconds)                              accepts, then says nothing
     set_huge(path, nbytes)                               200 with nbytes generated on the fly
     set_gzip_bomb(path, nbytes)                          gzip body inflating to nbytes
     set_raw(path, handler)                               handler(BaseHTTPRequestHandler)
     serve_directory(directory)                           every file under it (CLI mode)
 
-`requests` lists every request seen as (path, headers); `count(path)` counts them per path.
+`requests` lists every request seen as (path, headers); `count(path)` counts them per path;
+`max_in_flight(path)` is the most requests for one path ever served at the same time.
 
 Command line (demos, container test): ``python -m tests.feedserver DIR [--host H] [--port N]``
 serves every file in DIR, re-read on each request, and prints its base URL.
@@ -38,6 +41,7 @@ import contextlib
 import email.utils
 import functools
 import hashlib
+import itertools
 import mimetypes
 import socketserver
 import threading
@@ -104,6 +108,8 @@ class FeedServer:
         self._stopping = threading.Event()
         self._directory: Path | None = None
         self._modified: dict[str, float] = {}
+        self._in_flight: dict[str, int] = {}
+        self._max_in_flight: dict[str, int] = {}
         self.requests: list[SeenRequest] = []
         self._httpd = _HTTPServer((host, port), _make_handler(self))
         self._thread = threading.Thread(
@@ -167,6 +173,9 @@ class FeedServer:
     def set_trickle(self, path: str, chunk: bytes, interval: float) -> None:
         self._set(path, functools.partial(_trickle, self._stopping, chunk, interval))
 
+    def set_header_trickle(self, path: str, interval: float) -> None:
+        self._set(path, functools.partial(_header_trickle, self._stopping, interval))
+
     def set_hang(self, path: str, seconds: float = 60.0) -> None:
         self._set(path, functools.partial(_hang, self._stopping, seconds))
 
@@ -187,6 +196,21 @@ class FeedServer:
     def count(self, path: str) -> int:
         with self._lock:
             return sum(1 for seen in self.requests if _route_key(seen.path) == path)
+
+    def max_in_flight(self, path: str) -> int:
+        with self._lock:
+            return self._max_in_flight.get(path, 0)
+
+    @contextlib.contextmanager
+    def _serving(self, path: str) -> Iterator[None]:
+        with self._lock:
+            now = self._in_flight[path] = self._in_flight.get(path, 0) + 1
+            self._max_in_flight[path] = max(now, self._max_in_flight.get(path, 0))
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._in_flight[path] -= 1
 
     def _set(self, path: str, route: Route) -> None:
         with self._lock:
@@ -255,7 +279,10 @@ def _make_handler(server: FeedServer) -> type[BaseHTTPRequestHandler]:
 
         def do_GET(self) -> None:
             server._record(self.path, self.headers)
-            route = server._route(_route_key(self.path))
+            with server._serving(_route_key(self.path)):
+                self._dispatch(server._route(_route_key(self.path)))
+
+        def _dispatch(self, route: Route | None) -> None:
             if route is None:
                 _send(self, 404, {"Content-Type": "text/plain"}, b"not found\n")
             elif isinstance(route, _Feed):
@@ -360,6 +387,21 @@ def _trickle(
             yield chunk
 
     _write_until(handler, stopping, pieces())
+
+
+def _header_trickle(
+    stopping: threading.Event, interval: float, handler: BaseHTTPRequestHandler
+) -> None:
+    # A status line, then a header whose value never ends: every read gets a byte before any
+    # read timeout, so only a deadline on the whole exchange stops it.
+    handler.close_connection = True
+    pieces = itertools.chain([b"HTTP/1.1 200 OK\r\nX-Slow: "], _every(stopping, interval, b"a"))
+    _write_until(handler, stopping, pieces)
+
+
+def _every(stopping: threading.Event, interval: float, piece: bytes) -> Iterator[bytes]:
+    while not stopping.wait(interval):
+        yield piece
 
 
 def _hang(stopping: threading.Event, seconds: float, handler: BaseHTTPRequestHandler) -> None:

@@ -6,6 +6,7 @@ All against real sockets on 127.0.0.1 (the `.invalid` TLD never resolves, RFC 67
 from __future__ import annotations
 
 import socket
+import threading
 import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler
@@ -231,8 +232,28 @@ def test_trickle_is_cut_at_the_deadline(feed_server: FeedServer, fetcher: Fetche
     error = fetch_error(fetcher, feed_server.url("/f"))
     elapsed = time.monotonic() - started
     assert error.kind == "timeout"
-    assert "body still arriving after the 1.5 s deadline (server trickling" in str(error)
+    assert "no complete response within the 1.5 s deadline" in str(error)
     assert 1.4 < elapsed < 2.5
+
+
+def test_header_trickle_is_cut_at_the_deadline(feed_server: FeedServer, fetcher: Fetcher) -> None:
+    feed_server.set_header_trickle("/f", 0.1)  # every read gets a byte: no read timeout fires
+    error = fetch_error(fetcher, feed_server.url("/f"))
+    assert error.kind == "timeout"
+    assert "no complete response within the 1.5 s deadline" in str(error)
+
+
+def test_cancel_ends_a_fetch_in_flight_and_every_later_one(feed_server: FeedServer) -> None:
+    feed_server.set_header_trickle("/f", 0.1)
+    fetcher = Fetcher(FetchLimits(total_timeout=600))
+    timer = threading.Timer(0.5, fetcher.cancel)
+    timer.start()
+    try:
+        assert fetch_error(fetcher, feed_server.url("/f")).kind == "cancelled"
+        assert fetch_error(fetcher, feed_server.url("/f")).kind == "cancelled"
+    finally:
+        timer.join()
+        fetcher.close()
 
 
 def test_deadline_covers_redirect_hops(feed_server: FeedServer) -> None:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import collections
 import json
 import socket
+import threading
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -195,3 +197,25 @@ def test_probe_main_ignores_proxy_settings(
     monkeypatch.setenv("http_proxy", "http://127.0.0.1:9")  # discard port: would fail
     monkeypatch.setenv("HTTP_PROXY", "http://127.0.0.1:9")
     assert probe_main(f"http://127.0.0.1:{server.port}/healthz") == 0
+
+
+def test_health_backlog_many_concurrent_metrics_requests_all_succeed(server: HealthServer) -> None:
+    # A scrape storm (or a load balancer's burst) must not find the listen queue full: with a
+    # backlog of 5 the kernel dropped most of 300 simultaneous connections.
+    clients = 300
+    start = threading.Barrier(clients)
+    answers: list[object] = []
+
+    def scrape() -> None:
+        start.wait()
+        try:
+            answers.append(get(server, "/metrics")[0])
+        except OSError as exc:
+            answers.append(type(exc).__name__)
+
+    threads = [threading.Thread(target=scrape) for _ in range(clients)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert collections.Counter(answers) == {200: clients}
