@@ -152,6 +152,21 @@ class ClusterDecision:
     parent_id: str | None  # alert id to fold into; None: a new top-level alert
     similarity: float  # 0-100, the best score seen
     reason: str  # which prior alert, which similarity components, shared entities; or why none
+    parent_published: datetime | None = None  # when the alert folded into was published
+
+
+def report_of(
+    prior: Sequence[PriorReport], root: str, story: Story, published: datetime
+) -> PriorReport:
+    """What `story`, just posted under the alert `root` (its own id when it is a new alert), is
+    to the decisions after it.
+
+    The one rule of an event's start, used by the pipeline and by `eval --clusters`: an event
+    starts when its top-level alert was published, so a reply inherits its parent's start (from
+    `prior`) and a new alert starts its own event.
+    """
+    start = next((report.event_start for report in prior if report.alert_id == root), published)
+    return PriorReport.of(root, story, published, start)
 
 
 @dataclass(frozen=True, slots=True)
@@ -210,7 +225,7 @@ def decide(
     same_url = next((p for p in candidates if story.url and p.url == story.url), None)
     if same_url is not None:  # a revised headline of a story already reported
         reason = f"folded into alert {same_url.alert_id}: same canonical URL as '{same_url.title}'"
-        return ClusterDecision(same_url.alert_id, 100.0, reason)
+        return ClusterDecision(same_url.alert_id, 100.0, reason, same_url.event_start)
     threshold = settings.threshold or DEFAULT_THRESHOLD
     mine = profile(story.title, story.summary)
     scored = [
@@ -451,7 +466,9 @@ def _describe(scored: _Scored) -> str:
 
 def _fold(scored: _Scored) -> ClusterDecision:
     reason = f"folded into alert {scored.report.alert_id}: similar to {_describe(scored)}"
-    return ClusterDecision(scored.report.alert_id, scored.pair.total, reason)
+    return ClusterDecision(
+        scored.report.alert_id, scored.pair.total, reason, scored.report.event_start
+    )
 
 
 def _keep_apart(scored: _Scored) -> ClusterDecision:

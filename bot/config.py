@@ -19,6 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, TypeVar
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -49,6 +50,7 @@ class Defaults:
     read_timeout: float = 30.0
     fetch_deadline: float = 60.0  # seconds for a whole fetch: connect, headers, body, redirects
     allow_private_networks: bool = False  # may a public feed redirect into a private network?
+    timezone: str = "UTC"  # IANA zone alert times are written in; a topic may set its own
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,6 +87,20 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=False)
 
 
+def _iana_zone(name: str | None) -> str | None:
+    """A `timezone` setting: an IANA name that zoneinfo knows ("Europe/Berlin", "UTC")."""
+    if name is None:
+        return None
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(
+            f"unknown time zone {name!r}: use an IANA name such as 'Europe/Berlin', "
+            "'America/New_York' or 'UTC'"
+        ) from None
+    return name
+
+
 _DEFAULTS = Defaults()
 
 
@@ -101,6 +117,9 @@ class _DefaultsModel(_Strict):
     read_timeout: float = Field(_DEFAULTS.read_timeout, gt=0, le=600)
     fetch_deadline: float = Field(_DEFAULTS.fetch_deadline, gt=0, le=600)
     allow_private_networks: bool = _DEFAULTS.allow_private_networks
+    timezone: str = _DEFAULTS.timezone
+
+    _zone = field_validator("timezone")(_iana_zone)
 
 
 class _FeedModel(_Strict):
@@ -145,6 +164,9 @@ class _TopicModel(_Strict):
     meaning: _MeaningModel | None = None
     # mypy without the pydantic plugin cannot type a model class as a factory
     cluster: _ClusterModel = Field(default_factory=_ClusterModel)  # type: ignore[arg-type]
+    timezone: str | None = None  # default: defaults.timezone
+
+    _zone = field_validator("timezone")(_iana_zone)
 
     @field_validator("query", mode="before")
     @classmethod
@@ -446,7 +468,9 @@ def _section(value: Any, main: _Source, name: str, files: list[Path]) -> tuple[A
     return data, _Source(path, lines, (), (name,), _names(data, (name,)))
 
 
-def _topics(models: list[_TopicModel], source: _Source, warnings: list[str]) -> list[Topic]:
+def _topics(
+    models: list[_TopicModel], source: _Source, warnings: list[str], timezone: str
+) -> list[Topic]:
     topics, errors, seen = [], [], set()
     for index, model in enumerate(models):
         if model.name in seen:
@@ -491,6 +515,7 @@ def _topics(models: list[_TopicModel], source: _Source, warnings: list[str]) -> 
                 tuple(model.concepts.items()),
                 stage,
                 requires,
+                timezone=model.timezone or timezone,
             )
         )
     if errors:
@@ -617,7 +642,9 @@ def load_config(path: Path) -> Config:
         raise ConfigErrors(errors)
     defaults = Defaults(**main.defaults.model_dump())
     files: list[Path] = [path]
-    loaded = _collect(errors, lambda: _load_topics(main.topics, source, files, warnings))
+    loaded = _collect(
+        errors, lambda: _load_topics(main.topics, source, files, warnings, defaults.timezone)
+    )
     topics = loaded or []
     names = {topic.name for topic in topics} if loaded is not None else None
     feeds = _collect(errors, lambda: _load_feeds(main.feeds, source, files, defaults, names)) or []
@@ -640,15 +667,17 @@ def _collect(errors: list[ConfigError], step: Callable[[], T]) -> T | None:
 def load_topics(path: Path) -> tuple[Topic, ...]:
     """The topics of one YAML list file, validated exactly as `load_config` validates them."""
     path = Path(path).resolve()
-    return tuple(_load_topics(str(path), _Source(path, {}), [], []))
+    return tuple(_load_topics(str(path), _Source(path, {}), [], [], Defaults().timezone))
 
 
-def _load_topics(value: Any, main: _Source, files: list[Path], warnings: list[str]) -> list[Topic]:
+def _load_topics(
+    value: Any, main: _Source, files: list[Path], warnings: list[str], timezone: str
+) -> list[Topic]:
     data, source = _section(value, main, "topics", files)
     models = _validate(list[_TopicModel], data, source)
     if not models:
         raise source.error("at least one topic is required", ())
-    return _topics(models, source, warnings)
+    return _topics(models, source, warnings, timezone)
 
 
 def _load_feeds(

@@ -17,13 +17,16 @@ Metrics, with a report's event given by its `event` slug:
 from __future__ import annotations
 
 import json
+import re
 from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, TextIO
 
-from bot.cluster import PriorReport, decide
+from bot.cluster import PriorReport, decide, report_of
 from bot.models import ClusterSettings, Story
+
+_MONTH = re.compile(r"\d{4}-\d{2}")
 
 
 class EvalInputError(ValueError):
@@ -104,30 +107,29 @@ def _parse_line(line: str, where: str) -> Item | None:
 
 
 def _parse_published(value: str, where: str) -> datetime:
-    """A day ("2020-06-24") or an ISO timestamp; naive times are taken as UTC."""
+    """A day ("2020-06-24"), a month ("2019-07", taken as its first day, as a source that gave
+    only a month is dated in the labelled sets) or an ISO timestamp; naive times are UTC."""
+    text = value.strip()
     try:
-        parsed = datetime.fromisoformat(value)
+        parsed = datetime.fromisoformat(f"{text}-01" if _MONTH.fullmatch(text) else text)
     except ValueError:
-        raise EvalInputError(f"{where}: `published` is not an ISO date: {value!r}") from None
+        raise EvalInputError(
+            f"{where}: `published` is not an ISO date (YYYY-MM-DD, YYYY-MM or a "
+            f"timestamp): {value!r}"
+        ) from None
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 def run_clustering(items: list[Item], settings: ClusterSettings) -> list[Outcome]:
     """Feed the items through `decide` in order, one channel, as the pipeline would."""
     prior: list[PriorReport] = []
-    starts: dict[str, datetime] = {}  # alert id -> published time of its top-level report
     outcomes: list[Outcome] = []
     for item in items:
         decision = decide(item.story, prior, settings, now=item.published)
         alert = decision.parent_id or item.story.id
-        starts.setdefault(alert, item.published)
-        prior.append(_as_prior(item, alert, starts[alert]))
+        prior.append(report_of(prior, alert, item.story, item.published))
         outcomes.append(Outcome(item, alert, decision.parent_id is not None))
     return outcomes
-
-
-def _as_prior(item: Item, alert: str, event_start: datetime) -> PriorReport:
-    return PriorReport.of(alert, item.story, item.published, event_start)
 
 
 def measure(outcomes: list[Outcome], settings: ClusterSettings) -> dict[str, Any]:

@@ -12,6 +12,14 @@ Contract:
 - Every message stays well inside Slack's limits (constants below, with their sources); long text
   is cut on a word with an ellipsis, never in the middle of an `&amp;` entity.
 
+- Text is for people: why a story matched is said in the concepts and the story's own words
+  ("facial recognition + ban, in the headline"), never in query syntax or scores; a thread reply
+  names the outlet, the headline and the time, never alert ids or similarities (those go to the
+  log and `newsbot explain`).
+- Times are Slack date tokens (https://api.slack.com/reference/surfaces/formatting#date-formatting)
+  that each reader sees in their own time zone, with the time in the team's configured zone
+  (`timezone`) as the fallback; terminal text shows that plain local time.
+
 Escaping follows https://api.slack.com/reference/surfaces/formatting#escaping: `&`, `<` and `>`
 are the only control characters of mrkdwn and must be sent as `&amp;`, `&lt;`, `&gt;`.
 """
@@ -21,11 +29,13 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, tzinfo
+from functools import lru_cache
 from typing import Any
 from urllib.parse import quote, urlsplit, urlunsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from bot.models import Alert, Match
+from bot.models import Alert, Match, Story
 from bot.summarize import ELLIPSIS, end_on_word, summarize
 
 # Slack's limits. Block Kit: https://api.slack.com/reference/block-kit/blocks
@@ -62,6 +72,8 @@ _INVISIBLE = re.compile(
 )
 _ZWJ = "\u200d"
 _LINK = re.compile(r"<(https?://[^<>|\s]+)(?:\|([^<>]*))?>")
+_DATE_TOKEN = re.compile(r"<!date\^\d+\^[^<>|]*\|([^<>]*)>")
+_PLACES = {"title": "headline", "summary": "summary"}
 # Characters left as they are in a link target: RFC 3986 reserved and unreserved characters, and
 # `%` so existing escapes survive. Everything else (`<`, `>`, `|`, `"`, spaces, controls,
 # non-ASCII) is percent-encoded, so the target cannot end the link early or smuggle a label.
@@ -139,21 +151,64 @@ def render_alert(alert: Alert) -> SlackMessage:
     summary = escape_fit(summarize(story.summary), SUMMARY_MAX)
     blocks = [
         _section(f"*{headline}*"),
-        _context(f"*{_outlet(alert)}* · {_when(story.published)}"),
+        _context(f"*{_outlet(story)}* · {slack_time(story.published, alert.timezone)}"),
         *([_section(summary)] if summary else []),
         _context(why_matched(alert.topic, alert.match)),
     ]
-    text = f"{headline} ({_outlet(alert)})"
+    text = f"{headline} ({_outlet(story)})"
     return SlackMessage(text=text, blocks=blocks)
 
 
 def render_reply(alert: Alert) -> SlackMessage:
-    """A thread reply for another report of an event already alerted on."""
-    title = escape_fit(alert.story.title, HEADLINE_MAX) or "(untitled)"
-    text = f"Also reported by *{_outlet(alert)}*: {link(alert.story.url, title)}"
-    if alert.cluster_reason:
-        text += f"\nWhy grouped: {escape_fit(alert.cluster_reason, WHY_MAX)}"
+    """A thread reply for another report of an event already alerted on:
+    `Also reported by *Outlet*: <link|headline> · time`; a report published before the alert it
+    is threaded under says so ("published earlier, at ...")."""
+    story = alert.story
+    title = escape_fit(story.title, HEADLINE_MAX) or "(untitled)"
+    when = slack_time(story.published, alert.timezone)
+    if story.published and alert.parent_published and story.published < alert.parent_published:
+        when = f"published earlier, at {when}"
+    text = f"Also reported by *{_outlet(story)}*: {link(story.url, title)} · {when}"
     return SlackMessage(text=text, blocks=None)
+
+
+def story_line(story: Story, timezone: str = "UTC") -> str:
+    """One story as list text (digests): `<link|headline> · *Outlet* · time`, then on a second
+    line its first sentence. Escaped and bounded like every other text of this module."""
+    title = escape_fit(story.title, HEADLINE_MAX) or "(untitled)"
+    when = slack_time(story.published, timezone)
+    line = f"{link(story.url, title)} · *{_outlet(story)}* · {when}"
+    summary = escape_fit(summarize(story.summary, max_sentences=1, max_chars=300), 300)
+    return f"{line}\n{summary}" if summary else line
+
+
+def slack_time(published: datetime | None, timezone: str = "UTC") -> str:
+    """A Slack date token, which each reader sees in their own zone, e.g.
+    `<!date^1714572180^{date_short_pretty} {time}|2024-05-01 16:03 CEST>`; the fallback (shown
+    where tokens are not rendered: notifications, old clients) is the time in `timezone`."""
+    if published is None:
+        return "date unknown"
+    aware = published if published.tzinfo else published.replace(tzinfo=UTC)
+    epoch = int(aware.timestamp())
+    return f"<!date^{epoch}^{{date_short_pretty}} {{time}}|{local_time(aware, timezone)}>"
+
+
+def local_time(published: datetime | None, timezone: str = "UTC") -> str:
+    """`2024-05-01 16:03 CEST`: the time in the team's zone, as plain text."""
+    if published is None:
+        return "date unknown"
+    aware = published if published.tzinfo else published.replace(tzinfo=UTC)
+    return _escape(clean_text(aware.astimezone(zone(timezone)).strftime("%Y-%m-%d %H:%M %Z")))
+
+
+@lru_cache(maxsize=64)
+def zone(name: str) -> tzinfo:
+    """The IANA zone `name`; UTC if it is unknown here (names are checked when the config is
+    loaded, so this only happens to an alert queued under a zone this host lacks)."""
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return UTC
 
 
 def render_fallback(alert: Alert) -> SlackMessage:
@@ -164,7 +219,7 @@ def render_fallback(alert: Alert) -> SlackMessage:
     topic = escape_fit(alert.topic, 80)
     text = (
         f"{headline}\n{escape_fit(story.source or 'unknown outlet', 80)} · "
-        f"{_when(story.published)} · matched {topic} (score {alert.match.score:.0f})"
+        f"{local_time(story.published, alert.timezone)} · matched {topic}"
     )
     return SlackMessage(text=text, blocks=None)
 
@@ -175,7 +230,7 @@ def render_terminal(alert: Alert) -> str:
     lines = [
         f"[{clean_text(alert.topic)}] {_plain_fit(story.title, 300) or '(untitled)'}",
         f"    {_plain_fit(story.source, OUTLET_MAX) or 'unknown outlet'} · "
-        f"{_when(story.published)}",
+        f"{_plain_time(story.published, alert.timezone)}",
         f"    {clean_text(story.url) if safe_url(story.url) else '(no link)'}",
     ]
     summary = summarize(clean_text(story.summary))
@@ -193,41 +248,65 @@ def render_plain(message: SlackMessage) -> str:
     pieces = [_block_text(block) for block in message.blocks or []]
     mrkdwn = "\n".join(piece for piece in pieces if piece) or message.text
     unlinked = _LINK.sub(lambda m: f"{m[2]} ({m[1]})" if m[2] else m[1], mrkdwn)
+    unlinked = _DATE_TOKEN.sub(lambda m: m[1], unlinked)
     return unlinked.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
 
 
 def why_matched(topic: str, match: Match) -> str:
-    """`Why it matched: *topic* · score 87 · “term” in title, …` (escaped, bounded)."""
-    terms = _terms(match)
-    line = f"Why it matched: *{escape_fit(topic, 200)}* · score {match.score:.0f}"
-    if terms:
-        line += " · " + ", ".join(terms[:MAX_TERMS_SHOWN])
-        if len(terms) > MAX_TERMS_SHOWN:
-            line += f" (+{len(terms) - MAX_TERMS_SHOWN} more)"
+    """`Why it matched: *topic* · facial recognition + ban, in the headline` (escaped, bounded).
+
+    Said in the concepts of the topic's rule and the story's own words (see `evidence`); the
+    terms as the admin wrote them and the score stay in `newsbot explain` and the debug log.
+    """
+    line = f"Why it matched: *{escape_fit(topic, 200)}*"
+    found = "; ".join(
+        f"{' + '.join(escape_fit(e, 160) for e in entries)}, in the {place}"
+        for place, entries in evidence(match)
+    )
+    line += f" · {found}" if found else ""
     return line if len(line) <= WHY_MAX else _cut_escaped(line, WHY_MAX)
 
 
-def _terms(match: Match) -> list[str]:
-    fields: dict[str, list[str]] = {}
-    seen_as: dict[str, str] = {}
-    for hit in match.hits:
-        places = fields.setdefault(hit.term, [])
-        if hit.field not in places:
-            places.append(hit.field)
-        if hit.text and clean_text(hit.text).lower() != clean_text(hit.term).lower():
-            seen_as.setdefault(hit.term, hit.text)
-    described = []
-    for term, places in fields.items():
-        entry = f"“{escape_fit(term, 100)}” in {escape_fit(', '.join(places), 40)}"
-        if term in seen_as:
-            entry += f" as “{escape_fit(seen_as[term], 100)}”"
-        described.append(entry)
-    return described
+def evidence(match: Match) -> list[tuple[str, list[str]]]:
+    """What was found where, in plain words: `[("headline", ["facial recognition", "ban"])]`.
+
+    Each hit is shown as its concept when the rule names one ("Tech: facial recognition") and
+    otherwise as the story's own words, once each (case and spacing aside), in story order, under
+    the place it was found: "headline", "summary" or "headline and summary". Plain text; at most
+    MAX_TERMS_SHOWN entries, then "N more".
+    """
+    words: dict[str, dict[str, list[str]]] = {}  # entry -> field -> words seen under it
+    for hit in sorted(match.hits, key=lambda h: (h.field != "title", h.start)):
+        said = clean_text(hit.text or hit.term).strip('"“”').lower()
+        entry = _concept_label(hit.concept) if hit.concept else said
+        seen = words.setdefault(entry, {}).setdefault(hit.field, [])
+        if said not in seen:
+            seen.append(said)
+    places: dict[str, list[str]] = {}
+    place = ""
+    for shown, (entry, fields) in enumerate(words.items()):
+        if shown == MAX_TERMS_SHOWN:
+            places[place].append(f"{len(words) - shown} more")
+            break
+        place = " and ".join(_PLACES.get(field, field) for field in fields)
+        found = list(dict.fromkeys(word for seen in fields.values() for word in seen))
+        places.setdefault(place, []).append(
+            f"{entry}: {' / '.join(found)}" if entry not in found else entry
+        )
+    return list(places.items())
+
+
+def _concept_label(concept: str) -> str:
+    """A concept's name for people: `facial_recognition` -> "Facial recognition"."""
+    words = clean_text(re.sub(r"[_\-]+", " ", concept))
+    return words[:1].upper() + words[1:]
 
 
 def _plain_why(match: Match) -> str:
-    terms = ", ".join(f"“{clean_text(term)}”" for term in match.terms[:MAX_TERMS_SHOWN])
-    return f"score {match.score:.0f}" + (f"; terms {terms}" if terms else "")
+    return (
+        "; ".join(f"{' + '.join(entries)}, in the {place}" for place, entries in evidence(match))
+        or "(no terms)"
+    )
 
 
 def _cut_escaped(line: str, limit: int) -> str:
@@ -244,15 +323,17 @@ def _plain_fit(text: str, limit: int) -> str:
     return clean if len(clean) <= limit else end_on_word(clean[: limit - len(ELLIPSIS)])
 
 
-def _outlet(alert: Alert) -> str:
-    return escape_fit(alert.story.source, OUTLET_MAX) or "unknown outlet"
+def _outlet(story: Story) -> str:
+    return escape_fit(story.source, OUTLET_MAX) or "unknown outlet"
 
 
-def _when(published: datetime | None) -> str:
-    if published is None:
-        return "date unknown"
-    aware = published if published.tzinfo else published.replace(tzinfo=UTC)
-    return aware.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+def _plain_time(published: datetime | None, timezone: str) -> str:
+    return (
+        local_time(published, timezone)
+        .replace("&amp;", "&")
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+    )
 
 
 def _section(text: str) -> dict[str, Any]:

@@ -48,6 +48,7 @@ class Topic:
     concepts: tuple[tuple[str, str], ...] = ()  # named concepts (`@name`), in definition order
     meaning: MeaningModel | None = field(default=None, compare=False)  # the meaning stage, if any
     meaning_requires: str = "tech"  # the concept a story must contain for the stage to rescue it
+    timezone: str = "UTC"  # IANA zone its alerts show times in
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,7 +112,9 @@ class Alert:
     story: Story
     match: Match
     parent_id: str | None = None
-    cluster_reason: str = ""
+    cluster_reason: str = ""  # the clustering trace, for logs and `explain`; never shown in Slack
+    timezone: str = "UTC"  # IANA zone the channel reads times in (the topic's `timezone`)
+    parent_published: datetime | None = None  # a reply: when its event's first alert was published
 
 
 @dataclass(frozen=True, slots=True)

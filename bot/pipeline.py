@@ -156,6 +156,8 @@ def _poll(
                 "channel": alert.channel,
                 "alert_id": alert.id,
                 "parent_id": alert.parent_id or "",
+                "score": round(alert.match.score, 1),
+                "terms": ", ".join(alert.match.terms),
             },
         )
     log.info(
@@ -296,8 +298,21 @@ def plan_alerts(
             key = alert_id(channel, story)
             if any(alert.id == key for alert in planned):
                 continue  # two topics routing one story to one channel: one alert
-            parent, reason = _cluster_parent(story, topic, channel, reports, planned, now)
-            planned.append(Alert(key, topic.name, channel, story, match, parent, reason))
+            fold = _cluster_parent(story, topic, channel, reports, planned, now)
+            reason = fold.reason if fold.parent_id else ""
+            planned.append(
+                Alert(
+                    key,
+                    topic.name,
+                    channel,
+                    story,
+                    match,
+                    fold.parent_id,
+                    reason,
+                    topic.timezone,
+                    fold.parent_published,
+                )
+            )
     return planned
 
 
@@ -308,9 +323,9 @@ def _cluster_parent(
     reports: Callable[[str, float], list[AlertedReport]],
     planned: Sequence[Alert],
     now: float,
-) -> tuple[str | None, str]:
+) -> cluster.ClusterDecision:
     if not topic.cluster.enabled:
-        return None, ""
+        return cluster.ClusterDecision(None, 0.0, "")
     decision = cluster_decision(story, topic, channel, reports, planned, now)
     if decision.parent_id:
         log.info(
@@ -322,7 +337,7 @@ def _cluster_parent(
                 "reason": decision.reason,
             },
         )
-    return decision.parent_id, decision.reason if decision.parent_id else ""
+    return decision
 
 
 def cluster_decision(
@@ -340,13 +355,10 @@ def cluster_decision(
         _prior(report.alert_id, report.story, report.published, report.event_start)
         for report in reports(channel, since)
     ]
-    starts = {p.alert_id: p.event_start for p in prior}
     for alert in planned:
         if alert.channel == channel:
-            root = alert.parent_id or alert.id
-            when = _published(alert.story) or now
-            starts.setdefault(root, datetime.fromtimestamp(when, UTC))
-            prior.append(_prior(root, alert.story, when, starts[root].timestamp()))
+            when = datetime.fromtimestamp(_published(alert.story) or now, UTC)
+            prior.append(cluster.report_of(prior, alert.parent_id or alert.id, alert.story, when))
     return cluster.decide(story, prior, settings, datetime.fromtimestamp(now, UTC))
 
 

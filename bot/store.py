@@ -167,12 +167,14 @@ def _story_from_json(data: dict[str, Any]) -> Story:
 
 
 def encode_alert(alert: Alert) -> str:
-    hits = [[h.term, h.field, h.text, h.start, h.similarity] for h in alert.match.hits]
+    hits = [[h.term, h.field, h.text, h.start, h.similarity, h.concept] for h in alert.match.hits]
     return json.dumps(
         {
             "story": _story_to_json(alert.story),
             "match": {"topic": alert.match.topic, "score": alert.match.score, "hits": hits},
             "cluster_reason": alert.cluster_reason,
+            "timezone": alert.timezone,
+            "parent_published": _ts(alert.parent_published),
         }
     )
 
@@ -201,6 +203,7 @@ def decode_alert(row: sqlite3.Row) -> Alert:
     if row["kind"] != ALERT:
         label = Story(row["id"], "", data.get("label", row["kind"]), "", "newsbot", None)
         return Alert(row["id"], row["topic"], row["channel"], label, Match(row["topic"], 0.0))
+    parent_published = data.get("parent_published")
     match = Match(
         data["match"]["topic"],
         data["match"]["score"],
@@ -214,6 +217,8 @@ def decode_alert(row: sqlite3.Row) -> Alert:
         match,
         row["parent_id"],
         data.get("cluster_reason", ""),
+        data.get("timezone", "UTC"),
+        datetime.fromtimestamp(parent_published, UTC) if parent_published else None,
     )
 
 

@@ -3,8 +3,11 @@
 Contract: `summarize(text)` returns at most `max_sentences` whole sentences and at most `max_chars`
 characters. Sentences are never cut in the middle, except when the first sentence alone is too
 long: then it is cut on a word boundary and ends with an ellipsis ("…"). Whitespace is collapsed,
-and feed boilerplate ("The post X appeared first on Y.", "Continue reading", "[…]") is dropped.
-Pure: text in, text out. The input is already plain text (HTML stripped by the parser).
+and feed clutter is dropped first (`strip_clutter`): photo captions and credits ("Photo: Getty
+Images", "(AP Photo/Jane Doe)", "Image credit: ..."), bylines ("By Jane Doe, Reuters"), "Read
+more" / "Continue reading" links, "The post X appeared first on Y." and a trailing "[…]" (a text
+the feed cut short then ends with "…"). Pure: text in, text out. The input is already plain text
+(HTML stripped by the parser).
 """
 
 from __future__ import annotations
@@ -28,16 +31,61 @@ _CLOSERS = "\"'\u201d\u2019)\\]"
 _OPENERS = "\"'\u201c\u2018(["
 _DASHES = " ,;:-\u2013\u2014"
 _BOUNDARY = re.compile(f"(?<=[{_ENDS}])[{_CLOSERS}]*\\s+")
-_BOILERPLATE = (
+# Who made a picture: "Getty Images", "Jane Doe/Reuters", "AP Photo/Ted S. Warren, File".
+_CREDIT_WORDS = r"(?:[A-Z][\w'\u2019.-]*|[A-Z]\.|via|for|and|of|de|van|von|der|/|&|,)"
+_AGENCIES = (
+    r"(?:Images|Image|Photos?|Reuters|AP|AFP|EPA|PA|Shutterstock|Alamy|Bloomberg|Unsplash"
+    r"|Commons|File|Handout|Staff|Pool|Xinhua|Anadolu|NurPhoto|SOPA|Stock)"
+)
+_PICTURE = r"(?:Photo(?:graph)?s?|Images?|Pictures?|Illustrations?|Video|Graphic)"
+_CLUTTER = (
+    # "(AP Photo/Evan Vucci, File)", "(Photo by Jane Doe/Getty Images)", "(Image: Shutterstock)"
+    re.compile(
+        rf"\s*\((?:AP |AFP |Reuters |PA )?{_PICTURE}\b(?:\s*(?:credit)?\s*[:/]|\s+by\b)"
+        r"[^()]{0,120}\)"
+    ),
+    # "Photo: Getty Images", "Photograph: Jane Doe/AP", "Image credit: City of Portland" and
+    # "Credit: Jane Doe/Bloomberg": the credit runs to its agency, else to its last name before a
+    # sentence goes on (see `_credit_end`).
+    re.compile(
+        rf"(?:(?<=[.!?…])|^)\s*(?:{_PICTURE}(?:\s+credits?)?|Credits?)\s*:\s*"
+        rf"(?P<credit>(?:{_CREDIT_WORDS}\s*){{1,14}})"
+    ),
+    # "By Jane Doe", "By Jane Doe and John Roe, Reuters", "By JANE DOE | Staff writer"
+    # (a word followed by ":" is the next label, "Photo:", not a name)
+    re.compile(
+        r"^\s*By\s+(?P<byline>(?:[A-Z][\w'\u2019.-]*+(?!:)|and|&|,|\|)"
+        r"(?:\s*(?:[A-Z][\w'\u2019.-]*+(?!:)|and|de|van|von|der|&|,|\||[Ss]taff|[Ww]riter"
+        r"|[Rr]eporter|[Cc]orrespondent|[Ee]ditor))*)"
+    ),
     re.compile(r"\s*The post .{1,300}? appeared first on .{1,200}?\.?\s*$", re.DOTALL),
-    re.compile(r"(?:(?<=[.!?…])|^)\s*(Continue reading|Read more|Read the full story)\b.{0,120}$"),
-    re.compile(r"\s*(\[(…|\.\.\.)\]|\[\s*\+\d+ chars\])\s*$"),
+    re.compile(
+        r"\s*This (?:article|story) (?:was )?(?:originally |first )?(?:appeared|published)"
+        r" (?:on|in|by) .{1,200}?\.?\s*$"
+    ),
+    re.compile(
+        r"(?:(?<=[.!?…\]])|^)\s*(?:Continue reading|Read more|Keep reading"
+        r"|Read the full (?:story|article)|Click here to read more)\b.{0,120}$",
+        re.IGNORECASE,
+    ),
+)
+_TRUNCATED = re.compile(r"\s*(?:\[\s*(?:…|\.\.\.)\s*\]|\[\s*\+\d+ chars\]|\.\.\.|…)\s*$")
+_AGENCY_END = re.compile(rf".*\b{_AGENCIES}\b\s*(?:,\s*(?:File|Pool|Handout))?", re.DOTALL)
+# Words that start a sentence, never a name: "By Monday, ..." is not a byline.
+_NOT_NAMES = frozenset(
+    re.findall(
+        r"\w+",
+        """
+    a an this that these it its in on at by for as new monday tuesday wednesday thursday
+    friday saturday sunday january february march april may june july august september october
+    november december""",
+    )
 )
 
 
 def summarize(text: str, *, max_sentences: int = 3, max_chars: int = 400) -> str:
     """The first whole sentences of `text` that fit; a word-cut first sentence when none fits."""
-    clean = _strip_boilerplate(" ".join(text.split()))
+    clean = strip_clutter(" ".join(text.split()))
     if not clean or max_chars <= 0 or max_sentences <= 0:
         return ""
     chosen: list[str] = []
@@ -98,7 +146,56 @@ def _starts_sentence(text: str, index: int) -> bool:
     return not first.isascii() and not first.islower()  # CJK and other caseless scripts
 
 
-def _strip_boilerplate(text: str) -> str:
-    for pattern in _BOILERPLATE:
-        text = pattern.sub("", text)
-    return text.strip()
+def strip_clutter(text: str) -> str:
+    """`text` (whitespace already collapsed) without photo credits, bylines, "Read more" links,
+    "The post ... appeared first on ..." and a trailing "[…]" (then ending with "…")."""
+    cut, before = False, None
+    while text != before:  # one piece of clutter can hide another ("By X Photo: Y The ...")
+        before = text
+        for pattern in _CLUTTER:
+            text, was_cut = _strip_truncation(" ".join(pattern.sub(_removal, text).split()))
+            cut = cut or was_cut
+    if cut and text and text[-1] not in _ENDS + _CLOSERS:
+        return text.rstrip(_DASHES) + ELLIPSIS
+    return text
+
+
+def _strip_truncation(text: str) -> tuple[str, bool]:
+    stripped = _TRUNCATED.sub("", text)
+    return stripped, stripped != text
+
+
+def _removal(found: re.Match[str]) -> str:
+    """What replaces one piece of clutter: nothing, or the words after a credit or byline that
+    the pattern took in but that already belong to the next sentence."""
+    groups = found.groupdict()
+    if groups.get("credit"):
+        return " " + found["credit"][_credit_end(found["credit"]) :]
+    if "byline" in groups:
+        return _after_byline(found["byline"], found.string[found.end() :])
+    return " "
+
+
+def _credit_end(credit: str) -> int:
+    """Where a credit run ends: after its agency ("Getty Images The council ..."), at a period,
+    else before its last capitalised word when more text follows ("Jane Doe The council")."""
+    period = re.search(r"(?<![A-Z])\.(\s|$)", credit)
+    if period:
+        return period.end()
+    agency = _AGENCY_END.match(credit)
+    if agency:
+        return agency.end()
+    words = list(re.finditer(r"\S+", credit))
+    if len(words) > 1 and credit.rstrip() != credit:  # more text follows the run
+        return words[-1].start()
+    return len(credit)
+
+
+def _after_byline(byline: str, rest: str) -> str:
+    """A byline is a name of two or more words; anything else ("By Monday, ...") is kept."""
+    names = list(re.findall(r"[\w'\u2019.-]+", byline))
+    keep_last = bool(rest.strip()) and rest.lstrip()[:1].islower() and len(names) > 2
+    name = names[:-1] if keep_last else names
+    if len(name) < 2 or name[0].lower() in _NOT_NAMES:
+        return f"By {byline}"
+    return f" {names[-1]}" if keep_last else " "

@@ -144,3 +144,22 @@ def test_missing_file_exits_2(tmp_path: Path) -> None:
 
     assert cmd_eval_clusters(str(tmp_path / "absent.jsonl"), out, as_json=False) == 2
     assert "absent.jsonl" in out.getvalue()
+
+
+def test_month_only_dates_are_the_first_of_the_month(tmp_path: Path) -> None:
+    # A source that gave only a month is dated so in labelled sets (as `eval` reads them):
+    # "2019-07" is 1 July, so the later-dated report folds under it.
+    path = tmp_path / "labelled.jsonl"
+    headline = "Riverton council votes to ban facial recognition by city agencies"
+    path.write_text(
+        line("b", "ban", "2019-07-02", headline)
+        + "\n"
+        + line("a", "ban", "2019-07", headline)
+        + "\n",
+        encoding="utf-8",
+    )
+
+    metrics = json.loads(run(path))
+
+    assert metrics["assignments"] == [{"id": "a", "alert": "a"}, {"id": "b", "alert": "a"}]
+    assert (metrics["folded"], metrics["false_merges"]) == (1, 0)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -15,12 +16,16 @@ from bot.format import (
     SlackMessage,
     escape_fit,
     escape_mrkdwn,
+    evidence,
+    local_time,
     render_alert,
     render_fallback,
     render_plain,
     render_reply,
     render_terminal,
     safe_url,
+    story_line,
+    why_matched,
 )
 from bot.models import Alert, Match, Story, TermHit
 from bot.summarize import summarize
@@ -155,12 +160,16 @@ def test_render_alert_layout() -> None:
         "*<https://news.example/2024/05/city-bans-facial-recognition?id=7&amp;ref=x|"
         "City council bans facial recognition for police>*"
     )
-    assert "*Example News* · 2024-05-01 14:03 UTC" in texts
+    assert (
+        "*Example News* · <!date^1714572180^{date_short_pretty} {time}|2024-05-01 14:03 UTC>"
+        in texts
+    )
     assert message.blocks[2]["text"]["text"].startswith("The council voted 7-2 on Tuesday")
     why = message.blocks[3]["elements"][0]["text"]
-    assert why.startswith("Why it matched: *Facial recognition regulation* · score 87")
-    assert "“facial recognition” in title, summary" in why
-    assert "“moratorium” in summary as “moratoria”" in why
+    assert why == (
+        "Why it matched: *Facial recognition regulation* · facial recognition, in the headline "
+        "and summary; moratoria, in the summary"
+    )
     assert "City council bans facial recognition" in message.text
 
 
@@ -173,7 +182,7 @@ def test_render_alert_layout() -> None:
             lambda t: "javascript" not in t,
             id="javascript-never-linked",
         ),
-        pytest.param({"url": ""}, lambda t: "<" not in t, id="no-url-plain-headline"),
+        pytest.param({"url": ""}, lambda t: "<http" not in t, id="no-url-plain-headline"),
         pytest.param({"source": ""}, lambda t: "unknown outlet" in t, id="no-outlet"),
         pytest.param({"title": ""}, lambda t: "(untitled)" in t, id="no-title"),
         pytest.param(
@@ -182,7 +191,7 @@ def test_render_alert_layout() -> None:
             id="pings-escaped",
         ),
         pytest.param({"title": "x" * MB}, lambda t: "…" in t, id="megabyte-title-cut"),
-        pytest.param({"summary": ""}, lambda t: "score 87" in t, id="no-summary"),
+        pytest.param({"summary": ""}, lambda t: "Why it matched" in t, id="no-summary"),
     ],
 )
 def test_render_alert_odd_stories(story: dict[str, Any], check: Any) -> None:
@@ -200,13 +209,17 @@ def test_render_alert_keeps_whole_sentences() -> None:
 
 def test_render_reply() -> None:
     alert = sample_alert(source="Other Paper", title="Council & police <clash>")
-    folded = Alert(**{**_fields(alert), "parent_id": "alert-0", "cluster_reason": "same event"})
+    reason = "folded into alert a0b1c2: similar at 81 [title 70; needed 58]"
+    folded = Alert(**{**_fields(alert), "parent_id": "alert-0", "cluster_reason": reason})
     message = render_reply(folded)
     assert message.blocks is None
     assert message.text.startswith("Also reported by *Other Paper*: <https://news.example/")
-    assert "|Council &amp; police &lt;clash&gt;>" in message.text
-    assert message.text.endswith("\nWhy grouped: same event")
-    assert "Why grouped" not in render_reply(alert).text
+    assert message.text.endswith(
+        "|Council &amp; police &lt;clash&gt;> · "
+        "<!date^1714572180^{date_short_pretty} {time}|2024-05-01 14:03 UTC>"
+    )
+    for internal in ("alert-0", "a0b1c2", "needed", "similar", "81", "Why grouped"):
+        assert internal not in message.text
 
 
 def test_render_fallback_is_short_plain_text() -> None:
@@ -214,7 +227,7 @@ def test_render_fallback_is_short_plain_text() -> None:
     assert message.blocks is None
     assert len(message.text) < 600
     assert "<" not in message.text  # the URL is too long for a fallback: not linked
-    assert "matched Facial recognition regulation (score 87)" in message.text
+    assert message.text.endswith("· 2024-05-01 14:03 UTC · matched Facial recognition regulation")
 
 
 def test_render_terminal() -> None:
@@ -302,9 +315,120 @@ def test_headline_budget_is_respected() -> None:
             id="wordpress-boilerplate",
         ),
         pytest.param("Ban passed. Continue reading...", {}, "Ban passed.", id="continue-reading"),
-        pytest.param("Ban passed [...]", {}, "Ban passed", id="trailing-ellipsis-marker"),
+        pytest.param("Ban passed [...]", {}, "Ban passed…", id="trailing-ellipsis-marker"),
         pytest.param("", {}, "", id="empty"),
     ],
 )
 def test_summarize(text: str, kwargs: dict[str, Any], expected: str) -> None:
     assert summarize(text, **kwargs) == expected
+
+
+def test_times_are_date_tokens_with_the_team_zone_as_fallback() -> None:
+    alert = replace(sample_alert(), timezone="Europe/Berlin")
+    context = render_alert(alert).blocks[1]["elements"][0]["text"]  # type: ignore[index]
+    assert context == (
+        "*Example News* · <!date^1714572180^{date_short_pretty} {time}|2024-05-01 16:03 CEST>"
+    )
+    assert "2024-05-01 16:03 CEST" in render_terminal(alert)
+    assert "*Example News* · 2024-05-01 16:03 CEST" in render_plain(render_alert(alert))
+    assert "<!date" not in render_plain(render_alert(alert))
+
+
+@pytest.mark.parametrize(
+    ("published", "parent_published", "expected_when"),
+    [
+        pytest.param(
+            datetime(2024, 5, 1, 9, 0, tzinfo=UTC),
+            datetime(2024, 5, 1, 14, 3, tzinfo=UTC),
+            "published earlier, at <!date^1714554000^{date_short_pretty} {time}|2024-05-01 "
+            "09:00 UTC>",
+            id="earlier-report-arriving-late",
+        ),
+        pytest.param(
+            datetime(2024, 5, 1, 18, 0, tzinfo=UTC),
+            datetime(2024, 5, 1, 14, 3, tzinfo=UTC),
+            "<!date^1714586400^{date_short_pretty} {time}|2024-05-01 18:00 UTC>",
+            id="later-report",
+        ),
+        pytest.param(None, datetime(2024, 5, 1, 14, 3, tzinfo=UTC), "date unknown", id="undated"),
+    ],
+)
+def test_reply_says_when_a_report_was_published_before_its_alert(
+    published: datetime | None, parent_published: datetime, expected_when: str
+) -> None:
+    alert = sample_alert(published=published)
+    reply = replace(alert, parent_id="alert-0", parent_published=parent_published)
+    assert render_reply(reply).text.endswith(f"> · {expected_when}")
+
+
+@pytest.mark.parametrize(
+    ("hits", "expected"),
+    [
+        pytest.param(
+            (
+                TermHit("ban", "title", "bans", 12, 100.0),
+                TermHit('"facial recognition"', "title", "facial-recognition", 17, 100.0),
+            ),
+            [("headline", ["bans", "facial-recognition"])],
+            id="story-words-not-query-syntax",
+        ),
+        pytest.param(
+            (
+                TermHit("regulat*", "title", "regulator", 0, 100.0),
+                TermHit("regulator*", "title", "regulator", 0, 100.0),
+                TermHit("rekognition~0", "summary", "Rekognition", 40, 100.0),
+            ),
+            [("headline", ["regulator"]), ("summary", ["rekognition"])],
+            id="one-word-found-by-two-terms-once",
+        ),
+        pytest.param(
+            (
+                TermHit('"face scan*"', "summary", "face scans", 30, 100.0, "tech"),
+                TermHit('"facial recognition"', "title", "facial recognition", 5, 100.0, "tech"),
+                TermHit("ban", "title", "ban", 30, 100.0, "policy_action"),
+            ),
+            [
+                ("headline and summary", ["Tech: facial recognition / face scans"]),
+                ("headline", ["Policy action: ban"]),
+            ],
+            id="concepts-named-with-their-words",
+        ),
+        pytest.param((), [], id="no-hits"),
+    ],
+)
+def test_evidence(hits: tuple[TermHit, ...], expected: list[tuple[str, list[str]]]) -> None:
+    assert evidence(Match("t", 80.0, hits)) == expected
+
+
+def test_why_matched_never_shows_syntax_or_scores() -> None:
+    hits = (
+        TermHit("regulat*", "title", "regulator", 0, 100.0),
+        TermHit("regulator*", "title", "regulator", 0, 100.0),
+        TermHit("rekognition~0", "title", "rekognition", 20, 100.0),
+        TermHit('"facial recognition" NEAR/5 ban', "summary", "facial recognition", 3, 91.0),
+    )
+    why = why_matched("frt", Match("frt", 100.0, hits))
+    assert why == (
+        "Why it matched: *frt* · regulator + rekognition, in the headline; "
+        "facial recognition, in the summary"
+    )
+    for syntax in ("*", "~", '"', "NEAR", "score", "100"):
+        assert syntax not in why.removeprefix("Why it matched: *frt*")
+
+
+def test_story_line_for_lists() -> None:
+    story = sample_alert(
+        summary="Photo: Getty Images The council voted 7-2. The ordinance starts in June."
+    ).story
+    assert story_line(story, "America/New_York") == (
+        "<https://news.example/2024/05/city-bans-facial-recognition?id=7&amp;ref=x|City council "
+        "bans facial recognition for police> · *Example News* · "
+        "<!date^1714572180^{date_short_pretty} {time}|2024-05-01 10:03 EDT>\n"
+        "The council voted 7-2."
+    )
+
+
+def test_unknown_zone_falls_back_to_utc() -> None:
+    assert local_time(datetime(2024, 5, 1, 14, 3, tzinfo=UTC), "Mars/Olympus") == (
+        "2024-05-01 14:03 UTC"
+    )

@@ -28,7 +28,10 @@ from bot.summarize import split_sentences, summarize
 from tests.test_format import all_texts, assert_within_limits
 
 # Our own links: an http(s) target with no space, `<`, `>` or `|`, then an optional label.
-_OWN_LINK = re.compile(r"<https?://[^\s<>|]+(?:\|[^<>]*)?>")
+_OWN_LINK = re.compile(
+    r"<https?://[^\s<>|]+(?:\|[^<>]*)?>"
+    r"|<!date\^-?\d+\^\{date_short_pretty\} \{time\}\|[0-9: -]+[A-Za-z0-9+-]+>"  # our date tokens
+)
 _ENTITY = re.compile(r"&(?:amp|lt|gt);")
 
 # Text that leans on the dangerous characters, plus anything at all.
