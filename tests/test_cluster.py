@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from bot.cluster import ClusterDecision, PriorReport, decide
+from bot.cluster import ClusterDecision, PriorReport, decide, report_of
 from bot.models import ClusterSettings, Story
 
 T0 = datetime(2021, 3, 1, 9, 0, tzinfo=UTC)
@@ -277,3 +277,24 @@ def test_keep_apart_reason_says_why(name: str, prior: list[PriorReport], expecte
     assert decision == ClusterDecision(None, decision.similarity, decision.reason)
     assert decision.reason.startswith("new alert: ")
     assert expected in decision.reason, name
+
+
+def test_an_event_starts_when_its_first_alert_was_published() -> None:
+    """`report_of`: the one rule of an event's start, for the pipeline and `eval --clusters`."""
+    first_at = datetime(2024, 5, 1, 9, tzinfo=UTC)
+    story = Story("s", "", "Riverton bans face scans", "", "Outlet", first_at)
+    first = report_of([], "alert-1", story, first_at)
+    reply = report_of([first], "alert-1", story, first_at + timedelta(hours=30))
+    other = report_of([first, reply], "alert-2", story, first_at + timedelta(hours=31))
+    assert (first.event_start, reply.event_start, other.event_start) == (
+        first_at, first_at, first_at + timedelta(hours=31))
+
+
+def test_a_fold_names_when_the_alert_it_joins_was_published() -> None:
+    start = datetime(2024, 5, 1, 9, tzinfo=UTC)
+    alerted = Story("a", "https://a.example/x", "Riverton bans face scans", "", "A", start)
+    prior = [report_of([], "alert-1", alerted, start)]
+    earlier = Story("b", "https://a.example/x", "Riverton bans face scans", "", "B",
+                    start - timedelta(hours=2))
+    decision = decide(earlier, prior, ClusterSettings(), now=start + timedelta(hours=1))
+    assert (decision.parent_id, decision.parent_published) == ("alert-1", start)
