@@ -287,14 +287,18 @@ def test_an_event_starts_when_its_first_alert_was_published() -> None:
     reply = report_of([first], "alert-1", story, first_at + timedelta(hours=30))
     other = report_of([first, reply], "alert-2", story, first_at + timedelta(hours=31))
     assert (first.event_start, reply.event_start, other.event_start) == (
-        first_at, first_at, first_at + timedelta(hours=31))
+        first_at,
+        first_at,
+        first_at + timedelta(hours=31),
+    )
 
 
 def test_a_fold_names_when_the_alert_it_joins_was_published() -> None:
     start = datetime(2024, 5, 1, 9, tzinfo=UTC)
     alerted = Story("a", "https://a.example/x", "Riverton bans face scans", "", "A", start)
     prior = [report_of([], "alert-1", alerted, start)]
-    earlier = Story("b", "https://a.example/x", "Riverton bans face scans", "", "B",
-                    start - timedelta(hours=2))
+    earlier = Story(
+        "b", "https://a.example/x", "Riverton bans face scans", "", "B", start - timedelta(hours=2)
+    )
     decision = decide(earlier, prior, ClusterSettings(), now=start + timedelta(hours=1))
     assert (decision.parent_id, decision.parent_published) == ("alert-1", start)
