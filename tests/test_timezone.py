@@ -37,7 +37,7 @@ def test_the_default_zone_is_utc(tmp_path: Path) -> None:
         pytest.param(
             TOPICS.replace("Europe/Berlin", "Europe/Berln"),
             "",
-            "topics.yaml:3 [0].timezone: unknown time zone 'Europe/Berln'",
+            "topics.yaml:3 topics[berlin-desk].timezone: unknown time zone 'Europe/Berln'",
             id="topic-misspelt",
         ),
         pytest.param(
@@ -49,7 +49,7 @@ def test_the_default_zone_is_utc(tmp_path: Path) -> None:
         pytest.param(
             TOPICS.replace("Europe/Berlin", "../../etc/passwd"),
             "",
-            "topics.yaml:3 [0].timezone: unknown time zone '../../etc/passwd'",
+            "topics.yaml:3 topics[berlin-desk].timezone: unknown time zone '../../etc/passwd'",
             id="path-is-not-a-zone",
         ),
     ],
