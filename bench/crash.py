@@ -292,7 +292,7 @@ def final_passes(command: list[str], env: dict[str, str], log: TextIO) -> int:
         )
         log.write(done.stderr)
         waiting = re.search(r"(\d+) waiting in the outbox", done.stderr)
-        if done.returncode != 0:
+        if done.returncode not in (0, 3):  # 3: alerts left undelivered, a later pass sends them
             raise RuntimeError(f"crash test: final run --once exited {done.returncode}")
         if waiting and waiting.group(1) == "0":
             return number

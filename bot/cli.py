@@ -1,18 +1,21 @@
-"""The `newsbot` command line: run, check, match, explain, eval, status, healthcheck.
+"""The `newsbot` command line: run, check, status, alerts, slack-test, enable, match, explain,
+eval, healthcheck.
 
-Exit codes: 0 success; 1 a runtime failure (state database, unexpected error); 2 an invalid
-configuration or invalid arguments (the message says file, line, key path and what is wrong).
+Exit codes: 0 success; 1 a runtime failure (state database, unexpected error; `slack-test`:
+something to fix); 2 an invalid configuration or invalid arguments (the message says file, line,
+key path and what is wrong); 3 `run --once` left alerts undelivered (waiting, parked, refused).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import os
 import sys
 import time
 from collections.abc import Sequence
-from dataclasses import replace
+from dataclasses import asdict, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
@@ -30,44 +33,127 @@ if TYPE_CHECKING:  # imported lazily at run time, by the commands that open the 
 log = logging.getLogger("newsbot")
 
 
+ENVIRONMENT = """\
+environment:
+  SLACK_BOT_TOKEN        bot token (xoxb-...); without it alerts are printed to the terminal
+  SLACK_BOT_TOKEN_FILE   read the token from this file instead (container secrets)
+  SLACK_API_URL          Slack Web API base URL (default https://slack.com/api/)
+  NEWSBOT_CONFIG         configuration file (default config/newsbot.yaml; --config wins)
+  NEWSBOT_DB             SQLite state file (default newsbot.db)
+  NEWSBOT_LOG_FORMAT     text (default) or json
+  NEWSBOT_LOG_LEVEL      DEBUG, INFO (default), WARNING, ERROR
+  NEWSBOT_HTTP_HOST      health/metrics address (default 127.0.0.1)
+  NEWSBOT_HTTP_PORT      health/metrics port (default 8080; 0 turns it off)
+
+exit codes: 0 ok; 1 runtime failure; 2 invalid configuration or arguments;
+            3 run --once left alerts undelivered (see `newsbot status`)
+"""
+
+
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="newsbot", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="newsbot",
+        description="News-monitoring alert bot: polls feeds, matches topics, posts Slack alerts.",
+        epilog=ENVIRONMENT + "\n`newsbot COMMAND --help` describes a command, with an example.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("--version", action="version", version=f"newsbot {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    def command(name: str, text: str) -> argparse.ArgumentParser:
-        cmd = sub.add_parser(name, help=text, description=text)
-        cmd.add_argument(
-            "--config", help="config file (default: $NEWSBOT_CONFIG or config/newsbot.yaml)"
+    def command(
+        name: str, text: str, example: str = "", *, config: bool = True
+    ) -> argparse.ArgumentParser:
+        cmd = sub.add_parser(
+            name,
+            help=text,
+            description=text[0].upper() + text[1:] + ".",
+            epilog=f"example:\n  {example}" if example else None,
+            formatter_class=argparse.RawDescriptionHelpFormatter,
         )
+        if config:
+            cmd.add_argument(
+                "--config", help="config file (default: $NEWSBOT_CONFIG or config/newsbot.yaml)"
+            )
         return cmd
 
-    run = command("run", "poll the feeds on their schedule and post alerts (until SIGTERM)")
+    run = command(
+        "run",
+        "poll the feeds on their schedule and post alerts (until SIGTERM)",
+        "newsbot run --once --dry-run    # one poll of every feed, print what would be posted\n"
+        "exit codes of --once: 0 every alert delivered, 3 alerts left undelivered",
+    )
     run.add_argument(
         "--feeds",
         type=Path,
         help="poll the feeds of this OPML or URL-list file instead of the configured ones",
     )
-    run.add_argument("--once", action="store_true", help="poll every feed once, deliver, exit")
+    run.add_argument(
+        "--once",
+        action="store_true",
+        help="poll every feed once, deliver, exit (0: all delivered, 3: alerts left undelivered)",
+    )
     run.add_argument(
         "--dry-run",
         action="store_true",
         help="print alerts to the terminal; change no state and post nothing",
     )
-    command("check", "validate the configuration")
-    match = command("match", "match JSON-lines stories against the topics")
+    command(
+        "check",
+        "validate the configuration (file:line key.path: problem, and the fix)",
+        "newsbot check --config config/newsbot.yaml",
+    )
+    status = command(
+        "status",
+        "feed health, undelivered alerts and why, the last alerts",
+        "newsbot status --wide    # with feed URLs and full errors",
+    )
+    status.add_argument("--wide", action="store_true", help="show feed URLs and full errors")
+    alerts = command(
+        "alerts",
+        "recent alerts: headline, channel, status, Slack link",
+        "newsbot alerts --since 7d --topic facial-recognition-policy --json",
+    )
+    alerts.add_argument(
+        "--since", default="24h", type=_duration, help="how far back: 90m, 24h, 7d (default 24h)"
+    )
+    alerts.add_argument("--topic", help="only this topic's alerts")
+    alerts.add_argument("--json", action="store_true", help="one JSON object per line")
+    slack_test = command(
+        "slack-test",
+        "check the Slack token, each configured channel and each needed scope",
+        "SLACK_BOT_TOKEN=xoxb-... newsbot slack-test --post",
+    )
+    slack_test.add_argument(
+        "--post", action="store_true", help="also post one test message to each channel"
+    )
+    enable = command(
+        "enable",
+        "poll a feed again that was disabled (HTTP 410 Gone)",
+        "newsbot enable https://www.eff.org/rss/updates.xml",
+    )
+    enable.add_argument("url", help="the feed's URL (or its name in feeds.yaml)")
+    match = command(
+        "match",
+        "match JSON-lines stories against the topics",
+        'echo \'{"title": "City bans facial recognition"}\' | newsbot match',
+    )
     match.add_argument("file", nargs="?", default="-", help="JSON lines (default: stdin)")
     explain = command(
         "explain",
         "explain how a story matches (or nearly matches) each topic: "
         "the same verdict `match` gives",
+        'newsbot explain "Council bans police facial recognition" --summary "The vote was 7-2."',
     )
     explain.add_argument(
         "text",
         help='the headline, or - to read a JSON story ({"title": ..., "summary": ...}) from stdin',
     )
     explain.add_argument("--summary", default="", help="the story's summary (lede)")
-    evaluate = command("eval", "precision/recall (or clustering) on a labelled JSON-lines file")
+    evaluate = command(
+        "eval",
+        "precision/recall (or clustering) on a labelled JSON-lines file",
+        "newsbot eval labelled.jsonl --json",
+    )
     evaluate.add_argument("file")
     evaluate.add_argument("--json", action="store_true", help="machine-readable output")
     evaluate.add_argument("--clusters", action="store_true", help="evaluate event clustering")
@@ -76,12 +162,31 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="leave out the topics' meaning stage (to measure what it adds)",
     )
-    command("status", "feed health, outbox depth, recent alerts")
-    enable = command("enable", "poll a feed again that was disabled (HTTP 410 Gone)")
-    enable.add_argument("url")
-    health = sub.add_parser("healthcheck", help="exit 0 when the running service is healthy")
+    health = command(
+        "healthcheck",
+        "exit 0 when the running service answers /healthz",
+        "newsbot healthcheck --url http://127.0.0.1:8080/readyz",
+        config=False,
+    )
     health.add_argument("--url", help="default: http://127.0.0.1:$NEWSBOT_HTTP_PORT/healthz")
     return parser
+
+
+def _duration(text: str) -> float:
+    """'90m', '24h', '7d' or plain seconds, in seconds (for --since)."""
+    units = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+    value = text.strip().lower()
+    unit = units.get(value[-1:])
+    number = value[:-1] if unit else value
+    try:
+        seconds = float(number) * (unit or 1)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"not a duration: {text!r} (write e.g. 90m, 24h, 7d)"
+        ) from None
+    if seconds <= 0:
+        raise argparse.ArgumentTypeError(f"must be more than 0, got {text!r}")
+    return seconds
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -111,8 +216,14 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
     if args.command == "enable":
         return _enable(settings, args.url, sys.stdout)
     if args.command == "status":
-        return _status(settings, sys.stdout)
+        return _status(settings, sys.stdout, wide=args.wide)
+    if args.command == "alerts":
+        return _alerts(settings, sys.stdout, since=args.since, topic=args.topic, as_json=args.json)
     config = load_config(settings.config_path)
+    if args.command == "slack-test":
+        from bot.slacktest import cmd_slack_test
+
+        return cmd_slack_test(settings, config, sys.stdout, post=args.post)
     if args.command == "check":
         for warning in config.warnings:
             print(f"warning: {warning}", file=sys.stderr)
@@ -173,7 +284,15 @@ def _run(args: argparse.Namespace, settings: Settings, config: Config) -> int:
         if args.dry_run:
             _print_skipped(summary.skipped, sys.stdout)
         print(f"newsbot: {summary.line()}", file=sys.stderr)
-        return 0
+        for problem in summary.problems:
+            print(f"newsbot: {problem}", file=sys.stderr)
+        if summary.exit_code:
+            print(
+                f"newsbot: exit {summary.exit_code}: alerts left undelivered "
+                "(`newsbot status` shows why; they go out on a later run)",
+                file=sys.stderr,
+            )
+        return summary.exit_code
     finally:
         service.close()
 
@@ -233,7 +352,7 @@ def _explain_clusters(
         store.close()
 
 
-def _status(settings: Settings, out: TextIO) -> int:
+def _status(settings: Settings, out: TextIO, *, wide: bool = False) -> int:
     from bot.store import Store
 
     if not settings.db_path.exists():
@@ -242,12 +361,25 @@ def _status(settings: Settings, out: TextIO) -> int:
             file=out,
         )
         return 0
+    names, note = _feed_names(settings)
     store = Store(settings.db_path)
     try:
-        _print_status(store, out)
+        _print_status(store, out, names, wide=wide)
     finally:
         store.close()
+    if note:
+        print(f"\n{note}", file=out)
     return 0
+
+
+def _feed_names(settings: Settings) -> tuple[dict[str, str], str]:
+    """Feed URL -> name from the configuration; a note when it cannot be read (status goes on)."""
+    try:
+        config = load_config(settings.config_path)
+    except ConfigError as exc:
+        first = exc.render().split("\n")[0]
+        return {}, f"note: feed names unavailable, the configuration is invalid: {first}"
+    return {feed.url: feed.name for feed in config.feeds if feed.name}, ""
 
 
 def _enable(settings: Settings, url: str, out: TextIO) -> int:
@@ -255,8 +387,20 @@ def _enable(settings: Settings, url: str, out: TextIO) -> int:
 
     store = Store(settings.db_path)
     try:
+        known = _known_feeds(settings, store)
+        url = next((u for u, name in known.items() if url in (u, name)), url)
+        if url not in known:
+            listing = "\n".join(
+                f"  {redact_url(u)}" + (f"  ({n})" if n else "") for u, n in known.items()
+            )
+            print(
+                f"newsbot: {redact_url(url)} is not a configured feed. Known feeds:\n"
+                f"{listing or '  (none)'}",
+                file=sys.stderr,
+            )
+            return 2
         if not store.feed_state(url).disabled:
-            print(f"{redact_url(url)} is not disabled", file=out)
+            print(f"{redact_url(url)} is not disabled: it is polled on its schedule", file=out)
             return 0
         store.enable_feed(url)
     finally:
@@ -265,34 +409,133 @@ def _enable(settings: Settings, url: str, out: TextIO) -> int:
     return 0
 
 
-def _print_status(store: Store, out: TextIO) -> None:
-    rows = [("FEED", "LAST SUCCESS", "FAILURES", "STATE", "LAST ERROR")]
-    for state in sorted(store.all_feed_states(), key=lambda s: s.url):
+def _known_feeds(settings: Settings, store: Store) -> dict[str, str]:
+    """URL -> name of every feed the configuration names or the state remembers."""
+    try:
+        feeds = {feed.url: feed.name or "" for feed in load_config(settings.config_path).feeds}
+    except ConfigError:
+        feeds = {}
+    for state in store.all_feed_states():
+        feeds.setdefault(state.url, state.title or "")
+    return dict(sorted(feeds.items()))
+
+
+def _print_status(store: Store, out: TextIO, names: dict[str, str], *, wide: bool) -> None:
+    from bot.service import undelivered_lines
+
+    header = (
+        "FEED",
+        *(("URL",) if wide else ()),
+        "LAST SUCCESS",
+        "FAILURES",
+        "STATE",
+        "LAST ERROR",
+    )
+    rows: list[tuple[str, ...]] = [header]
+    states = store.all_feed_states()
+    for state in sorted(states, key=lambda s: (names.get(s.url) or s.title or s.url).lower()):
         condition = (
             "disabled" if state.disabled else ("failing" if state.consecutive_failures else "ok")
         )
         shown = redact_url(state.url)  # errors recorded before 0.2 may hold the raw URL
+        error = (state.last_error or "").replace(state.url, shown)
+        if not wide:  # the feed is named in the first column (--wide adds its URL)
+            error = _without_url(error, shown)[:70]
+        name = names.get(state.url) or state.title or shown
         rows.append(
             (
-                shown,
+                name[:40] if not wide else name,
+                *((shown,) if wide else ()),
                 _ago(state.last_success),
                 str(state.consecutive_failures),
                 condition,
-                (state.last_error or "").replace(state.url, shown)[:80],
+                error,
             )
         )
+    print(f"feeds ({len(states)}):", file=out)
     _table(rows, out)
-    print(f"\noutbox: {store.outbox_depth()} queued", file=out)
-    for channel, reason, count in store.parked():
-        print(f"parked: {count} alerts for {channel} ({reason})", file=out)
-    for alert_id, channel, reason in store.failed():
-        print(f"failed: alert {alert_id} in {channel} ({reason})", file=out)
+    undelivered = store.undelivered()
+    waiting = sum(u.count for u in undelivered if u.status in ("pending", "sending"))
+    parked = sum(u.count for u in undelivered if u.status == "parked")
+    failed = sum(u.count for u in undelivered if u.status == "failed")
+    print(f"\noutbox: {waiting} waiting, {parked} parked, {failed} failed", file=out)
+    for line in undelivered_lines(undelivered, since=True):
+        print(f"  {line}", file=out)
+    recent = store.recent_alerts(0, limit=10)
+    print("\nlast alerts:", file=out)
+    if not recent:
+        print("  none yet", file=out)
+    else:
+        _table(
+            [
+                ("QUEUED", "STATUS", "CHANNEL", "TOPIC", "HEADLINE"),
+                *[(_ago(a.created), a.status, a.channel, a.topic, a.title[:70]) for a in recent],
+            ],
+            out,
+        )
     print("\nalerts in the last 24 h:", file=out)
     counts = store.alert_counts_since(time.time() - 86400)
     _table(
         [("TOPIC", "CHANNEL", "STATUS", "COUNT"), *[(t, c, s, str(n)) for t, c, s, n in counts]],
         out,
     )
+
+
+def _without_url(error: str, url: str) -> str:
+    """'fetch https://...: HTTP 500' -> 'HTTP 500': the feed is named in its own column."""
+    for prefix in (f"fetch {url}: ", f"parse {url}: "):
+        if error.startswith(prefix):
+            return error[len(prefix) :]
+    return error
+
+
+def _alerts(
+    settings: Settings, out: TextIO, *, since: float, topic: str | None, as_json: bool
+) -> int:
+    from bot.store import Store
+
+    if not settings.db_path.exists():
+        print(f"no state yet at {settings.db_path}", file=out)
+        return 0
+    store = Store(settings.db_path)
+    try:
+        records = store.recent_alerts(time.time() - since, topic=topic)
+        workspace = store.meta("slack_workspace_url")
+    finally:
+        store.close()
+    if as_json:
+        for record in records:
+            item = {**asdict(record), "link": _permalink(workspace, record.channel_id, record.ts)}
+            print(json.dumps(item, sort_keys=True), file=out)
+        return 0
+    if not records:
+        print(f"no alerts in the last {_since_text(since)}", file=out)
+        return 0
+    rows = [("QUEUED", "STATUS", "CHANNEL", "TOPIC", "HEADLINE", "SLACK")]
+    for record in records:
+        status = record.status + (f" ({record.error})" if record.error else "")
+        link = _permalink(workspace, record.channel_id, record.ts) or "-"
+        rows.append(
+            (_ago(record.created), status, record.channel, record.topic, record.title[:60], link)
+        )
+    _table(rows, out)
+    return 0
+
+
+def _permalink(workspace: str | None, channel_id: str | None, ts: str | None) -> str:
+    """Slack's message link: https://WORKSPACE.slack.com/archives/C123/p1700000000123456."""
+    if not channel_id or not ts:
+        return ""
+    if not workspace:
+        return f"{channel_id}/{ts}"  # the workspace is learnt by `slack-test` or `run`
+    return f"{workspace.rstrip('/')}/archives/{channel_id}/p{ts.replace('.', '')}"
+
+
+def _since_text(seconds: float) -> str:
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= max(size, 3600 * 48 if unit == "d" else 0) and seconds % size == 0:
+            return f"{int(seconds // size)}{unit}"
+    return f"{seconds:.0f}s"
 
 
 def _ago(when: float | None) -> str:

@@ -137,12 +137,67 @@ def classify(code: str) -> str:
     return DROP
 
 
+_ADVICE = {
+    "invalid_auth": "Slack rejected the token: set a valid SLACK_BOT_TOKEN (xoxb-...) and restart",
+    "not_authed": "no token reached Slack: set SLACK_BOT_TOKEN and restart",
+    "account_inactive": "the bot's user or workspace is deactivated: reinstall the Slack app",
+    "token_revoked": "the token was revoked: reinstall the Slack app and set the new token",
+    "token_expired": "the token expired: set a fresh SLACK_BOT_TOKEN and restart",
+    "missing_scope": "the token lacks a scope: add it to the Slack app, reinstall, restart",
+    "invalid_api_url": "SLACK_API_URL is not a Slack Web API URL: fix or unset it",
+    "channel_not_found": "no such channel, or a private one the bot is not in: fix the name in "
+    "topics.yaml or invite the bot; parked alerts are retried at the next start",
+    "not_in_channel": "invite the bot to the channel (/invite @yourbot); parked alerts are "
+    "retried at the next start",
+    "is_archived": "the channel is archived: unarchive it or route the topic to another channel",
+}
+
+
+def advice(code: str) -> str:
+    """What an operator should do about a DeliveryError code (shown by status and run --once)."""
+    if code in _ADVICE:
+        return _ADVICE[code]
+    action = classify(code)
+    if action == RETRY:
+        return "Slack did not answer in time or failed: retried by itself with backoff"
+    if action == AUTH:
+        return "Slack refused the credentials or the endpoint: check SLACK_BOT_TOKEN and " + (
+            "SLACK_API_URL (`newsbot slack-test` shows what works)"
+        )
+    if action == PARK:
+        return "the channel refuses the bot: fix the channel; parked alerts retry at next start"
+    return "Slack refused this alert as it is: see the code in Slack's API docs"
+
+
 @dataclass(frozen=True, slots=True)
 class Posted:
     """Where a message landed: the channel id (C…) and the message ts (its id within it)."""
 
     channel_id: str
     ts: str
+
+
+@dataclass(frozen=True, slots=True)
+class AuthInfo:
+    """What auth.test says about the token; `error` None when it works."""
+
+    error: str | None
+    team: str = ""
+    user: str = ""
+    url: str = ""  # the workspace, e.g. https://example.slack.com/
+    scopes: frozenset[str] | None = None  # from x-oauth-scopes; None when Slack did not say
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelInfo:
+    """One configured channel as Slack sees it; `error` None when it was found."""
+
+    channel: str
+    error: str | None
+    id: str = ""
+    private: bool = False
+    member: bool = False
+    archived: bool = False
 
 
 class RateLimitWaits(RateLimitErrorRetryHandler):
@@ -197,6 +252,7 @@ class SlackSender:
         )
         self._channel_ids: dict[str, str] = {}
         self._ids_lock = threading.Lock()
+        self.workspace_url = ""  # learnt from auth.test, for message links
 
     def __repr__(self) -> str:  # never show the client (and so the token) in a repr
         return f"SlackSender(base_url={self._client.base_url!r})"
@@ -292,13 +348,58 @@ class SlackSender:
 
     def check_auth(self) -> str | None:
         """auth.test: None when the token works, else the error code (see classify)."""
+        info = self.auth_info()
+        if info.error:
+            log.error("slack auth check failed", extra={"status": info.error})
+        return info.error
+
+    def auth_info(self) -> AuthInfo:
+        """auth.test, with the token's scopes from the x-oauth-scopes header Slack sends."""
         try:
-            self._client.auth_test()
+            response = self._client.auth_test()
         except _FAILURES as exc:
-            code = delivery_error("auth.test", exc).code
-            log.error("slack auth check failed", extra={"status": code})
-            return code
-        return None
+            return AuthInfo(delivery_error("auth.test", exc).code)
+        header = _header(response.headers, "x-oauth-scopes")
+        scopes = (
+            None if header is None else frozenset(filter(None, header.replace(" ", "").split(",")))
+        )
+        self.workspace_url = str(response.get("url") or "")
+        return AuthInfo(
+            None,
+            str(response.get("team") or ""),
+            str(response.get("user") or ""),
+            self.workspace_url,
+            scopes,
+        )
+
+    def channel_info(self, channel: str) -> ChannelInfo:
+        """conversations.info for a configured channel ('#name' resolved first)."""
+        try:
+            channel_id = self.resolve(channel)
+            if channel_id is None:
+                return ChannelInfo(channel, "channel_not_found")
+            data = self._client.conversations_info(channel=channel_id).get("channel") or {}
+        except (*_FAILURES, DeliveryError) as exc:
+            code = exc.code if isinstance(exc, DeliveryError) else delivery_error(channel, exc).code
+            return ChannelInfo(channel, code)
+        return ChannelInfo(
+            channel,
+            None,
+            str(data.get("id") or channel_id),
+            bool(data.get("is_private")),
+            bool(data.get("is_member")),
+            bool(data.get("is_archived")),
+        )
+
+    def post_text(self, channel: str, text: str) -> Posted:
+        """A plain message (for `slack-test --post`); raises DeliveryError."""
+        try:
+            response = self._client.chat_postMessage(
+                channel=channel, text=text, unfurl_links=False, unfurl_media=False
+            )
+        except _FAILURES as exc:
+            raise delivery_error(channel, exc) from None
+        return Posted(str(response["channel"]), str(response["ts"]))
 
     def close(self) -> None:
         """Nothing to release: slack_sdk's urllib transport opens a connection per call."""
@@ -409,6 +510,13 @@ def _transport_code(exc: BaseException) -> str:
     if isinstance(exc, SlackClientError):  # e.g. "Invalid URL detected": SLACK_API_URL is wrong
         return "invalid_api_url"
     return "connection"
+
+
+def _header(headers: dict[str, Any], name: str) -> str | None:
+    for key, value in headers.items():
+        if key.lower() == name:
+            return str(value[0] if isinstance(value, list) and value else value)
+    return None
 
 
 def _alert_id(message: dict[str, Any]) -> str | None:

@@ -81,8 +81,10 @@ class Outbox:
         pacer: ChannelPacer | None = None,
         clock: Callable[[], float] = time.time,
         sleep: Callable[[float], object] = time.sleep,
+        dry_run: bool = False,
     ) -> None:
         self.store = store
+        self.dry_run = dry_run  # the sender only prints: say "would post", never "delivered"
         self.sender = sender
         self.metrics = metrics
         self.pacer = pacer or ChannelPacer()
@@ -148,6 +150,12 @@ class Outbox:
         self.metrics.alerts_delivered.labels(topic=alert.topic, channel=alert.channel).inc()
         self.auth_error = None
         result.sent += 1
+        if self.dry_run:
+            log.info(
+                "would post alert",
+                extra={"alert_id": alert.id, "channel": alert.channel, "topic": alert.topic},
+            )
+            return True
         log.info(
             "alert delivered",
             extra={

@@ -59,6 +59,7 @@ class PollOutcome:
     skipped: tuple[tuple[str, str], ...] = ()  # (headline, why) only marked seen: a first poll
     overflow: int = 0  # stories over the per-poll cap, listed in an "and N more" message
     held: int = 0  # stories held for a digest
+    kind: str = ""  # why it failed: a FetchError kind (dns, timeout, http, ...), parse, gone
 
 
 @dataclass(frozen=True, slots=True)
@@ -400,7 +401,7 @@ def _failed(
             "retry_in_s": 0 if disable else round(delay),
         },
     )
-    return PollOutcome(feed.url, "disabled" if disable else "failed", error=message)
+    return PollOutcome(feed.url, "disabled" if disable else "failed", error=message, kind=kind)
 
 
 def _healthy(rt: Runtime, feed: FeedSpec) -> None:

@@ -20,10 +20,11 @@ import random
 import signal
 import threading
 import time
+from collections import Counter
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +33,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
 from bot.config import Config, load_config
-from bot.deliver import classify
+from bot.deliver import advice, classify
 from bot.errors import ConfigError, StoreError
 from bot.health import HealthReport, HealthServer
 from bot.match import Matcher
@@ -40,6 +41,7 @@ from bot.models import FeedSpec
 from bot.outbox import Outbox
 from bot.pipeline import PollOutcome, Runtime, poll_feed
 from bot.settings import Settings
+from bot.store import Undelivered
 
 log = logging.getLogger(__name__)
 
@@ -49,10 +51,22 @@ RELOAD_CHECK_SECONDS = 2.0
 PRUNE_SECONDS = 6 * 3600
 
 
+EXIT_OK = 0  # run --once: every alert is in Slack (or, dry run, was printed)
+EXIT_UNDELIVERED = 3  # run --once: alerts are left undelivered (waiting, parked, or failed)
+
+_NETWORK_HINTS = {
+    "dns": "DNS; is there network?",
+    "connect": "connection refused or unreachable; is there network (or a proxy to set)?",
+    "timeout": "timeouts; is the network slow or blocked?",
+}
+
+
 @dataclass(frozen=True, slots=True)
 class RunSummary:
+    """What one `run --once` did; `exit_code` and `problems` say what is left to fix."""
+
     feeds: int
-    failed: int
+    feeds_failed: int
     new_stories: int
     queued: int
     delivered: int
@@ -60,13 +74,23 @@ class RunSummary:
     skipped: tuple[tuple[str, str, str], ...] = ()  # (feed, headline, why): only marked seen
     overflow: int = 0  # over the per-poll cap, listed in "and N more" messages
     held: int = 0  # held for digests
+    parked: int = 0
+    failed: int = 0  # alerts Slack refused for good in this run
+    dry_run: bool = False
+    problems: tuple[str, ...] = ()  # one line per undelivered group: count, channel, why, fix
 
     def line(self) -> str:
-        text = (
-            f"polled {self.feeds} feeds ({self.failed} failed), {self.new_stories} new "
-            f"stories, {self.queued} alerts queued, {self.delivered} delivered, "
-            f"{self.still_queued} waiting in the outbox"
+        polled = (
+            f"polled {self.feeds} feeds ({self.feeds_failed} failed), {self.new_stories} new "
+            f"stories, {self.queued} alerts queued"
         )
+        if self.dry_run:
+            text = f"{polled}, {self.delivered} would be posted (dry run: nothing sent or saved)"
+        else:
+            text = (
+                f"{polled}, {self.delivered} delivered, {self.parked} parked, "
+                f"{self.failed} failed, {self.still_queued} waiting in the outbox"
+            )
         if self.skipped:
             text += f"; {len(self.skipped)} older or undated stories only marked seen (first poll)"
         if self.overflow:
@@ -74,6 +98,44 @@ class RunSummary:
         if self.held:
             text += f"; {self.held} held for digests"
         return text
+
+    @property
+    def exit_code(self) -> int:
+        left = self.still_queued + self.parked + self.failed
+        return EXIT_UNDELIVERED if left and not self.dry_run else EXIT_OK
+
+
+def all_feeds_failed(outcomes: Sequence[PollOutcome]) -> str | None:
+    """One line when every feed of a cycle failed ("all 16 feeds failed: DNS; is there
+    network?"), naming the most common reason; None when any feed worked."""
+    if not outcomes or any(o.status not in ("failed", "disabled") for o in outcomes):
+        return None
+    kinds = Counter(o.kind or o.status for o in outcomes)
+    kind, _ = kinds.most_common(1)[0]
+    reason = _NETWORK_HINTS.get(kind, kind)
+    return f"all {len(outcomes)} feeds failed: {reason}"
+
+
+def undelivered_lines(rows: Sequence[Undelivered], *, since: bool = False) -> list[str]:
+    """Why alerts are not in Slack: one line per channel and state, the error, and the fix.
+
+    Alerts queued behind a failing one share its line: they wait for the same reason.
+    """
+    groups: dict[tuple[str, str], list[Undelivered]] = {}
+    for row in rows:
+        state = {"pending": "waiting", "sending": "waiting"}.get(row.status, row.status)
+        groups.setdefault((state, row.channel), []).append(row)
+    lines = []
+    for (state, channel), group in groups.items():
+        count = sum(row.count for row in group)
+        errors = list(dict.fromkeys(row.error for row in group if row.error))
+        line = f"{count} alert{'s' if count != 1 else ''} {state} for {channel}"
+        if since:
+            oldest = min(row.since for row in group)
+            line += f" since {datetime.fromtimestamp(oldest, UTC):%Y-%m-%d %H:%M:%SZ}"
+        line += f" ({', '.join(errors) or 'not tried yet'})"
+        lines.append(line + (f": {advice(errors[0])}" if errors else ""))
+    return lines
 
 
 class Service:
@@ -84,8 +146,10 @@ class Service:
         outbox: Outbox,
         *,
         feeds_override: Sequence[FeedSpec] | None = None,
+        delivery_note: str = "",
     ) -> None:
         self.settings = settings
+        self.delivery_note = delivery_note  # how alerts go out, said once at start
         self.rt = runtime
         self.outbox = outbox
         self.feeds_override = list(feeds_override) if feeds_override is not None else None
@@ -97,22 +161,37 @@ class Service:
         self._last_cycle = 0.0
         self._mtimes = self._config_mtimes()
         self._rejected: tuple[float, ...] | None = None
+        self._config_problem = ""  # the rejected edit, until a valid one replaces it
         self._slack_check = "not checked"
+        self._latest: dict[str, PollOutcome] = {}  # each feed's last poll, for the outage line
+        self._outage = ""  # the all-feeds-failed line last logged
 
     # --- one-shot -------------------------------------------------------------------------------
 
     def run_once(self) -> RunSummary:
+        self._announce()
         feeds = self.rt.config.feeds
+        self.rt.store.unpark_all()  # the admin may have fixed the channel since the last run
+        failed_before = {alert_id for alert_id, _, _ in self.rt.store.failed()}
         with ThreadPoolExecutor(max_workers=max(1, min(POLL_WORKERS, len(feeds)))) as pool:
             outcomes = list(pool.map(lambda feed: poll_feed(self.rt, feed, force=True), feeds))
+        outage = all_feeds_failed(outcomes)
+        if outage:
+            log.error(outage)
         drained = self.outbox.drain(ignore_backoff=True)
         self._last_cycle = time.time()
-        return self._summary(outcomes, drained.sent)
+        failed_now = [f for f in self.rt.store.failed() if f[0] not in failed_before]
+        return self._summary(outcomes, drained.sent, failed_now)
 
-    def _summary(self, outcomes: list[PollOutcome], delivered: int) -> RunSummary:
+    def _summary(
+        self, outcomes: list[PollOutcome], delivered: int, failed: list[tuple[str, str, str]]
+    ) -> RunSummary:
         skipped = tuple(
             (outcome.feed_url, title, why) for outcome in outcomes for title, why in outcome.skipped
         )
+        rows = self.rt.store.undelivered()
+        problems = undelivered_lines([row for row in rows if row.status != "failed"])
+        problems += [f"alert {a} for {c} refused by Slack ({e}): {advice(e)}" for a, c, e in failed]
         return RunSummary(
             len(outcomes),
             sum(o.status in ("failed", "disabled") for o in outcomes),
@@ -123,12 +202,21 @@ class Service:
             skipped,
             sum(o.overflow for o in outcomes),
             sum(o.held for o in outcomes),
+            parked=sum(r.count for r in rows if r.status == "parked"),
+            failed=len(failed),
+            dry_run=self.outbox.dry_run,
+            problems=tuple(problems),
         )
+
+    def _announce(self) -> None:
+        if self.delivery_note:
+            log.info(self.delivery_note)
 
     # --- service --------------------------------------------------------------------------------
 
     def run_forever(self) -> int:
         self._install_signals()
+        self._announce()
         health = self._start_health()
         self.rt.store.unpark_all()
         self._check_slack_auth()
@@ -185,6 +273,9 @@ class Service:
             log.warning("could not reach Slack to check the token", extra={"error": problem})
             return
         self._slack_check = problem or "ok"
+        workspace = getattr(self.outbox.sender, "workspace_url", "")
+        if workspace and not problem:
+            self.rt.store.set_meta("slack_workspace_url", workspace)  # for `newsbot alerts` links
         if problem:
             # Reported (log, /readyz) but not acted on: the posts themselves decide whether
             # posting stops, so a gateway without auth.test still gets its alerts.
@@ -230,11 +321,7 @@ class Service:
                 extra={"error": str(exc), "port": self.settings.http_port},
             )
             return None
-        log.info(
-            "health endpoint listening",
-            extra={"host": self.settings.http_host, "port": server.port},
-        )
-        return server
+        return server  # HealthServer.start logged where it listens
 
     def _add_feed_job(self, feed: FeedSpec, *, first: bool = False) -> None:
         assert self.scheduler is not None
@@ -256,11 +343,25 @@ class Service:
         if feed is None:
             return
         try:
-            poll_feed(self.rt, feed)
+            outcome = poll_feed(self.rt, feed)
         except StoreError as exc:
             self._store_failed(exc)
+            return
+        self._note_outcome(outcome)
         self._last_cycle = time.time()
         self.rt.metrics.last_cycle_timestamp.set(self._last_cycle)
+
+    def _note_outcome(self, outcome: PollOutcome) -> None:
+        """Log once when every feed's latest poll failed (an outage, not sixteen problems)."""
+        if outcome.status == "skipped":
+            return
+        self._latest[outcome.feed_url] = outcome
+        urls = {feed.url for feed in self._feeds()}
+        latest = [self._latest[url] for url in urls if url in self._latest]
+        outage = all_feeds_failed(latest) if len(latest) == len(urls) else None
+        if outage and outage != self._outage:
+            log.error(outage)
+        self._outage = outage or ""
 
     def _store_failed(self, exc: StoreError) -> None:
         log.critical("state database failed: stopping", extra={"error": str(exc)})
@@ -295,6 +396,9 @@ class Service:
             config = load_config(self.rt.config.path)
         except ConfigError as exc:
             self._rejected = mtimes
+            problems = exc.render().split("\n")
+            more = sum(not line.startswith(" ") for line in problems) - 1
+            self._config_problem = problems[0] + (f" (and {more} more)" if more > 0 else "")
             log.error(
                 "config change rejected; the running configuration stays",
                 extra={"error": exc.render()},
@@ -302,6 +406,7 @@ class Service:
             return
         self._apply(config)
         self._mtimes = mtimes
+        self._config_problem = ""
 
     def _apply(self, config: Config) -> None:
         old = {feed.url: feed for feed in self._feeds()}
@@ -341,7 +446,8 @@ class Service:
             and self._deliverer
             and self._deliverer.is_alive()
         )
-        checks = {"scheduler": "ok" if alive else "not running", "config": "ok"}
+        config = f"edit rejected: {self._config_problem}" if self._config_problem else "ok"
+        checks = {"scheduler": "ok" if alive else "not running", "config": config}
         try:
             checks["outbox"] = f"{self.rt.store.outbox_depth()} queued"
             checks["store"] = "ok"
@@ -354,6 +460,7 @@ class Service:
         checks["slack_auth"] = self.outbox.auth_error or self._slack_check
         ready = (
             alive
+            and not self._config_problem
             and checks["store"] == "ok"
             and recent
             and not self.outbox.auth_error

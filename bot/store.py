@@ -127,6 +127,36 @@ class QueuedAlert:
 
 
 @dataclass(frozen=True, slots=True)
+class Undelivered:
+    """Alerts of one channel not in Slack, grouped by status and last error (for status, run)."""
+
+    status: str  # pending | sending | parked | failed
+    channel: str
+    error: str  # the last delivery error code, "" when not tried yet
+    count: int
+    since: float  # when the oldest of them was queued
+
+
+@dataclass(frozen=True, slots=True)
+class AlertRecord:
+    """One alert as `newsbot alerts` and `newsbot status` show it."""
+
+    id: str
+    topic: str
+    channel: str
+    status: str
+    created: float
+    delivered: float | None
+    channel_id: str | None
+    ts: str | None
+    error: str
+    title: str
+    url: str
+    source: str
+    parent_id: str | None
+
+
+@dataclass(frozen=True, slots=True)
 class AlertedReport:
     """A story already alerted (or folded) in a channel, for the clustering decision."""
 
@@ -592,6 +622,33 @@ class Store:
         )
         return [(row[0], row[1] or "", int(row[2])) for row in rows]
 
+    def undelivered(self) -> list[Undelivered]:
+        """Every alert not in Slack, grouped by channel, status and last error, oldest first."""
+        rows = self._query(
+            "SELECT status, channel, COALESCE(last_error, ''), count(*), min(created) FROM alerts "
+            "WHERE status != 'sent' GROUP BY status, channel, COALESCE(last_error, '') "
+            "ORDER BY min(created)"
+        )
+        return [Undelivered(r[0], r[1], r[2], int(r[3]), float(r[4])) for r in rows]
+
+    def recent_alerts(
+        self, since: float, *, topic: str | None = None, limit: int | None = None
+    ) -> list[AlertRecord]:
+        """Alerts queued since `since` (optionally of one topic), newest first."""
+        rows = self._query(
+            "SELECT * FROM alerts WHERE created >= ? AND (? IS NULL OR topic = ?) "
+            "ORDER BY seq DESC LIMIT ?",
+            (since, topic, topic, -1 if limit is None else limit),
+        )
+        return [_record(row) for row in rows]
+
+    def meta(self, key: str) -> str | None:
+        rows = self._query("SELECT value FROM meta WHERE key = ?", (key,))
+        return str(rows[0][0]) if rows else None
+
+    def set_meta(self, key: str, value: str) -> None:
+        self._write("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, value))
+
     def alert_counts_since(self, since: float) -> list[tuple[str, str, str, int]]:
         """(topic, channel, status, count) for alerts created since `since`."""
         rows = self._query(
@@ -624,6 +681,25 @@ class Store:
                 (cutoff,),
             ).rowcount
         return seen, alerts
+
+
+def _record(row: sqlite3.Row) -> AlertRecord:
+    story = json.loads(row["payload"])["story"]
+    return AlertRecord(
+        row["id"],
+        row["topic"],
+        row["channel"],
+        row["status"],
+        row["created"],
+        row["delivered"],
+        row["channel_id"],
+        row["ts"],
+        row["last_error"] or "",
+        story.get("title") or "",
+        story.get("url") or "",
+        story.get("source") or "",
+        row["parent_id"],
+    )
 
 
 def path_is_memory(db: sqlite3.Connection) -> bool:

@@ -36,6 +36,7 @@ def build_service(
         disk.close()
     sender: Sender
     pacer = ChannelPacer()  # Slack: about one message per second per channel
+    note = delivery_note(settings, dry_run)
     if settings.slack_token and not dry_run:
         sender = SlackSender(settings.slack_token, settings.slack_api_url)
     else:
@@ -56,6 +57,19 @@ def build_service(
     return Service(
         settings,
         runtime,
-        Outbox(store, sender, metrics, pacer=pacer),
+        Outbox(store, sender, metrics, pacer=pacer, dry_run=dry_run),
         feeds_override=feeds_override,
+        delivery_note=note,
     )
+
+
+def delivery_note(settings: Settings, dry_run: bool) -> str:
+    """How alerts will go out, said once at start so nobody waits for posts that cannot come."""
+    if dry_run:
+        return "dry run: alerts are printed here; nothing is posted to Slack or saved"
+    if not settings.slack_token:
+        return (
+            "no SLACK_BOT_TOKEN: alerts are printed here "
+            "(set SLACK_BOT_TOKEN or SLACK_BOT_TOKEN_FILE to post to Slack)"
+        )
+    return f"posting alerts to Slack at {settings.slack_api_url}"

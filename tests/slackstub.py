@@ -5,9 +5,17 @@ with a form, JSON or query-string body, `Authorization: Bearer <token>`, JSON an
 `{"ok": true, ...}` / `{"ok": false, "error": "..."}`, HTTP 429 with `Retry-After`.
 
 Methods: auth.test, chat.postMessage, chat.update, conversations.history, conversations.replies,
-conversations.list, conversations.join. Like Slack, conversations.history lists top-level
-messages only (thread replies are in conversations.replies) and leaves `metadata` out unless
-`include_all_metadata` is set; `oldest`/`latest` are exclusive unless `inclusive`.
+conversations.list, conversations.info, conversations.join. Like Slack, conversations.history
+lists top-level messages only (thread replies are in conversations.replies) and leaves `metadata`
+out unless `include_all_metadata` is set; `oldest`/`latest` are exclusive unless `inclusive`.
+
+Scopes, as Slack does them: every answer carries the token's scopes in the `x-oauth-scopes`
+header (and the method's in `x-accepted-oauth-scopes`); a method called without its scope answers
+`{"ok": false, "error": "missing_scope", "needed": ..., "provided": ...}`. `stub.scopes` holds the
+granted set (all of FULL_SCOPES by default): `stub.scopes.discard("channels:history")`.
+conversations.list lists only the channel types the scopes allow (public: channels:read, private:
+groups:read); conversations.info, history and replies need the scope of the channel's type, and
+a private channel the bot is not in is `channel_not_found` to them, like Slack.
 
 Faults (a FIFO queue per method, consumed one per request):
     stub.fail_next("chat.postMessage", status=500)                 # HTTP 500, nothing recorded
@@ -52,6 +60,17 @@ from urllib.parse import parse_qsl, urlsplit
 import pytest
 
 DEFAULT_TOKEN = "xoxb-test-token"
+FULL_SCOPES = frozenset(
+    {
+        "chat:write",
+        "channels:history",
+        "groups:history",
+        "channels:read",
+        "groups:read",
+        "channels:join",
+        "reactions:read",
+    }
+)
 _CHANNEL_ID = re.compile(r"[CGD][A-Z0-9]{8,}")
 Answer = tuple[int, dict[str, Any], dict[str, str]]  # status, JSON body, extra headers
 
@@ -127,6 +146,7 @@ class SlackStub:
         self.auto_create = True
         self.rate_limit: tuple[float, float] | None = None  # (per second, burst) per channel
         self.rate_limited = 0  # how many 429s the rate limit produced
+        self.scopes: set[str] = set(FULL_SCOPES)  # granted to the token (x-oauth-scopes)
         self.on_post = on_post
         self._state = _State()
         self._lock = threading.RLock()
@@ -235,6 +255,9 @@ class SlackStub:
             handler = _METHODS.get(method)
             if handler is None:
                 return _error("unknown_method")
+            needed = self._scope_needed(method, params)
+            if needed and needed not in self.scopes:
+                return _missing_scope(needed, self.scopes)
             try:
                 return handler(self, params)
             except (ValueError, TypeError):  # e.g. limit=abc: Slack says invalid_arguments
@@ -288,6 +311,34 @@ class SlackStub:
             return True
         channel.tokens -= 1.0
         return False
+
+    def _scope_needed(self, method: str, params: dict[str, Any]) -> str | None:
+        """The scope Slack requires for this call (for channel methods: by the channel's type)."""
+        fixed = _METHOD_SCOPES.get(method)
+        if fixed is not None:
+            return fixed
+        if method in ("conversations.history", "conversations.replies", "conversations.info"):
+            channel = self._state.channels.get(str(params.get("channel", "")))
+            private = channel is not None and channel.private
+            kind = "read" if method == "conversations.info" else "history"
+            return f"{'groups' if private else 'channels'}:{kind}"
+        if method == "conversations.list":
+            types = str(params.get("types") or "public_channel").split(",")
+            allowed = {"public_channel": "channels:read", "private_channel": "groups:read"}
+            wanted = [allowed[t] for t in types if t in allowed]
+            if wanted and not any(scope in self.scopes for scope in wanted):
+                return wanted[0]
+        return None
+
+    def accepted_scopes(self, method: str) -> str:
+        """The x-accepted-oauth-scopes header: the scopes this method can work with."""
+        if method in _METHOD_SCOPES:
+            return _METHOD_SCOPES[method] or ""
+        if method in ("conversations.history", "conversations.replies"):
+            return "channels:history,groups:history"
+        if method in ("conversations.list", "conversations.info"):
+            return "channels:read,groups:read"
+        return ""
 
     # ------------------------------------------------------------------ API methods
     def _auth_test(self, params: dict[str, Any]) -> Answer:
@@ -414,8 +465,22 @@ class SlackStub:
             shown["metadata"] = message["metadata"]
         return shown
 
+    def _info(self, params: dict[str, Any]) -> Answer:
+        channel = self._state.channels.get(str(params.get("channel", "")))  # ids only, like Slack
+        if channel is None or channel.error == "channel_not_found":
+            return _error("channel_not_found")
+        if channel.private and not channel.member:  # invisible to a bot that is not in it
+            return _error("channel_not_found")
+        return _ok(channel=channel.as_json())
+
     def _list(self, params: dict[str, Any]) -> Answer:
         types = str(params.get("types") or "public_channel").split(",")
+        types = [
+            t
+            for t in types
+            if {"public_channel": "channels:read", "private_channel": "groups:read"}.get(t, "")
+            in self.scopes
+        ]
         exclude_archived = _flag(params.get("exclude_archived"))
         listed = [
             c.as_json()
@@ -453,8 +518,23 @@ _METHODS: dict[str, Callable[[SlackStub, dict[str, Any]], Answer]] = {
     "conversations.history": SlackStub._history,
     "conversations.replies": SlackStub._replies,
     "conversations.list": SlackStub._list,
+    "conversations.info": SlackStub._info,
     "conversations.join": SlackStub._join,
 }
+
+
+# Methods whose scope does not depend on the channel (None: no scope needed).
+_METHOD_SCOPES: dict[str, str | None] = {
+    "auth.test": None,
+    "chat.postMessage": "chat:write",
+    "chat.update": "chat:write",
+    "conversations.join": "channels:join",
+}
+
+
+def _missing_scope(needed: str, granted: set[str]) -> Answer:
+    body = {"ok": False, "error": "missing_scope", "needed": needed}
+    return 200, {**body, "provided": ",".join(sorted(granted))}, {}
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -492,6 +572,10 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(404, {"ok": False, "error": "not_found"})
 
     def _api(self, method: str, params: dict[str, Any]) -> None:
+        self._scope_headers = {
+            "x-oauth-scopes": ",".join(sorted(self.stub.scopes)),
+            "x-accepted-oauth-scopes": self.stub.accepted_scopes(method),
+        }
         token = self._token(params)
         fault = self.stub.take_fault(method, params)
         if fault is None:
@@ -551,7 +635,7 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_header("Content-Type", "application/json; charset=utf-8")
             self.send_header("Content-Length", str(len(data)))
             self.send_header("Connection", "close")
-            for name, value in (headers or {}).items():
+            for name, value in {**getattr(self, "_scope_headers", {}), **(headers or {})}.items():
                 self.send_header(name, value)
             self.end_headers()
             self.wfile.write(data)
@@ -641,13 +725,32 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--token", action="append", help="accepted token (repeatable)")
+    parser.add_argument(
+        "--scopes", help="comma-separated scopes granted to the token (default: all newsbot needs)"
+    )
+    parser.add_argument(
+        "--channel",
+        action="append",
+        default=[],
+        help="create a channel: NAME, or NAME:private, NAME:outsider (bot not a member)",
+    )
+    parser.add_argument(
+        "--no-auto-create", action="store_true", help="unknown channels are channel_not_found"
+    )
     args = parser.parse_args(argv)
 
     def print_post(message: dict[str, Any]) -> None:
         print(json.dumps(message), flush=True)
 
     tokens = tuple(args.token or [DEFAULT_TOKEN])
-    stub = SlackStub(args.host, args.port, tokens=tokens, on_post=print_post).start()
+    stub = SlackStub(args.host, args.port, tokens=tokens, on_post=print_post)
+    if args.scopes is not None:
+        stub.scopes = {scope.strip() for scope in args.scopes.split(",") if scope.strip()}
+    for spec in args.channel:
+        name, _, flags = spec.partition(":")
+        stub.add_channel(name, private="private" in flags, member="outsider" not in flags)
+    stub.auto_create = not args.no_auto_create
+    stub.start()
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     print(f"slackstub listening on {stub.api_url}", file=sys.stderr, flush=True)

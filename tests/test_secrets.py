@@ -39,7 +39,7 @@ def test_a_failing_run_never_prints_the_token(
         "NEWSBOT_LOG_FORMAT": log_format,
     }
     result = newsbot("run", "--once", "--config", str(config), "--feeds", str(feeds), env=env)
-    assert result.returncode == 0, result.stderr
+    assert result.returncode == 3, result.stderr  # the alert is left undelivered
     output = result.stdout + result.stderr
     assert "invalid_auth" in output  # the failure is reported...
     assert SECRET not in output  # ...without the secret

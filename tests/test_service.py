@@ -118,6 +118,8 @@ def test_service_reports_health_and_metrics_and_stops_cleanly_on_sigterm(
     service.process.send_signal(signal.SIGTERM)
     assert service.process.wait(timeout=15) == 0
     assert "stopped cleanly" in service.logs()
+    assert service.logs().count("listening") == 1  # the health server is announced once
+    assert "posting alerts to Slack at" in service.logs()  # how alerts go out, said at start
 
 
 def test_config_edits_apply_without_restart_and_bad_edits_are_rejected(
@@ -129,6 +131,10 @@ def test_config_edits_apply_without_restart_and_bad_edits_are_rejected(
     topics.write_text(good_topics.replace("threshold: 30", "threshold: 300"), encoding="utf-8")
     wait_until(lambda: "config change rejected" in service.logs())
     assert "threshold: must be <= 100" in service.logs()  # the message `newsbot check` gives
+    status, body = get(service.url("/readyz"))
+    assert status == 503  # the rejected edit is reported where operators look, until fixed
+    assert "edit rejected: " in json.loads(body)["checks"]["config"]
+    assert "topics.yaml:3 topics[frt-policy].threshold: must be <= 100" in body
     time.sleep(2.5)
     assert service.logs().count("config change rejected") == 1  # logged once, not every check
 
@@ -142,6 +148,7 @@ def test_config_edits_apply_without_restart_and_bad_edits_are_rejected(
     )
     topics.write_text(good_topics, encoding="utf-8")
     wait_until(lambda: "config reloaded" in service.logs())
+    wait_until(lambda: json.loads(get(service.url("/readyz"))[1])["checks"]["config"] == "ok")
     wait_until(lambda: feed_server.count("/b.xml") >= 1)  # the new feed starts polling
     assert service.process.poll() is None
     assert len(slack.messages) == 1  # a feed's first poll posts nothing older than 24 h

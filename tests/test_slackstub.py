@@ -316,3 +316,31 @@ def test_wait_for_messages_times_out_clearly(slack: SlackStub) -> None:
     with pytest.raises(AssertionError, match="0 messages"):
         slack.wait_for_messages(1, timeout=0.1)
     assert time.monotonic() - started < 2
+
+
+def test_scopes_travel_in_the_x_oauth_scopes_header_and_are_enforced(slack: SlackStub) -> None:
+    slack.scopes.discard("channels:history")
+    web = client(slack)
+    scopes = web.auth_test().headers["x-oauth-scopes"]
+    assert "chat:write" in scopes.split(",")
+    assert "channels:history" not in scopes.split(",")
+    channel = slack.add_channel("#news")
+    with pytest.raises(SlackApiError) as raised:
+        web.conversations_history(channel=channel)
+    assert raised.value.response["error"] == "missing_scope"
+    assert raised.value.response["needed"] == "channels:history"
+    private = slack.add_channel("#secret", private=True)
+    assert web.conversations_history(channel=private)["ok"]  # groups:history is still granted
+
+
+def test_conversations_info_like_slack(slack: SlackStub) -> None:
+    public = slack.add_channel("#open", member=False)
+    outsider = slack.add_channel("#hidden", private=True, member=False)
+    web = client(slack)
+    info = web.conversations_info(channel=public)["channel"]
+    assert (info["name"], info["is_private"], info["is_member"]) == ("open", False, False)
+    with pytest.raises(SlackApiError, match="channel_not_found"):
+        web.conversations_info(channel=outsider)  # a private channel the bot is not in
+    slack.scopes.discard("channels:read")
+    with pytest.raises(SlackApiError, match="missing_scope"):
+        web.conversations_info(channel=public)
