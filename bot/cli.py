@@ -420,7 +420,10 @@ def _known_feeds(settings: Settings, store: Store) -> dict[str, str]:
     return dict(sorted(feeds.items()))
 
 
-def _print_status(store: Store, out: TextIO, names: dict[str, str], *, wide: bool) -> None:
+def _print_status(
+    store: Store, out: TextIO, names: dict[str, str] | None = None, *, wide: bool = False
+) -> None:
+    names = names or {}
     from bot.service import undelivered_lines
 
     header = (

@@ -208,7 +208,7 @@ def test_status_table_shows_last_success_failures_and_last_error(
     poll_feed(runtime, FeedSpec(feed_server.url("/ok.xml")), force=True)
     poll_feed(runtime, FeedSpec(feed_server.url("/down.xml")), force=True)
     report = io.StringIO()
-    _print_status(runtime.store, report)
+    _print_status(runtime.store, report, wide=True)  # with URLs (names come from the config)
     text = report.getvalue()
     assert "LAST SUCCESS" in text
     assert "FAILURES" in text
