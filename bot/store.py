@@ -626,7 +626,8 @@ class Store:
         """Every alert not in Slack, grouped by channel, status and last error, oldest first."""
         rows = self._query(
             "SELECT status, channel, COALESCE(last_error, ''), count(*), min(created) FROM alerts "
-            "WHERE status != 'sent' GROUP BY status, channel, COALESCE(last_error, '') "
+            "WHERE status IN ('pending', 'sending', 'parked', 'failed') "
+            "GROUP BY status, channel, COALESCE(last_error, '') "
             "ORDER BY min(created)"
         )
         return [Undelivered(r[0], r[1], r[2], int(r[3]), float(r[4])) for r in rows]
@@ -684,7 +685,8 @@ class Store:
 
 
 def _record(row: sqlite3.Row) -> AlertRecord:
-    story = json.loads(row["payload"])["story"]
+    data = json.loads(row["payload"])
+    story = data.get("story") or {"title": data.get("label") or row["kind"], "source": "newsbot"}
     return AlertRecord(
         row["id"],
         row["topic"],
