@@ -81,7 +81,8 @@ class QuerySyntaxError(NewsbotError):
 class FetchError(NewsbotError):
     """A feed could not be fetched.
 
-    `kind` is one of: scheme, dns, connect, timeout, http, too_large, redirects, protocol.
+    `kind` is one of: scheme, dns, connect, timeout, http, too_large, redirects, protocol,
+    private (a redirect into a private network), cancelled (the service is stopping).
     `retry_after` carries the server's Retry-After (seconds) on 429/503. The message shows the
     URL redacted (credentials never in an error message) and the detail clipped.
     """

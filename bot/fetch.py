@@ -56,7 +56,7 @@ import httpx
 from bot import __version__
 from bot.config import Defaults
 from bot.errors import FeedGone, FetchError, excerpt
-from bot.guard import AddressPolicy, AddressRefused, Exchange, Guard, guarded_transport
+from bot.guard import AddressPolicy, AddressRefused, Exchange, Guard, guard_client
 from bot.http_headers import parse_retry_after
 from bot.models import FetchResult
 from bot.urls import is_http_url, redact_url
@@ -98,7 +98,7 @@ class Fetcher:
         self._limits = limits
         self._guard = Guard(policy or AddressPolicy())
         self._client = httpx.Client(
-            transport=transport or guarded_transport(_tls_context()),
+            transport=transport,
             verify=_tls_context(),
             follow_redirects=False,  # followed by hand: see the module docstring
             timeout=httpx.Timeout(limits.read_timeout, connect=limits.connect_timeout),
@@ -108,6 +108,7 @@ class Fetcher:
                 "Accept-Encoding": "gzip, deflate",
             },
         )
+        guard_client(self._client)  # the deadline watchdog and the address rule: bot.guard
 
     def close(self) -> None:
         self._guard.cancel()

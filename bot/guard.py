@@ -19,7 +19,9 @@ Contract:
   caught before a byte of the request is sent. Feeds configured on a private address stay
   allowed: the rule is about the hop from public to private. `AddressRefused` is raised.
 
-`guarded_transport()` builds the httpx transport that routes every connection through this.
+`guard_client()` routes every connection of an httpx client through this, proxied ones too
+(through a proxy the peer is the proxy, so the address rule sees the proxy's address, not the
+feed's: it cannot apply there; the deadline does).
 """
 
 from __future__ import annotations
@@ -256,17 +258,18 @@ class GuardedBackend(httpcore.NetworkBackend):
         self._inner.sleep(seconds)
 
 
-def guarded_transport(ssl_context: ssl.SSLContext) -> httpx.HTTPTransport:
-    """httpx's transport, with its connection pool on `GuardedBackend`.
+def guard_client(client: httpx.Client) -> None:
+    """Route every connection `client` makes through `GuardedBackend`: the direct one and those
+    through a proxy from the environment (HTTP_PROXY, HTTPS_PROXY, ALL_PROXY).
 
-    httpx has no public way to choose httpcore's network backend, so the pool it built is
-    replaced by one with the same (default) limits and ours.
+    httpx has no public way to choose httpcore's network backend, so it is set on the connection
+    pools httpx built. Connections are made lazily, so every connection uses it. A transport
+    given by the caller (a test's `httpx.MockTransport`) is left alone.
     """
-    transport = httpx.HTTPTransport(verify=ssl_context)
-    transport._pool = httpcore.ConnectionPool(
-        ssl_context=ssl_context, network_backend=GuardedBackend()
-    )
-    return transport
+    transports = [client._transport, *client._mounts.values()]
+    for transport in transports:
+        if isinstance(transport, httpx.HTTPTransport):
+            transport._pool._network_backend = GuardedBackend()
 
 
 def _peer(sock: socket.socket) -> IPAddress | None:

@@ -359,3 +359,22 @@ def test_fetcher_keeps_working_after_faults(
         with pytest.raises(FetchError):
             fetcher.fetch(url)
     assert fetcher.fetch(feed_server.url("/ok")).body == b"<rss/>"
+
+
+def test_header_trickle_through_a_proxy_is_cut_at_the_deadline(
+    feed_server: FeedServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The feed server stands in for an HTTP proxy from the environment: it routes the proxied
+    # request (absolute-form target, RFC 9112 §3.2.2) by its path.
+    for name in ("NO_PROXY", "no_proxy", "ALL_PROXY", "all_proxy", "HTTPS_PROXY", "https_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    for name in ("HTTP_PROXY", "http_proxy"):
+        monkeypatch.setenv(name, feed_server.url("/").rstrip("/"))
+    feed_server.set_header_trickle("/slow.xml", 0.1)
+    fetcher = Fetcher(LIMITS)
+    try:
+        error = fetch_error(fetcher, "http://feeds.newsbot-test.invalid/slow.xml")
+    finally:
+        fetcher.close()
+    assert error.kind == "timeout"
+    assert feed_server.requests[-1].path == "http://feeds.newsbot-test.invalid/slow.xml"

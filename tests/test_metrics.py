@@ -6,7 +6,7 @@ import pytest
 from prometheus_client import CollectorRegistry
 from prometheus_client.parser import text_string_to_metric_families
 
-from bot.metrics import FETCH_ERROR_KINDS, Metrics
+from bot.metrics import FETCH_ERROR_KINDS, MAX_FEED_LABEL, MAX_FEED_SERIES, Metrics
 
 
 def samples(metrics: Metrics) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
@@ -187,3 +187,17 @@ def test_process_metrics_are_exported() -> None:
     names = {key[0] for key in samples(Metrics())}
     assert "python_info" in names
     assert "python_gc_collections_total" in names
+
+
+def test_feed_credentials_feed_labels_are_names_or_redacted_and_bounded() -> None:
+    metrics = Metrics()
+    assert metrics.feed_label("Outlet A", "http://u:pw@h.example/x?key=k") == "Outlet A"
+    assert (
+        metrics.feed_label(None, "http://u:pw@h.example/x?key=k")
+        == "http://***@h.example/x?key=***"
+    )
+    assert len(metrics.feed_label(None, "https://h.example/" + "a" * 500)) == MAX_FEED_LABEL
+    labels = {metrics.feed_label(None, f"https://h.example/{n}") for n in range(MAX_FEED_SERIES)}
+    assert "other" in labels  # three labels were taken above: the last ones share "other"
+    assert len(labels) == MAX_FEED_SERIES - 3 + 1
+    assert metrics.feed_label("Outlet A", "") == "Outlet A"  # a label already in use stays

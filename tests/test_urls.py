@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.urls import canonical_url, is_http_url
+from bot.urls import canonical_url, is_http_url, redact_url
 
 CANONICAL = [
     ("already canonical", "https://example.com/a/b?x=1", "https://example.com/a/b?x=1"),
@@ -124,3 +124,33 @@ HTTP_URLS = [
 )
 def test_is_http_url(url: str, expected: bool) -> None:
     assert is_http_url(url) is expected
+
+
+REDACTED = [
+    ("nothing secret", "https://news.example/rss?cat=tech", "https://news.example/rss?cat=tech"),
+    ("user and password", "http://user:pw@host.example/x", "http://***@host.example/x"),
+    ("user only (a token as user)", "https://ghp_abc@host.example/x", "https://***@host.example/x"),
+    ("port kept", "http://u:p@127.0.0.1:8080/x", "http://***@127.0.0.1:8080/x"),
+    ("api_key", "https://h.example/x?api_key=abc&lang=en", "https://h.example/x?api_key=***&lang=en"),
+    ("token", "https://h.example/x?token=abc", "https://h.example/x?token=***"),
+    ("key", "https://h.example/x?key=abc", "https://h.example/x?key=***"),
+    ("sig", "https://h.example/x?sig=abc", "https://h.example/x?sig=***"),
+    ("access_token", "https://h.example/x?access_token=a", "https://h.example/x?access_token=***"),
+    ("password", "https://h.example/x?password=a", "https://h.example/x?password=***"),
+    ("secret in a name", "https://h.example/x?client_secret=a", "https://h.example/x?client_secret=***"),
+    ("auth", "https://h.example/x?auth=a", "https://h.example/x?auth=***"),
+    ("names any case", "https://h.example/x?API_KEY=a", "https://h.example/x?API_KEY=***"),
+    ("encoded name", "https://h.example/x?api%5Fkey=a", "https://h.example/x?api%5Fkey=***"),
+    ("random value", "https://h.example/x?u=a1b2c3d4e5f6a7b8c9", "https://h.example/x?u=***"),
+    ("random path segment", "https://h.example/f/0a1b2c3d4e5f6a7b8c9d0e1f/rss",
+     "https://h.example/f/***/rss"),
+    ("bare random query", "https://h.example/x?a1b2c3d4e5f6a7b8c9", "https://h.example/x?***"),
+    ("fragment dropped", "https://h.example/x#token=abc", "https://h.example/x"),
+    ("unreadable", "http://[::1/x", "(unreadable URL)"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("url", "shown"), [c[1:] for c in REDACTED], ids=[c[0] for c in REDACTED])
+def test_feed_credentials_redact_url(url: str, shown: str) -> None:
+    assert redact_url(url) == shown
+    assert redact_url(shown) == shown  # redacting twice changes nothing
