@@ -13,6 +13,8 @@ import sys
 from datetime import UTC, datetime
 from typing import Any, TextIO
 
+from bot.urls import redact_url
+
 _STANDARD = set(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {"message", "asctime"}
 REDACTED = "[redacted]"
 
@@ -85,6 +87,17 @@ class RedactFilter(logging.Filter):
         return text
 
 
+class FeedUrlFilter(logging.Filter):
+    """Shows a `feed_url` extra redacted (`bot.urls.redact_url`), whoever logged it: credentials in
+    a feed URL never reach a log line, even from a call site that forgot."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        url = getattr(record, "feed_url", None)
+        if isinstance(url, str):
+            record.feed_url = redact_url(url)
+        return True
+
+
 def setup_logging(
     fmt: str = "text",
     level: str = "INFO",
@@ -94,6 +107,7 @@ def setup_logging(
 ) -> None:
     handler = logging.StreamHandler(stream or sys.stderr)
     handler.setFormatter(JsonFormatter() if fmt == "json" else TextFormatter())
+    handler.addFilter(FeedUrlFilter())
     handler.addFilter(RedactFilter(secrets or []))
     root = logging.getLogger()
     root.handlers[:] = [handler]

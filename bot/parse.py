@@ -47,10 +47,10 @@ from urllib.parse import urljoin, urlsplit
 
 import feedparser
 
-from bot.errors import ParseError, excerpt
+from bot.errors import ParseError, clip, excerpt
 from bot.html_text import html_to_text
 from bot.models import Story
-from bot.urls import canonical_url
+from bot.urls import canonical_url, redact_url
 
 log = logging.getLogger(__name__)
 
@@ -113,8 +113,8 @@ def _parse_xml_feed(
         log.warning(
             "feed is malformed but readable, keeping %d stories: %s",
             len(stories),
-            result.get("bozo_exception"),
-            extra={"feed_url": feed_url},
+            clip(str(result.get("bozo_exception"))),
+            extra={"feed_url": redact_url(feed_url)},
         )
     return ParsedFeed(title=title, stories=stories)
 
@@ -192,7 +192,7 @@ def _clamped(when: datetime, context: _Context) -> datetime:
     log.warning(
         "entry dated %s is in the future; using the time it was seen",
         when.isoformat(),
-        extra={"feed_url": context.feed_url},
+        extra={"feed_url": redact_url(context.feed_url)},
     )
     return context.now
 

@@ -257,7 +257,7 @@ def _log_admission(feed: FeedSpec, intake: Intake, policy: PollPolicy, posts: li
         log.info(
             "first poll: older or undated stories only marked seen",
             extra={
-                "feed_url": feed.url,
+                "feed_url": redact_url(feed.url),
                 "skipped": len(intake.skipped),
                 "backfill_hours": policy.backfill_hours,
             },
@@ -265,13 +265,17 @@ def _log_admission(feed: FeedSpec, intake: Intake, policy: PollPolicy, posts: li
         for entry in intake.skipped:
             log.debug(
                 "not alerted",
-                extra={"feed_url": feed.url, "title": entry.item.title, "reason": entry.reason},
+                extra={
+                    "feed_url": redact_url(feed.url),
+                    "title": entry.item.title,
+                    "reason": entry.reason,
+                },
             )
     if intake.overflow:
         log.info(
             "over the per-poll cap: the rest listed in an 'and N more' message",
             extra={
-                "feed_url": feed.url,
+                "feed_url": redact_url(feed.url),
                 "overflow": len({story.key for story, _, _ in intake.overflow}),
                 "max_alerts_per_poll": policy.max_alerts_per_poll,
                 "posts": ",".join(post.id for post in posts),

@@ -4,7 +4,9 @@ their configured name or by a redacted URL."""
 
 from __future__ import annotations
 
+import io
 import json
+import logging
 import os
 import signal
 import subprocess
@@ -14,6 +16,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
+from bot.logs import setup_logging
 from tests.feedserver import FeedServer
 from tests.helpers import ROOT, TEST_TOPICS, Item, newsbot, rss, write_config, write_feed_list
 from tests.slackstub import SlackStub
@@ -22,6 +25,9 @@ from tests.test_service import free_port, get, wait_until
 PASSWORD = "pw-SECRET-hunter2"
 API_KEY = "key-SECRET-0042"
 STORY = Item("c1", "City bans facial recognition at the stadium", "The ban starts today.")
+# Stories that take the other log paths: older than the first poll's backfill, and dated ahead.
+OLD = Item("c0", "Weather report for the weekend", "Sunny.", hours_ago=500)
+AHEAD = Item("c2", "Garden show opens next month", "Roses.", hours_ago=-72)
 
 
 def secret_url(server: FeedServer, path: str, param: str = "api_key") -> str:
@@ -37,7 +43,7 @@ def assert_no_secret(text: str) -> None:
 
 @pytest.fixture
 def feeds(feed_server: FeedServer) -> list[str]:
-    feed_server.set_feed("/a.xml", rss([STORY]))
+    feed_server.set_feed("/a.xml", rss([STORY, OLD, AHEAD]))
     feed_server.set_status("/down.xml", 500)
     feed_server.set_feed(
         "/page.html", b"<html><body>Sign in</body></html>", content_type="text/html"
@@ -140,3 +146,21 @@ def test_feed_credentials_never_show_in_metrics_or_service_logs(
     logs = log.read_text(encoding="utf-8")
     assert "HTTP 500" in logs
     assert_no_secret(logs)
+
+
+@pytest.mark.parametrize("log_format", ["text", "json"])
+def test_feed_credentials_a_forgetful_call_site_is_redacted_by_the_log_setup(
+    log_format: str,
+) -> None:
+    stream = io.StringIO()
+    root = logging.getLogger()
+    saved = root.handlers[:], root.level
+    try:
+        setup_logging(log_format, "INFO", stream=stream)
+        url = f"http://user:{PASSWORD}@feeds.example/x?api_key={API_KEY}"
+        logging.getLogger("bot.somewhere").info("polled", extra={"feed_url": url})
+    finally:
+        root.handlers[:], level = saved
+        root.setLevel(level)
+    assert "http://***@feeds.example/x?api_key=***" in stream.getvalue()
+    assert_no_secret(stream.getvalue())
