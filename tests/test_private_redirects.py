@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.config import Config, Defaults
+from bot.config import Config, Defaults, load_config
 from bot.errors import EXCERPT, MAX_DETAIL, FetchError
 from bot.fetch import Fetcher, FetchLimits
 from bot.guard import AddressPolicy, IPAddress, is_public_address
@@ -28,7 +28,7 @@ from bot.models import FeedSpec, Topic
 from bot.pipeline import Runtime, poll_feed
 from bot.store import Store
 from tests.feedserver import FeedServer
-from tests.helpers import Item, rss
+from tests.helpers import Item, rss, write_config
 
 PUBLIC_HOST = "127.0.0.2"
 LIMITS = FetchLimits(connect_timeout=2, read_timeout=2, total_timeout=5)
@@ -200,3 +200,13 @@ def test_private_body_bytes_never_stored_beyond_a_short_escaped_excerpt(
         assert "R" * (EXCERPT + 1) not in text  # server text we quote: a short excerpt
         assert "\x1b" not in text
     assert len(error) <= 300
+
+
+def test_private_networks_setting_and_fetch_deadline_are_read_from_defaults(tmp_path: Path) -> None:
+    config = write_config(
+        tmp_path / "config", extra_defaults="  allow_private_networks: true\n  fetch_deadline: 5\n"
+    )
+    defaults = load_config(config).defaults
+    assert defaults.allow_private_networks is True
+    assert defaults.fetch_deadline == 5
+    assert load_config(write_config(tmp_path / "plain")).defaults.allow_private_networks is False
