@@ -37,6 +37,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from bot.models import Alert, Match, Story
 from bot.summarize import ELLIPSIS, end_on_word, summarize
+from bot.urls import is_http_url
 
 # Slack's limits. Block Kit: https://api.slack.com/reference/block-kit/blocks
 SECTION_TEXT_MAX = 3_000  # section block `text`
@@ -119,13 +120,10 @@ def escape_fit(text: str, limit: int) -> str:
 
 def safe_url(url: str, *, max_len: int = URL_MAX) -> str | None:
     """`url` ready to sit inside `<...|label>`, or None when it is not a linkable http(s) URL."""
-    try:
-        parts = urlsplit(url.strip())
-        host = parts.hostname
-    except ValueError:  # e.g. an unbalanced "[" in the host
+    if not is_http_url(url):
         return None
-    if parts.scheme.lower() not in ("http", "https") or not host:
-        return None
+    parts = urlsplit(url.strip())
+    host = parts.hostname or ""
     netloc = parts.netloc
     if not netloc.isascii():
         try:

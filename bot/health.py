@@ -32,6 +32,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from prometheus_client import CONTENT_TYPE_LATEST
 
 from bot.metrics import Metrics
+from bot.urls import is_http_url
 
 log = logging.getLogger(__name__)
 
@@ -177,10 +178,10 @@ def probe_main(url: str, timeout: float = 3.0) -> int:
     For `newsbot healthcheck`, the image's HEALTHCHECK: Docker keeps the output in
     `docker inspect`, so the line says why a container is unhealthy.
     """
-    parts = urllib.parse.urlsplit(url)
-    if parts.scheme not in ("http", "https"):
+    if not is_http_url(url):
         print(f"unhealthy: {url}: only http(s) URLs can be probed", file=sys.stderr)
         return 1
+    parts = urllib.parse.urlsplit(url.strip())
     if parts.hostname in _WILDCARD_HOSTS:
         url = _to_loopback(parts)
     # No proxies: the endpoint is local, and an HTTP_PROXY in the environment must not
