@@ -89,6 +89,57 @@ _STOP_CAPITALISED = frozenset(
     )
 )
 
+# Everyday words a headline may capitalise ("Statement", "Key", "Proceed", "Fines"): where
+# capitals are only grammar (a sentence's first word, a Title Case or ALL-CAPS headline) such a
+# word is no name unless the story writes it capitalised where capitals mean something. Base
+# forms; `_is_common` also finds their inflections ("approves", "approved", "approving").
+_COMMON_WORDS = frozenset(
+    _words(
+        """
+    about above accept access accord account accuse act action add address adopt advance
+    advice affect after age agree agreement aim alarm alert allow also alternative amend
+    amendment announce answer apart appeal appear apply approach approval approve aren't argue
+    arrest ask assess attack attempt audit authorise authorize avoid await back backs bad bar
+    base basic battle bear become becomes begin behind believe benefit best better beyond bid
+    big bill block blow body boost break bring broad build burden business buy call campaign
+    can't cap capture care case catch cause caution center centre challenge chance change charge
+    check choice choose cite civil claim clash class clear close closer come comment commit
+    common concern condemn confirm conflict consider continue control controversial controversy
+    cost couldn't count cover crack crackdown create crime critic critical criticise criticize
+    cross crucial curb cut damage data database deal deals debate decide decision declare defend
+    delay delete demand deny deploy deployment despite detail develop didn't digital direct
+    director disclose discuss doesn't don't doubt draft drive drop due early ease effect effort
+    embrace emerge enable end enforce enforcement enter era escape establish ethic ethical
+    exclusive expand expect expert explain expose extend face fact fail fair fall false family
+    fear feature fight file final finally find fine fire firm first fix focus follow force form
+    forward fourth free freeze fresh full fund further future gain gap get give go good grant
+    great grow guard guidance guide halt hand handle hard head hear help here's high hit hold
+    hope huge human idea illegal impact impose include increase inside instead intend
+    investigate investigation isn't issue it's join joint judge jump keep key kill know lack
+    land landmark large late latest launch lead leader leak learn leave legal let level lift
+    light likely limit line list little live local long look lose loss major make man manage
+    mark market massive matter mean meanwhile measure meet message mind minor miss model move
+    much must name nationwide near need never new news next note notice now object offer
+    official online open operate oppose option order outlaw outline overhaul own part partial
+    pass path pay penalty permit pick place plan play plea please pledge point policy positive
+    possible post potential power prepare present press pressure prevent price private probe
+    problem proceed process prohibit promise proposal propose proposed protect protection
+    protest prove provide public pull push put question quick quiet raise range rare reach react
+    read ready real reason receive recent record reduce reform refuse reject release remain
+    remove repeal replace request require research resist response rest restrict restriction
+    result return reveal review right rise risk road role roll rule run safe safety sale save
+    say scan scrap scrutiny second secret security see seek seize sell send serious service set
+    settle settlement share shift short shouldn't show shut side sign signal simple slam slow
+    smart social soon speak special spend split spread stage stand start statement stay step
+    stop story strike strong study subject suit support suspend sweeping system take talk target
+    task tell temporary term test that's there's third threat threaten tight time top total
+    track trade trial trigger true trust try turn unlawful unveil urge use user value vote want
+    warn warning wasn't watch way web weigh welcome weren't what's who's wide win wins won't
+    word work worry wouldn't write wrong yes
+    """
+    )
+)
+
 # Spellings of one place that a headline and a summary often mix. Kept tiny and generic.
 _ALIASES = {
     # The United States is the default setting of most of this news: as a name it tells nothing.
@@ -311,8 +362,9 @@ def _listed(names: frozenset[str]) -> str:
 @lru_cache(maxsize=1024)  # bounded: a channel's alerts within the window, re-read per decision
 def profile(title: str, summary: str) -> Profile:
     """Extract the comparison features of one story; cached as a channel's prior is re-read."""
-    title_runs = _name_runs(title, summary, is_title=True)
-    summary_runs = _name_runs(summary, title, is_title=False)
+    casing = _story_casing(title, summary)
+    title_runs = _name_runs(title, casing, is_title=True)
+    summary_runs = _name_runs(summary, casing, is_title=False)
     title_names = frozenset(n.stem for run in title_runs for n in run)
     summary_names = frozenset(n.stem for run in summary_runs for n in run)
     strong = frozenset(n.stem for run in title_runs + summary_runs for n in run if n.strong)
@@ -330,33 +382,32 @@ def profile(title: str, summary: str) -> Profile:
         lede=lede,
         title_names=title_names | _law_codes(title),
         strong_title_names=(title_names & strong) | _law_codes(title),
-        names=title_names | summary_names | _law_codes(everything),
-        initials=_initials(title, summary),
+        names=title_names | summary_names | _law_codes(title) | _law_codes(summary),
+        initials=_initials(*(text for text in (title, summary) if _mode(text) != _CAPS)),
         stems=frozenset(_stem(w) for w in _WORD.findall(everything)),
-        law_codes=_law_codes(everything),
+        law_codes=_law_codes(title) | _law_codes(summary),
         figures=frozenset(f for f in _FIGURE.findall(everything) if _is_figure(f)),
     )
 
 
-def _name_runs(text: str, context: str, *, is_title: bool) -> list[tuple[_Name, ...]]:
+def _name_runs(text: str, casing: _Casing, *, is_title: bool) -> list[tuple[_Name, ...]]:
     """Runs of consecutive distinctive capitalised words, each as a tuple of names.
 
-    Capitals prove little at the start of a sentence or anywhere in a Title Case Headline: there
-    a word counts only if the story never writes it in lower case, and it is a weak name.
+    Capitals prove little at the start of a sentence, in a Title Case Headline or in a headline
+    in CAPITALS: there a word is a name when the story writes it so where capitals mean
+    something (`_Casing`); otherwise when it is no everyday word and the story never writes it
+    in lower case, and then a weak name (except a sentence-case headline's first word, which
+    opens with its subject: "Italy fines ...").
     """
-    lowered = {_stem(w) for w in _WORD.findall(f"{text} {context}") if w[0].islower()}
-    title_case = is_title and _is_title_case(text)
+    mode = _mode(text) if is_title or _mode(text) == _CAPS else _SENTENCE
     runs: list[tuple[_Name, ...]] = []
     current: list[_Name] = []
     for word, initial in _words_with_position(text):
         stem = _stem(word)
-        grammar = initial or title_case
-        if _is_name(word, stem, grammar, lowered):
+        strength = _name_strength(word, stem, mode, initial, casing, is_title=is_title)
+        if strength is not None:
             if stem and stem not in _STOP_CAPITALISED:
-                # A sentence-case headline opens with its subject ("Italy fines ..."), so
-                # there the first word is as sure a name as any other.
-                sure = not title_case and (is_title or not initial)
-                current.append(_Name(stem, strong=sure or word.isupper()))
+                current.append(_Name(stem, strong=strength))
             continue
         if current:
             runs.append(tuple(current))
@@ -366,17 +417,85 @@ def _name_runs(text: str, context: str, *, is_title: bool) -> list[tuple[_Name, 
     return runs
 
 
-def _is_name(word: str, stem: str, capital_is_grammar: bool, lowered: set[str]) -> bool:
-    """Whether a word in running text is (part of) a proper name."""
-    if not word[0].isupper() or stem in _STOP_CAPITALISED:
-        return False
-    if word.lower().strip("." + _APOSTROPHES) in _STOP_CAPITALISED or len(word) < 2:
-        return False
+def _name_strength(
+    word: str, stem: str, mode: str, initial: bool, casing: _Casing, *, is_title: bool
+) -> bool | None:
+    """None: not a name; True: surely a name; False: a weak name (capitals may be grammar)."""
+    if not word[0].isupper() or stem in _STOP_CAPITALISED or len(word) < 2:
+        return None
+    if word.lower().strip("." + _APOSTROPHES) in _STOP_CAPITALISED:
+        return None
     if not stem:  # a name too common to tell anything ("U.S."), but still a name
+        return False
+    if mode != _CAPS and _is_acronym(word):  # NJ, BIPA, DPA
         return True
-    if word.isupper() and len(word) > 1:  # acronyms: NJ, BIPA, DPA
+    if stem in casing.named:  # the story capitalises it where capitals mean something
         return True
-    return not capital_is_grammar or stem not in lowered
+    if mode == _SENTENCE and not initial:
+        return True
+    if stem in casing.lowered or _is_common(word):
+        return None
+    return mode == _SENTENCE and is_title
+
+
+@dataclass(frozen=True, slots=True)
+class _Casing:
+    """How a story writes its words where capitals carry meaning: mid-sentence in running text,
+    acronyms outside an ALL-CAPS text, and any word in lower case."""
+
+    named: frozenset[str]  # stems capitalised mid-sentence, or written as acronyms
+    lowered: frozenset[str]  # stems written in lower case somewhere
+
+
+def _story_casing(*texts: str) -> _Casing:
+    named: set[str] = set()
+    lowered: set[str] = set()
+    for text in texts:
+        mode = _mode(text)
+        for word, initial in _words_with_position(text):
+            if word[0].islower():
+                lowered.add(_stem(word))
+            elif mode != _CAPS and (_is_acronym(word) or (mode == _SENTENCE and not initial)):
+                named.add(_stem(word))
+    return _Casing(frozenset(named), frozenset(lowered))
+
+
+_SENTENCE, _TITLE, _CAPS = "sentence", "title", "caps"
+
+
+def _mode(text: str) -> str:
+    """How a text uses capitals: "caps" (ALL CAPITALS), "title" (Most Words Capitalised) or
+    "sentence" (capitals mark sentence starts and names)."""
+    cased = [char for char in text if char.isupper() or char.islower()]
+    if len(cased) >= 12 and sum(char.isupper() for char in cased) >= 0.8 * len(cased):
+        return _CAPS
+    return _TITLE if _is_title_case(text) else _SENTENCE
+
+
+def _is_acronym(word: str) -> bool:
+    letters = [char for char in word if char.isalpha()]
+    return len(letters) > 1 and all(char.isupper() for char in letters)
+
+
+def _is_common(word: str) -> bool:
+    """An everyday word, or an inflection of one ("Fines", "Approved", "Passes", "Bars")."""
+    base = re.sub(rf"[{_APOSTROPHES}]s$", "", word.lower().strip(".-"))
+    return bool(_base_forms(base) & _COMMON_WORDS)
+
+
+def _base_forms(word: str) -> set[str]:
+    """What `word` may inflect: bars -> bar, passes -> pass, bodies -> body, approved ->
+    approve, stopped -> stop, moving -> move, banning -> ban."""
+    forms = {word}
+    for ending in ("s", "es", "ed", "ing"):
+        if word.endswith(ending) and len(word) - len(ending) >= 2:
+            stem = word[: -len(ending)]
+            forms |= {stem, stem + "e"}
+            if len(stem) > 2 and stem[-1] == stem[-2]:  # a doubled consonant
+                forms.add(stem[:-1])
+    if word.endswith("ies"):
+        forms.add(word[:-3] + "y")
+    return forms
 
 
 def _words_with_position(text: str) -> list[tuple[str, bool]]:
@@ -406,8 +525,14 @@ def _stem(word: str) -> str:
 
 
 def _law_codes(text: str) -> frozenset[str]:
-    """Bill and law codes, spacing normalised: "AB 1215" and "AB1215" both give "ab1215"."""
-    return frozenset(f"{m.group(1)}{m.group(2)}".lower() for m in _LAW_CODE.finditer(text))
+    """Bill and law codes, spacing normalised: "AB 1215" and "AB1215" both give "ab1215". In a
+    text in CAPITALS a word before a number is no code ("FOR 3 YEARS", "OF 20 MILLION")."""
+    caps = _mode(text) == _CAPS
+    return frozenset(
+        f"{m.group(1)}{m.group(2)}".lower()
+        for m in _LAW_CODE.finditer(text)
+        if not (caps and (m.group(1).lower() in _STOP_CAPITALISED or _is_common(m.group(1))))
+    )
 
 
 def _initials(*texts: str) -> frozenset[str]:
