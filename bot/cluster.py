@@ -47,6 +47,9 @@ NEAR_COPY = 90.0
 SUBJECT_BONUS = 12.0
 ENTITY_BONUS_PER_TERM = 5.0
 ENTITY_BONUS_CAP = 22.0
+# Titles plus summaries this alike (token_set_ratio), with a rare name in common, are one event
+# even when the two lead with different actors (see `_strong_evidence`).
+STRONG_TEXT = 75.0
 
 
 def _words(text: str) -> list[str]:
@@ -158,6 +161,49 @@ _ALIASES = {
     "european": "europe",
     "europe": "europe",
 }
+# A country and what its people and things are called meet at one key ("French regulator" /
+# "fined in France"), where the endings below cannot join them.
+_DEMONYMS = {
+    "france": "french",
+    "netherlands": "dutch holland",
+    "norway": "norwegian",
+    "germany": "german",
+    "spain": "spanish spaniard",
+    "sweden": "swedish swede",
+    "denmark": "danish dane",
+    "finland": "finnish finn",
+    "poland": "polish pole",
+    "greece": "greek",
+    "ireland": "irish",
+    "switzerland": "swiss",
+    "china": "chinese",
+    "japan": "japanese",
+    "korea": "korean",
+    "portugal": "portuguese",
+    "turkey": "turkish turk",
+    "israel": "israeli",
+    "russia": "russian",
+    "ukraine": "ukrainian",
+    "belgium": "belgian",
+    "austria": "austrian",
+    "hungary": "hungarian",
+    "canada": "canadian",
+    "mexico": "mexican",
+    "brazil": "brazilian",
+    "australia": "australian",
+    "india": "indian",
+    "italy": "italian",
+    "argentina": "argentine argentinian",
+    "scotland": "scottish scot",
+    "wales": "welsh",
+    "england": "english",
+}
+_ALIASES |= {
+    form: country
+    for country, demonyms in _DEMONYMS.items()
+    for demonym in [country, *_words(demonyms)]
+    for form in (demonym, f"{demonym}s")
+}
 
 # Demonym and plural endings, longest first, so "Italy", "Italian" and "Italians" meet at "ital".
 _SUFFIXES = ("ians", "ian", "ans", "ese", "ish", "ia", "an", "s", "y", "a", "e")
@@ -224,6 +270,7 @@ def report_of(
 class _Name:
     stem: str
     strong: bool  # capitalised mid-sentence, or an acronym: surely a name
+    acronym: bool = False  # written in capitals as an acronym (CNIL, FTC, DPA)
 
 
 @dataclass(frozen=True, slots=True)
@@ -237,6 +284,8 @@ class Profile:
     title_names: frozenset[str]  # stems of the headline's distinctive names
     strong_title_names: frozenset[str]  # those of them surely names (see `_Name`)
     names: frozenset[str]  # stems of every distinctive name in title and summary
+    strong_names: frozenset[str]  # those of them surely names
+    agency_led: bool  # the headline's subject is an acronym: a regulator, court or agency
     initials: frozenset[str]  # initials of capitalised runs ("New Jersey" -> "nj")
     stems: frozenset[str]  # stems of every word, to look a name up in the story
     law_codes: frozenset[str]  # bill and law codes ("ab1215")
@@ -302,7 +351,10 @@ def score_pair(a: Profile, b: Profile) -> PairScore:
         SUBJECT_BONUS * same_subject + ENTITY_BONUS_PER_TERM * (len(shared) - same_subject),
     )
     total = min(100.0, max(title, 0.5 * title + 0.5 * text) + bonus)
-    return PairScore(total, title, text, bonus, shared, names, same_subject, subject_conflict(a, b))
+    veto = subject_conflict(a, b)
+    if veto and not _name_conflict(a, b) and _strong_evidence(a, b, text):
+        veto = ""  # only a different lead stood against it: strong evidence wins
+    return PairScore(total, title, text, bonus, shared, names, same_subject, veto)
 
 
 def _same_subject(a: Profile, b: Profile) -> bool:
@@ -325,7 +377,32 @@ def subject_conflict(a: Profile, b: Profile) -> str:
         return _name_conflict(a, b)
     if _same_subject(a, b) or (_names_subject(b, a) and _names_subject(a, b)):
         return _name_conflict(a, b)
+    if _acts_on(a, b) or _acts_on(b, a):
+        return _name_conflict(a, b)
     return f"different subjects: {' '.join(a.subject)} / {' '.join(b.subject)}"
+
+
+def _acts_on(agency: Profile, other: Profile) -> bool:
+    """A headline led by an acronym (a regulator, a court, an agency) names the other story's
+    subject: "CNIL fines FaceTrail" / "FaceTrail fined in France", whose reporter may never write
+    the acronym. The agency's action on the company is one event, not two subjects."""
+    return agency.agency_led and _names_subject(agency, other)
+
+
+def _strong_evidence(a: Profile, b: Profile, text: float) -> bool:
+    """Wording this alike and a rare name in common, each story naming the other's subject:
+    evidence of one event that a different lead ("Jane Okafor's lawsuit ends ..." / "Harbor City
+    police settle ...") must not veto."""
+    rare = (a.strong_names & b.strong_names) - _NAME_PREFIXES
+    named = (_names_subject(a, b) or _mentions_subject(a, b)) and (
+        _names_subject(b, a) or _mentions_subject(b, a)
+    )
+    return text >= STRONG_TEXT and bool(rare) and named
+
+
+def _mentions_subject(story: Profile, other: Profile) -> bool:
+    """The story mentions the other's subject anywhere, as a name."""
+    return bool((set(other.subject) - _NAME_PREFIXES) & story.names)
 
 
 def _names_subject(story: Profile, other: Profile) -> bool:
@@ -383,6 +460,8 @@ def profile(title: str, summary: str) -> Profile:
         title_names=title_names | _law_codes(title),
         strong_title_names=(title_names & strong) | _law_codes(title),
         names=title_names | summary_names | _law_codes(title) | _law_codes(summary),
+        strong_names=strong,
+        agency_led=bool(first) and all(n.acronym for n in first),
         initials=_initials(*(text for text in (title, summary) if _mode(text) != _CAPS)),
         stems=frozenset(_stem(w) for w in _WORD.findall(everything)),
         law_codes=_law_codes(title) | _law_codes(summary),
@@ -407,7 +486,8 @@ def _name_runs(text: str, casing: _Casing, *, is_title: bool) -> list[tuple[_Nam
         strength = _name_strength(word, stem, mode, initial, casing, is_title=is_title)
         if strength is not None:
             if stem and stem not in _STOP_CAPITALISED:
-                current.append(_Name(stem, strong=strength))
+                acronym = stem in casing.acronyms or (mode != _CAPS and _is_acronym(word))
+                current.append(_Name(stem, strength, acronym))
             continue
         if current:
             runs.append(tuple(current))
@@ -435,7 +515,9 @@ def _name_strength(
         return True
     if stem in casing.lowered or _is_common(word):
         return None
-    return mode == _SENTENCE and is_title
+    # A headline word in capitals that running text also capitalises, if only at a sentence's
+    # start ("NORWEGIAN REGULATOR ..." / "Norway's regulator ..."), is no everyday word: a name.
+    return (mode == _SENTENCE and is_title) or (mode != _SENTENCE and stem in casing.opening)
 
 
 @dataclass(frozen=True, slots=True)
@@ -444,20 +526,28 @@ class _Casing:
     acronyms outside an ALL-CAPS text, and any word in lower case."""
 
     named: frozenset[str]  # stems capitalised mid-sentence, or written as acronyms
+    acronyms: frozenset[str]  # stems written as acronyms
+    opening: frozenset[str]  # stems of capitalised words that open a sentence
     lowered: frozenset[str]  # stems written in lower case somewhere
 
 
 def _story_casing(*texts: str) -> _Casing:
     named: set[str] = set()
+    acronyms: set[str] = set()
+    opening: set[str] = set()
     lowered: set[str] = set()
     for text in texts:
         mode = _mode(text)
         for word, initial in _words_with_position(text):
             if word[0].islower():
                 lowered.add(_stem(word))
-            elif mode != _CAPS and (_is_acronym(word) or (mode == _SENTENCE and not initial)):
-                named.add(_stem(word))
-    return _Casing(frozenset(named), frozenset(lowered))
+            elif mode != _CAPS and _is_acronym(word):
+                acronyms.add(_stem(word))
+            elif mode == _SENTENCE:
+                (opening if initial else named).add(_stem(word))
+    return _Casing(
+        frozenset(named | acronyms), frozenset(acronyms), frozenset(opening), frozenset(lowered)
+    )
 
 
 _SENTENCE, _TITLE, _CAPS = "sentence", "title", "caps"

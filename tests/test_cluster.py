@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from bot.cluster import ClusterDecision, PriorReport, decide, report_of
+from bot.cluster import ClusterDecision, PriorReport, decide, profile, report_of
 from bot.models import ClusterSettings, Story
 
 T0 = datetime(2021, 3, 1, 9, 0, tzinfo=UTC)
@@ -302,3 +302,142 @@ def test_a_fold_names_when_the_alert_it_joins_was_published() -> None:
     )
     decision = decide(earlier, prior, ClusterSettings(), now=start + timedelta(hours=1))
     assert (decision.parent_id, decision.parent_published) == ("alert-1", start)
+
+
+# --- names are real names, whatever the headline's capitals (issue 10, section 4) ------------
+
+KEY_VOTE = (
+    "Key vote: Riverton bars police from using face recognition",
+    "Council members approved the Riverton ban after months of debate.",
+)
+RIVERTON_ELLIS = (
+    "Riverton council votes to ban police use of facial recognition, Mayor Ellis says",
+    "The council voted 7-2 on Tuesday to bar police from using facial recognition software.",
+)
+CNIL_FINE = (
+    "CNIL fines FaceTrail 5 million euros",
+    "The French regulator said FaceTrail scraped photos of residents without consent.",
+)
+FACETRAIL_FRANCE = (
+    "FaceTrail hit with record privacy fine",
+    "FaceTrail must pay 5 million euros after France's privacy regulator found it scraped photos "
+    "of residents.",
+)
+OKAFOR = (
+    "Janelle Okafor's lawsuit ends Harbor City police face searches",
+    "Janelle Okafor, arrested after a faulty facial recognition match, won a $300,000 settlement "
+    "that ends the Harbor City police department's use of the technology.",
+)
+HARBOR_POLICE = (
+    "Harbor City police settle facial recognition lawsuit, end searches",
+    "Harbor City agreed to end police facial recognition searches and pay $300,000 to settle a "
+    "lawsuit brought by Janelle Okafor.",
+)
+LUMINA = (
+    "Lumina Systems pauses sales of face recognition to police",
+    "Lumina Systems said it will stop selling its face recognition software to police "
+    "departments for one year.",
+)
+CORVID_FOLLOWS = (
+    "Corvid joins Lumina in halting police face recognition sales",
+    "Corvid Analytics said it would follow Lumina Systems and stop selling face recognition to "
+    "police.",
+)
+
+
+@pytest.mark.parametrize(
+    ("title", "summary", "names", "not_names"),
+    [
+        pytest.param(*KEY_VOTE, {"riverton"}, {"key", "vote"}, id="everyday-first-word"),
+        pytest.param(
+            "Statement from Mayor Ellis on the facial recognition ordinance",
+            "Riverton Mayor Dana Ellis said she will sign the ordinance.",
+            {"elli"},
+            {"statement"},
+            id="statement",
+        ),
+        pytest.param(
+            "Proceed With Caution: Lumina Puts Face Recognition Sales On Hold",
+            "Lumina Systems is halting sales of its face recognition product to police.",
+            {"lumin"},
+            {"proceed", "caution", "put", "sale", "hold"},
+            id="title-case-headline",
+        ),
+        pytest.param(
+            "NORWEGIAN REGULATOR FINES FACETRAIL OVER SCRAPED PHOTOS",
+            "Norway's data protection authority fined the face search company FaceTrail.",
+            {"norway", "facetrail"},
+            {"fine", "scraped", "photo", "over"},
+            id="all-capitals-headline",
+        ),
+        pytest.param(
+            "CALIFORNIA WILL BAN FACE SCANS FOR 3 YEARS UNDER AB 1215",
+            "California's AB 1215 pauses face scanning on police body cameras.",
+            {"californ", "ab1215"},
+            {"for3"},
+            id="no-law-code-from-a-capitalised-word",
+        ),
+    ],
+)
+def test_sure_names_come_from_the_story_not_the_headline_capitals(
+    title: str, summary: str, names: set[str], not_names: set[str]
+) -> None:
+    found = profile(title, summary).strong_title_names
+    assert names <= found
+    assert not (not_names & found)
+
+
+def test_capitals_change_no_name_the_summary_writes() -> None:
+    for title, summary in (KEY_VOTE, OKAFOR, LUMINA, CORVID_FOLLOWS, FACETRAIL_NORWAY):
+        sentence = profile(title, summary)
+        assert profile(title.upper(), summary).strong_title_names == sentence.strong_title_names
+    # A name only the headline writes cannot be told from a word in capitals: never sure then.
+    assert profile(CNIL_FINE[0].upper(), CNIL_FINE[1]).strong_title_names == {"facetrail"}
+
+
+UPPER_CASES = [
+    Case(
+        "an everyday word opening the headline is no rival name",
+        story(*KEY_VOTE),
+        (report("riverton", RIVERTON_ELLIS),),
+        "riverton",
+    ),
+    Case(
+        "a regulator's acronym against the company it fined",
+        story(*CNIL_FINE),
+        (report("facetrail", FACETRAIL_FRANCE),),
+        "facetrail",
+    ),
+    Case(
+        "a report led by the plaintiff against reports led by the police",
+        story(*OKAFOR),
+        (report("harbor", HARBOR_POLICE),),
+        "harbor",
+    ),
+    Case(
+        "one company following another is another event",
+        story(*CORVID_FOLLOWS),
+        (report("lumina", LUMINA),),
+        None,
+    ),
+    Case(
+        "one company fined by two regulators is two events",
+        story(
+            "French regulator fines FaceTrail over scraped photos",
+            "France's data protection authority fined the face search company FaceTrail "
+            "5 million euros for collecting photos of residents without consent.",
+        ),
+        (report("norway", FACETRAIL_NORWAY),),
+        None,
+    ),
+]
+
+
+@pytest.mark.parametrize("case", UPPER_CASES, ids=[case.name for case in UPPER_CASES])
+@pytest.mark.parametrize("capitals", [False, True], ids=["as-written", "headline-upper-cased"])
+def test_names_vetoes_and_strong_evidence(case: Case, capitals: bool) -> None:
+    new = case.story
+    if capitals:
+        new = Story(new.id, new.url, new.title.upper(), new.summary, new.source, new.published)
+    decision = decide(new, case.prior, case.settings, now=T0 + timedelta(hours=3))
+    assert decision.parent_id == case.expected, decision.reason

@@ -16,6 +16,7 @@ import pytest
 
 from bot.evaluate_clusters import cmd_eval_clusters
 from bot.models import ClusterSettings
+from tests.helpers import newsbot, write_config
 
 SAMPLE = Path(__file__).parent / "data" / "clusters_sample.jsonl"
 KEYS = {
@@ -163,3 +164,42 @@ def test_month_only_dates_are_the_first_of_the_month(tmp_path: Path) -> None:
 
     assert metrics["assignments"] == [{"id": "a", "alert": "a"}, {"id": "b", "alert": "a"}]
     assert (metrics["folded"], metrics["false_merges"]) == (1, 0)
+
+
+EVENTS = Path(__file__).parent / "data" / "clusters_events.jsonl"
+
+
+@pytest.mark.parametrize("headlines", ["as-written", "upper-cased", "title-cased"])
+@pytest.mark.parametrize("path", [EVENTS, SAMPLE], ids=["events", "sample"])
+def test_folding_holds_whatever_the_headline_capitals(
+    tmp_path: Path, path: Path, headlines: str
+) -> None:
+    """`newsbot eval --clusters` as a user runs it, on project data (clusters_events.jsonl: ten
+    events written for this test, with look-alikes on the same days: two city bans, one company
+    fined by two regulators, one company following another, two state bills; reports led by a
+    plaintiff, a regulator's acronym, "Key"/"Statement"/"Proceed" headlines) with every headline
+    as written, in CAPITALS and in Title Case."""
+    lines = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line]
+    for item in lines:
+        if headlines == "upper-cased":
+            item["title"] = item["title"].upper()
+        elif headlines == "title-cased":
+            item["title"] = " ".join(word.capitalize() for word in item["title"].split())
+    labelled = tmp_path / "labelled.jsonl"
+    labelled.write_text("".join(json.dumps(item) + "\n" for item in lines), encoding="utf-8")
+
+    result = newsbot(
+        "eval",
+        "--clusters",
+        "--json",
+        str(labelled),
+        "--config",
+        str(write_config(tmp_path / "config")),
+        env={},
+    )
+
+    assert result.returncode == 0, result.stderr
+    metrics = json.loads(result.stdout)
+    assert metrics["false_merges"] == 0
+    assert metrics["folded_fraction"] >= 0.95, metrics
+    assert metrics["repeats"] >= (17 if path == EVENTS else 4)
