@@ -162,6 +162,15 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="leave out the topics' meaning stage (to measure what it adds)",
     )
+    digest = command(
+        "digest",
+        "post every pending digest now (topics with `delivery: digest`)",
+        "newsbot digest --topic facial-recognition-policy --dry-run",
+    )
+    digest.add_argument("--topic", help="only this topic's digest")
+    digest.add_argument(
+        "--dry-run", action="store_true", help="print the digests; change no state, post nothing"
+    )
     health = command(
         "healthcheck",
         "exit 0 when the running service answers /healthz",
@@ -231,6 +240,8 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
             f"{settings.config_path}: OK ({len(config.topics)} topics, {len(config.feeds)} feeds)"
         )
         return 0
+    if args.command == "digest":
+        return _digest(args, settings, config)
     if args.command == "run":
         return _run(args, settings, config)
     from bot import evaluate
@@ -264,6 +275,51 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
     if args.rules_only:
         topics = tuple(replace(topic, meaning=None) for topic in topics)
     return evaluate.cmd_eval(topics, args.file, sys.stdout, as_json=args.json)
+
+
+def _digest(args: argparse.Namespace, settings: Settings, config: Config) -> int:
+    from bot.digest import digest_topics
+    from bot.wiring import build_service
+
+    topics = digest_topics(config.topics)
+    if args.topic:
+        named = [topic for topic in config.topics if topic.name == args.topic]
+        if not named or named[0] not in topics:
+            known = ", ".join(topic.name for topic in topics) or "none"
+            why = "posts in real time" if named else "is not a configured topic"
+            print(
+                f"newsbot: --topic {args.topic!r} {why}; topics in digest mode: {known}",
+                file=sys.stderr,
+            )
+            return 2
+        topics = named
+    if not topics:
+        print("newsbot: no topic has `delivery: digest`: no digest to send", file=sys.stderr)
+        return 0
+    service = build_service(settings, config, dry_run=args.dry_run)
+    try:
+        outcomes, delivered = service.send_digests(topics)
+        waiting = service.rt.store.outbox_depth()
+    finally:
+        service.close()
+    for topic in topics:
+        mine = [outcome for outcome in outcomes if outcome.topic == topic.name]
+        for outcome in mine:
+            print(
+                f"newsbot: digest {topic.name} -> {outcome.channel}: {outcome.stories} stories "
+                f"in {outcome.messages} messages",
+                file=sys.stderr,
+            )
+        if not mine:
+            print(
+                f"newsbot: digest {topic.name}: no story waiting, nothing posted", file=sys.stderr
+            )
+    print(
+        f"newsbot: {len(outcomes)} digests queued, {delivered} messages delivered, {waiting} "
+        "waiting in the outbox",
+        file=sys.stderr,
+    )
+    return 0
 
 
 def _run(args: argparse.Namespace, settings: Settings, config: Config) -> int:
@@ -365,6 +421,7 @@ def _status(settings: Settings, out: TextIO, *, wide: bool = False) -> int:
     store = Store(settings.db_path)
     try:
         _print_status(store, out, names, wide=wide)
+        _print_digests(settings, store, out)
     finally:
         store.close()
     if note:
@@ -380,6 +437,31 @@ def _feed_names(settings: Settings) -> tuple[dict[str, str], str]:
         first = exc.render().split("\n")[0]
         return {}, f"note: feed names unavailable, the configuration is invalid: {first}"
     return {feed.url: feed.name for feed in config.feeds if feed.name}, ""
+
+
+def _print_digests(settings: Settings, store: Store, out: TextIO) -> None:
+    """Each digest topic's next digest and the stories waiting for it (needs the config)."""
+    from bot.digest import digest_topics, next_time
+
+    try:
+        topics = digest_topics(load_config(settings.config_path).topics)
+    except ConfigError:
+        print("\ndigests: the configuration does not load (see `newsbot check`)", file=out)
+        return
+    if not topics:
+        return
+    waiting = store.held_counts()
+    now = datetime.now(UTC)
+    rows = [("DIGEST TOPIC", "SCHEDULE", "NEXT DIGEST", "WAITING")]
+    for topic in topics:
+        assert topic.digest is not None
+        when = next_time(topic.digest, now)
+        days = "every day" if len(topic.digest.days) == 7 else ",".join(topic.digest.days)
+        schedule = f"{topic.digest.at} {days} {topic.digest.timezone}"
+        shown = when.strftime("%a %Y-%m-%d %H:%M %Z") if when else "never"
+        rows.append((topic.name, schedule, shown, str(waiting.get(topic.name, 0))))
+    print("\ndigests (stories waiting: one per story and channel):", file=out)
+    _table(rows, out)
 
 
 def _enable(settings: Settings, url: str, out: TextIO) -> int:

@@ -18,7 +18,7 @@ import xml.etree.ElementTree as ET
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
@@ -29,7 +29,7 @@ from bot import query as query_language
 from bot.admission import PollPolicy
 from bot.errors import ConfigError, ConfigErrors, QuerySyntaxError
 from bot.meaning import MeaningModel, MeaningModelError, load_model
-from bot.models import ClusterSettings, FeedSpec, Topic
+from bot.models import DAYS, DIGEST, ClusterSettings, DigestSchedule, FeedSpec, Topic
 from bot.urls import is_http_url, redact_url
 
 Loc = tuple[str | int, ...]
@@ -152,6 +152,41 @@ class _MeaningModel(_Strict):
     rescue_above: float | None = Field(None, ge=0, le=1)
 
 
+_DAY_NAMES = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+
+
+class _DigestModel(_Strict):
+    at: str = "08:00"
+    days: list[str] = Field(default_factory=lambda: list(DAYS), min_length=1)
+    timezone: str | None = None  # default: the topic's `timezone` (itself defaults.timezone)
+
+    @field_validator("at", mode="before")
+    @classmethod
+    def _time_of_day(cls, at: Any) -> str:
+        if isinstance(at, int) and 0 <= at < 24 * 60:  # YAML 1.1 reads 8:30 as the number 510
+            raise ValueError(f'write the time in quotes: at: "{at // 60:02d}:{at % 60:02d}"')
+        text = str(at).strip()
+        if not re.fullmatch(r"([01]?\d|2[0-3]):[0-5]\d", text):
+            raise ValueError(f'must be a time of day HH:MM (24 h), e.g. "08:00", got {at!r}')
+        return text
+
+    @field_validator("days")
+    @classmethod
+    def _weekdays(cls, days: list[str]) -> list[str]:
+        names = [str(day).strip().lower() for day in days]
+        for day, name in zip(days, names, strict=True):
+            if name not in DAYS and name not in _DAY_NAMES:
+                raise ValueError(f"unknown day {day!r} (use {', '.join(DAYS)})")
+        return [name[:3] for name in names]
+
+    _zone = field_validator("timezone")(_iana_zone)
+
+    def schedule(self, zone: str) -> DigestSchedule:
+        hour, minute = (int(part) for part in self.at.split(":"))
+        days = tuple(day for day in DAYS if day in self.days)  # Monday first, no repeats
+        return DigestSchedule(hour, minute, days, self.timezone or zone)
+
+
 class _TopicModel(_Strict):
     name: str = Field(min_length=1, max_length=80)
     channels: list[str] = Field(min_length=1)
@@ -167,6 +202,17 @@ class _TopicModel(_Strict):
     timezone: str | None = None  # default: defaults.timezone
 
     _zone = field_validator("timezone")(_iana_zone)
+    delivery: Literal["realtime", "digest"] = "realtime"
+    digest: _DigestModel | None = None
+
+    @model_validator(mode="after")
+    def _digest_needs_digest_delivery(self) -> _TopicModel:
+        if self.digest is not None and self.delivery != DIGEST:
+            raise ValueError(
+                "has `digest:` settings but `delivery` is realtime: add `delivery: digest` to "
+                "post a digest, or remove `digest:`"
+            )
+        return self
 
     @field_validator("query", mode="before")
     @classmethod
@@ -516,6 +562,8 @@ def _topics(
                 stage,
                 requires,
                 timezone=model.timezone or timezone,
+                delivery=model.delivery,
+                digest=_schedule(model, model.timezone or timezone),
             )
         )
     if errors:
@@ -554,6 +602,14 @@ def _meaning_stage(settings: _MeaningModel, file: Path, concepts: dict[str, Any]
         veto_below=model.veto_below if settings.veto_below is None else settings.veto_below,
         rescue_above=model.rescue_above if settings.rescue_above is None else settings.rescue_above,
     )
+
+
+def _schedule(model: _TopicModel, zone: str) -> DigestSchedule | None:
+    """A digest topic's schedule: its own settings, else every day at 08:00, in `zone` (the
+    topic's time zone) unless it names its own."""
+    if model.delivery != DIGEST:
+        return None
+    return (model.digest or _DigestModel()).schedule(zone)
 
 
 def _query_error(

@@ -35,6 +35,24 @@ class ClusterSettings:
     enabled: bool = True
 
 
+DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+REALTIME, DIGEST = "realtime", "digest"
+
+
+@dataclass(frozen=True, slots=True)
+class DigestSchedule:
+    """When a topic in digest mode posts its digest: a time of day on some weekdays, in a zone."""
+
+    hour: int = 8
+    minute: int = 0
+    days: tuple[str, ...] = DAYS  # three-letter names, Monday first
+    timezone: str = "UTC"  # an IANA name, checked by config against zoneinfo
+
+    @property
+    def at(self) -> str:
+        return f"{self.hour:02d}:{self.minute:02d}"
+
+
 @dataclass(frozen=True, slots=True)
 class Topic:
     """A subject a team follows: a query in the rule language, where its alerts go, how sure to
@@ -49,6 +67,8 @@ class Topic:
     meaning: MeaningModel | None = field(default=None, compare=False)  # the meaning stage, if any
     meaning_requires: str = "tech"  # the concept a story must contain for the stage to rescue it
     timezone: str = "UTC"  # IANA zone its alerts show times in
+    delivery: str = REALTIME  # REALTIME: one alert per story; DIGEST: held for `digest`
+    digest: DigestSchedule | None = None  # set exactly when delivery is DIGEST
 
 
 @dataclass(frozen=True, slots=True)

@@ -22,7 +22,7 @@ from bot.errors import FeedGone, FetchError, ParseError, StoreError, clip
 from bot.fetch import Fetcher
 from bot.match import Matcher
 from bot.metrics import Metrics
-from bot.models import Alert, FeedSpec, FetchResult, Match, Story, Topic
+from bot.models import DIGEST, Alert, FeedSpec, FetchResult, Match, Story, Topic
 from bot.parse import parse_feed
 from bot.roundup import Post, render_more
 from bot.store import AlertedReport, Store
@@ -130,7 +130,8 @@ def _poll(
             lambda channel, since: rt.store.alerted_reports(db, channel, since),
             rt.clock(),
         )
-        held: list[Alert] = []
+        digests = {topic.name for topic in rt.config.topics if _is_digest(topic)}
+        held_ids = {alert.id for alert in planned if alert.topic in digests}
         recorded = rt.store.commit_poll(
             db,
             feed.url,
@@ -138,15 +139,15 @@ def _poll(
             etag=result.etag,
             last_modified=result.last_modified,
             stories=new,
-            alerts=[alert for alert in planned if alert not in held],
-            held=held,
+            alerts=[alert for alert in planned if alert.id not in held_ids],
+            held=[alert for alert in planned if alert.id in held_ids],
             posts=posts,
             next_due=0.0,
         )
     _healthy(rt, feed)
     _log_admission(feed, intake, policy, posts)
-    queued = [alert for alert in recorded if alert not in held]
-    held = [alert for alert in recorded if alert in held]
+    queued = [alert for alert in recorded if alert.id not in held_ids]
+    held = [alert for alert in recorded if alert.id in held_ids]
     for alert in queued:
         rt.metrics.alerts_queued.labels(topic=alert.topic, channel=alert.channel).inc()
         log.info(
@@ -217,36 +218,52 @@ def _matched(rt: Runtime, feed: FeedSpec, new: Sequence[Story]) -> list[Candidat
 
 
 def _admit(rt: Runtime, feed: FeedSpec, matched: list[Candidate], *, first_poll: bool) -> Intake:
-    """Apply the admission rule (first-poll window, per-poll cap) to the matched stories."""
-    stories = {story.id: story for story, _, _ in matched}
-    decision = admission.admit(
-        [(story, story.published) for story in stories.values()],
-        first_poll=first_poll,
-        now=datetime.fromtimestamp(rt.clock(), UTC),
-        policy=rt.config.policy_for(feed),
-    )
-    chosen = {story.id for story in decision.alert}
-    over = {story.id for story in decision.overflow}
+    """Apply the admission rule (first-poll window, per-poll cap) to the matched stories.
+
+    Stories for realtime topics and for digest topics are admitted apart: a digest topic's
+    stories over the cap are held for its digest rather than listed in an "and N more" message.
+    """
+    policy = rt.config.policy_for(feed)
+    now = datetime.fromtimestamp(rt.clock(), UTC)
+    chosen: set[tuple[str, bool]] = set()
+    over: set[tuple[str, bool]] = set()
+    skipped: dict[str, Skipped[Story]] = {}
+    for digest in (False, True):
+        stories = {c[0].id: c[0] for c in matched if _is_digest(c[1]) == digest}
+        decision = admission.admit(
+            [(story, story.published) for story in stories.values()],
+            first_poll=first_poll,
+            now=now,
+            policy=policy,
+        )
+        chosen.update((story.id, digest) for story in decision.alert)
+        (chosen if digest else over).update((story.id, digest) for story in decision.overflow)
+        skipped.update((entry.item.id, entry) for entry in decision.skipped)
     return Intake(
-        [c for c in matched if c[0].id in chosen],
-        list(decision.skipped),
-        [c for c in matched if c[0].id in over],
+        [c for c in matched if (c[0].id, _is_digest(c[1])) in chosen],
+        list(skipped.values()),
+        [c for c in matched if (c[0].id, _is_digest(c[1])) in over],
     )
+
+
+def _is_digest(topic: Topic) -> bool:
+    return topic.delivery == DIGEST
 
 
 def more_posts(source: str, overflow: Sequence[Candidate], policy: PollPolicy) -> list[Post]:
     """One "and N more" message per channel for the stories the per-poll cap held back."""
-    by_channel: dict[str, dict[str, tuple[Story, str]]] = {}
+    by_channel: dict[str, dict[str, tuple[Story, Topic]]] = {}
     for story, topic, _ in overflow:
         for channel in topic.channels:
-            by_channel.setdefault(channel, {}).setdefault(story.key, (story, topic.name))
+            by_channel.setdefault(channel, {}).setdefault(story.key, (story, topic))
     return [
         render_more(
             channel,
-            [name for _, name in listed.values()],
+            [topic.name for _, topic in listed.values()],
             source,
             [story for story, _ in listed.values()],
             policy.max_alerts_per_poll,
+            next(iter(listed.values()))[1].timezone,
         )
         for channel, listed in by_channel.items()
     ]

@@ -32,12 +32,14 @@ from apscheduler.executors.pool import ThreadPoolExecutor as JobPool
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
+from bot import digest
 from bot.config import Config, load_config
 from bot.deliver import advice, classify
+from bot.digest import DigestOutcome
 from bot.errors import ConfigError, StoreError
 from bot.health import HealthReport, HealthServer
 from bot.match import Matcher
-from bot.models import FeedSpec
+from bot.models import FeedSpec, Topic
 from bot.outbox import Outbox
 from bot.pipeline import PollOutcome, Runtime, poll_feed
 from bot.settings import Settings
@@ -49,6 +51,7 @@ POLL_WORKERS = 8
 CONTROL_WORKERS = 2  # reload and prune: never queued behind stuck polls
 RELOAD_CHECK_SECONDS = 2.0
 PRUNE_SECONDS = 6 * 3600
+DIGEST_GRACE_SECONDS = 3600  # a digest delayed by a busy pool is still sent, up to an hour late
 
 
 EXIT_OK = 0  # run --once: every alert is in Slack (or, dry run, was printed)
@@ -183,6 +186,12 @@ class Service:
         failed_now = [f for f in self.rt.store.failed() if f[0] not in failed_before]
         return self._summary(outcomes, drained.sent, failed_now)
 
+    def send_digests(self, topics: Sequence[Topic]) -> tuple[list[DigestOutcome], int]:
+        """`newsbot digest`: cut the digest of each topic now and deliver the outbox."""
+        outcomes = [outcome for topic in topics for outcome in digest.cut(self.rt.store, topic)]
+        drained = self.outbox.drain(ignore_backoff=True)
+        return outcomes, drained.sent
+
     def _summary(
         self, outcomes: list[PollOutcome], delivered: int, failed: list[tuple[str, str, str]]
     ) -> RunSummary:
@@ -226,6 +235,7 @@ class Service:
         )
         for feed in self.rt.config.feeds:
             self._add_feed_job(feed, first=True)
+        self._sync_digest_jobs()
         self.scheduler.add_job(
             self._check_reload,
             IntervalTrigger(seconds=RELOAD_CHECK_SECONDS),
@@ -336,6 +346,38 @@ class Service:
             next_run_time=_now_dt(spread=min(jitter, 5) if first else 0),
         )
 
+    def _sync_digest_jobs(self) -> None:
+        """One cron job per topic in digest mode, at its time in its zone; none for the others."""
+        assert self.scheduler is not None
+        wanted = {
+            f"digest:{topic.name}": topic for topic in digest.digest_topics(self.rt.config.topics)
+        }
+        for job in self.scheduler.get_jobs():
+            if job.id.startswith("digest:") and job.id not in wanted:
+                job.remove()
+        for job_id, topic in wanted.items():
+            assert topic.digest is not None
+            self.scheduler.add_job(
+                self._digest_job,
+                digest.trigger(topic.digest),
+                args=[topic.name],
+                id=job_id,
+                replace_existing=True,
+                misfire_grace_time=DIGEST_GRACE_SECONDS,
+            )
+
+    def _digest_job(self, name: str) -> None:
+        topic = next(
+            (t for t in digest.digest_topics(self.rt.config.topics) if t.name == name), None
+        )
+        if topic is None or self.stop_event.is_set():
+            return
+        try:
+            if digest.cut(self.rt.store, topic):
+                self.wake.set()
+        except StoreError as exc:
+            self._store_failed(exc)
+
     def _poll_job(self, url: str) -> None:
         if self.stop_event.is_set():
             return
@@ -422,6 +464,8 @@ class Service:
         for url, feed in new.items():
             if url not in old or old[url].interval != feed.interval:
                 self._add_feed_job(feed)
+        if self.scheduler is not None:
+            self._sync_digest_jobs()
         log.info(
             "config reloaded",
             extra={

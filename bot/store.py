@@ -530,6 +530,38 @@ class Store:
             )
         return reports
 
+    # --- digests --------------------------------------------------------------------------------
+
+    def held(self, db: sqlite3.Connection, topic: str) -> list[Alert]:
+        """Inside a `transaction()`: the alerts held for `topic`'s digest, in the order recorded."""
+        rows = db.execute(
+            "SELECT * FROM alerts WHERE status = ? AND topic = ? ORDER BY seq", (HELD, topic)
+        ).fetchall()
+        return [decode_alert(row) for row in rows]
+
+    def cut_digest(self, db: sqlite3.Connection, posts: Sequence[Post], held: Sequence[str]) -> int:
+        """Inside a `transaction()`: queue a digest's messages and mark the alerts it lists
+        digested, together; returns how many held alerts it took."""
+        now = self._clock()
+        for post in posts:
+            self.queue_post(db, post, now)
+        taken = 0
+        for start in range(0, len(held), 500):  # stay under SQLite's bound-parameter limit
+            chunk = list(held[start : start + 500])
+            marks = ",".join("?" * len(chunk))
+            taken += db.execute(
+                f"UPDATE alerts SET status = ? WHERE status = ? AND id IN ({marks})",
+                (DIGESTED, HELD, *chunk),
+            ).rowcount
+        return taken
+
+    def held_counts(self) -> dict[str, int]:
+        """Per topic, how many stories wait for its next digest (one per story and channel)."""
+        rows = self._query(
+            "SELECT topic, count(*) FROM alerts WHERE status = ? GROUP BY topic", (HELD,)
+        )
+        return {row[0]: int(row[1]) for row in rows}
+
     # --- outbox ---------------------------------------------------------------------------------
 
     def queued_heads(self) -> list[QueuedAlert]:
