@@ -306,8 +306,9 @@ def _digest(args: argparse.Namespace, settings: Settings, config: Config) -> int
         mine = [outcome for outcome in outcomes if outcome.topic == topic.name]
         for outcome in mine:
             print(
-                f"newsbot: digest {topic.name} -> {outcome.channel}: {outcome.stories} stories "
-                f"in {outcome.messages} messages",
+                f"newsbot: digest {topic.name} -> {outcome.channel}: "
+                f"{_count(outcome.stories, 'story', 'stories')} in "
+                f"{_count(outcome.messages, 'message', 'messages')}",
                 file=sys.stderr,
             )
         if not mine:
@@ -315,11 +316,15 @@ def _digest(args: argparse.Namespace, settings: Settings, config: Config) -> int
                 f"newsbot: digest {topic.name}: no story waiting, nothing posted", file=sys.stderr
             )
     print(
-        f"newsbot: {len(outcomes)} digests queued, {delivered} messages delivered, {waiting} "
-        "waiting in the outbox",
+        f"newsbot: {_count(len(outcomes), 'digest', 'digests')} queued, "
+        f"{_count(delivered, 'message', 'messages')} delivered, {waiting} waiting in the outbox",
         file=sys.stderr,
     )
     return 0
+
+
+def _count(number: int, one: str, many: str) -> str:
+    return f"{number} {one if number == 1 else many}"
 
 
 def _run(args: argparse.Namespace, settings: Settings, config: Config) -> int:

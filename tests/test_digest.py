@@ -91,7 +91,7 @@ def test_run_holds_and_digest_posts_each_story_once_grouped_by_event(
     assert slack.messages == []
     assert "7 held for digests" in result.stderr
     result = run(ctx, "digest")
-    assert "digest frt-policy -> #frt-digest: 7 stories in 1 messages" in result.stderr
+    assert "digest frt-policy -> #frt-digest: 7 stories in 1 message" in result.stderr
     assert 1 <= len(slack.messages) <= 5
     assert sorted(posted_story_numbers(slack), key=int) == ["0", "1", "2", "3", "4", "5", "100"]
     (message,) = slack.messages
