@@ -129,16 +129,7 @@ def test_stories_held_after_a_digest_go_into_the_next_one(
 def test_a_big_digest_is_split_within_slack_limits(
     ctx: dict[str, object], slack: SlackStub, feed_server: FeedServer, tmp_path: Path
 ) -> None:
-    many = [
-        Item(
-            f"m{n}",
-            f"Town{n} votes facial recognition ban number {n} (story {n})",
-            f"Report {n}.",
-            hours_ago=1 + n / 100,
-        )
-        for n in range(70)
-    ]
-    feed_server.set_feed("/a.xml", rss(many, "Outlet A"))
+    feed_server.set_feed("/a.xml", rss(many_events(70), "Outlet A"))
     run(ctx, "run", "--once")
     run(ctx, "digest")
     assert 2 <= len(slack.messages) <= 5
@@ -191,36 +182,54 @@ def test_digest_of_an_unknown_or_realtime_topic_exits_2(
     assert "posts in real time" in result.stderr
 
 
+def many_events(count: int) -> list[Item]:
+    return [
+        Item(
+            f"m{n}",
+            f"Town{n} votes facial recognition ban number {n} (story {n})",
+            f"Report {n}.",
+            hours_ago=1 + n / 100,
+        )
+        for n in range(count)
+    ]
+
+
 @pytest.mark.timeout(300)
+@pytest.mark.parametrize(
+    ("events", "killed_in"), [(0, 1), (70, 2)], ids=["one-message digest", "second of 2 parts"]
+)
 def test_sigkill_while_the_digest_is_posted_leaves_it_there_exactly_once(
-    ctx: dict[str, object], slack: SlackStub
+    ctx: dict[str, object], slack: SlackStub, feed_server: FeedServer, events: int, killed_in: int
 ) -> None:
+    if events:
+        feed_server.set_feed("/a.xml", rss(many_events(events), "Outlet A"))
     run(ctx, "run", "--once")
-    slack.fail_next("chat.postMessage", delay=30.0)  # Slack has the digest; the answer is slow
-    env = {k: v for k, v in ctx["env"].items()}  # type: ignore[attr-defined]
+    expected = sorted(
+        ["0", "1", "2", "3", "4", "5", "100"] if not events else [str(n) for n in range(events)]
+    )
+    for _ in range(killed_in - 1):
+        slack.fail_next("chat.postMessage", delay=0.01)  # answered: these parts go through
+    slack.fail_next("chat.postMessage", delay=30.0)  # Slack has this part; the answer is slow
     command = [sys.executable, "-m", "bot", "digest", "--config", str(ctx["config"])]
+    env = {**_base_env(), **ctx["env"]}  # type: ignore[dict-item]
     process = subprocess.Popen(
-        command,
-        cwd=ROOT,
-        env={**_base_env(), **env},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
+        command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
     try:
-        slack.wait_for_messages(1, timeout=60)
+        slack.wait_for_messages(killed_in, timeout=60)
         time.sleep(0.2)
         assert process.poll() is None, "the digest command ended before the answer came"
         process.send_signal(signal.SIGKILL)
     finally:
         process.wait()
-        if process.stderr is not None:
-            process.stderr.close()
     assert process.returncode == -signal.SIGKILL
+    assert len(slack.messages) == killed_in
     result = run(ctx, "digest")
     run(ctx, "digest")
-    assert len(slack.messages) == 1, result.stderr
-    assert sorted(posted_story_numbers(slack), key=int) == ["0", "1", "2", "3", "4", "5", "100"]
-    assert "was already posted" in result.stderr or "already" in result.stderr
+    ids = [m["metadata"]["event_payload"]["alert_id"] for m in slack.messages]
+    assert len(ids) == len(set(ids)) == (killed_in if events else 1), result.stderr
+    assert sorted(posted_story_numbers(slack)) == expected
+    assert "alert was already posted; not posting again" in result.stderr
 
 
 def _base_env() -> dict[str, str]:
