@@ -51,7 +51,7 @@ POLL_WORKERS = 8
 CONTROL_WORKERS = 2  # reload and prune: never queued behind stuck polls
 RELOAD_CHECK_SECONDS = 2.0
 PRUNE_SECONDS = 6 * 3600
-DIGEST_GRACE_SECONDS = 3600  # a digest delayed by a busy pool is still sent, up to an hour late
+DIGEST_GRACE_SECONDS = 3600  # a digest delayed (a busy machine, a long reload) is still sent
 
 
 EXIT_OK = 0  # run --once: every alert is in Slack (or, dry run, was printed)
@@ -364,6 +364,7 @@ class Service:
                 id=job_id,
                 replace_existing=True,
                 misfire_grace_time=DIGEST_GRACE_SECONDS,
+                executor="control",  # never queued behind stuck polls
             )
 
     def _digest_job(self, name: str) -> None:
