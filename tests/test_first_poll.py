@@ -140,3 +140,35 @@ def undated_rss(items: list[Item]) -> bytes:
         '<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>Undated</title>'
         f"<link>https://news.example/</link><description>t</description>{entries}</channel></rss>"
     ).encode()
+
+
+TWO_TOPICS = """\
+- name: frt-now
+  channels: ["#frt-now"]
+  threshold: 30
+  query: ("facial recognition" OR "face recognition") AND ban*
+- name: frt-daily
+  channels: ["#frt-daily"]
+  threshold: 30
+  delivery: digest
+  query: ("facial recognition" OR "face recognition") AND ban*
+"""
+
+
+def test_over_the_cap_a_digest_topic_holds_everything_for_its_digest(
+    tmp_path: Path, feed_server: FeedServer, slack: SlackStub
+) -> None:
+    ctx = setup(tmp_path, feed_server, slack, defaults="  max_alerts_per_poll: 2\n")
+    (tmp_path / "config" / "topics.yaml").write_text(TWO_TOPICS, encoding="utf-8")
+    feed_server.set_feed("/a.xml", rss([ban(n, hours_ago=1 + n / 10) for n in range(5)]))
+    _, err = run_once(ctx)
+    assert "3 over the per-poll cap" in err
+    assert "5 held for digests" in err
+    now = slack.messages_in("#frt-now")
+    assert len(now) == 3  # two alerts and one "and 3 more"
+    assert slack.messages_in("#frt-daily") == []
+    result = newsbot("digest", "--config", ctx["config"], env=ctx["env"])
+    assert result.returncode == 0, result.stderr
+    (daily,) = slack.messages_in("#frt-daily")
+    listed = str(daily["blocks"])
+    assert all(f"(story {n})" in listed for n in range(5))
