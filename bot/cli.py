@@ -1,9 +1,10 @@
-"""The `newsbot` command line: run, check, status, alerts, slack-test, enable, match, explain,
-eval, healthcheck.
+"""The `newsbot` command line: run, check, status, alerts, digest, slack-test, enable, match,
+explain, eval, healthcheck.
 
 Exit codes: 0 success; 1 a runtime failure (state database, unexpected error; `slack-test`:
 something to fix); 2 an invalid configuration or invalid arguments (the message says file, line,
-key path and what is wrong); 3 `run --once` left alerts undelivered (waiting, parked, refused).
+key path and what is wrong); 3 `run --once` left alerts undelivered (waiting, parked, refused),
+or `digest` left digest messages undelivered.
 """
 
 from __future__ import annotations
@@ -46,7 +47,7 @@ environment:
   NEWSBOT_HTTP_PORT      health/metrics port (default 8080; 0 turns it off)
 
 exit codes: 0 ok; 1 runtime failure; 2 invalid configuration or arguments;
-            3 run --once left alerts undelivered (see `newsbot status`)
+            3 run --once (or digest) left messages undelivered (see `newsbot status`)
 """
 
 
@@ -320,6 +321,13 @@ def _digest(args: argparse.Namespace, settings: Settings, config: Config) -> int
         f"{_count(delivered, 'message', 'messages')} delivered, {waiting} waiting in the outbox",
         file=sys.stderr,
     )
+    if waiting:  # like `run --once`: say so, and exit 3
+        print(
+            "newsbot: exit 3: messages left undelivered (`newsbot status` shows why; they go "
+            "out on a later run or `newsbot digest`)",
+            file=sys.stderr,
+        )
+        return 3
     return 0
 
 

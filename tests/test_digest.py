@@ -274,3 +274,21 @@ def test_the_service_posts_the_digest_at_its_time_in_its_zone(
     assert "digest queued" in log.read_text(encoding="utf-8")
     assert sorted(posted_story_numbers(slack), key=int) == ["0", "1", "2", "3", "4", "5", "100"]
     assert slack.messages[0]["metadata"]["event_payload"]["alert_id"].startswith("digest-")
+
+
+def test_a_digest_slack_refuses_for_now_exits_3_and_goes_out_once_later(
+    ctx: dict[str, object], slack: SlackStub
+) -> None:
+    run(ctx, "run", "--once")
+    slack.fail_next("chat.postMessage", status=500)  # not recorded: Slack did not take it
+    env = ctx["env"]
+    failed = newsbot("digest", "--config", str(ctx["config"]), env=env)  # type: ignore[arg-type]
+    assert failed.returncode == 3, failed.stderr
+    assert "1 waiting in the outbox" in failed.stderr
+    assert "exit 3: messages left undelivered" in failed.stderr
+    assert slack.messages == []
+    later = run(ctx, "digest")  # nothing new to cut; the queued digest goes out
+    assert "no story waiting" in later.stderr
+    run(ctx, "digest")
+    assert len(slack.messages) == 1
+    assert sorted(posted_story_numbers(slack), key=int) == ["0", "1", "2", "3", "4", "5", "100"]
