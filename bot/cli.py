@@ -47,7 +47,8 @@ environment:
   NEWSBOT_HTTP_PORT      health/metrics port (default 8080; 0 turns it off)
 
 exit codes: 0 ok; 1 runtime failure; 2 invalid configuration or arguments;
-            3 run --once (or digest) left messages undelivered (see `newsbot status`)
+            3 run --once left alerts undelivered (see `newsbot status`), or digest
+              left digest messages undelivered
 """
 
 
