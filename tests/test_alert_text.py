@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from tests.feedserver import FeedServer
-from tests.helpers import ROOT, Item, newsbot, rss, write_feed_list
+from tests.helpers import ROOT, TEST_TOPICS, Item, newsbot, rss, write_config, write_feed_list
 from tests.slackstub import SlackStub
 
 SHIPPED = ROOT / "config" / "newsbot.yaml"
@@ -116,3 +116,31 @@ def test_alert_and_replies_read_as_plain_words_with_date_tokens(
     for reply in replies:
         assert DATE_TOKEN.search(reply["text"]), reply["text"]
         assert not INTERNAL.search(visible(reply)), visible(reply)
+
+
+def test_terminal_shows_plain_local_time_in_the_topic_zone(
+    tmp_path: Path, feed_server: FeedServer
+) -> None:
+    topics = TEST_TOPICS.replace(
+        "  threshold: 30\n", "  threshold: 30\n  timezone: Europe/Berlin\n"
+    )
+    config = write_config(tmp_path / "config", topics)
+    feed_server.set_feed("/daily.xml", rss([FIRST], "Riverton Daily"))
+    feeds = write_feed_list(tmp_path, [feed_server.url("/daily.xml")])
+
+    result = newsbot(
+        "run",
+        "--once",
+        "--config",
+        str(config),
+        "--feeds",
+        str(feeds),
+        env={"NEWSBOT_DB": str(tmp_path / "state.db")},
+    )
+
+    assert result.returncode == 0, result.stderr
+    assert "Riverton bans police use of facial recognition" in result.stdout
+    assert re.search(r"\*Riverton Daily\* · \d{4}-\d\d-\d\d \d\d:\d\d CES?T", result.stdout), (
+        result.stdout
+    )
+    assert "<!date" not in result.stdout
