@@ -486,12 +486,32 @@ def _validate(model: Any, data: Any, source: _Source) -> Any:
     try:
         return adapter.validate_python(data)
     except ValidationError as exc:
-        errors = []
+        details = []
         for error in exc.errors():
-            loc = tuple(part for part in error["loc"] if not str(part).startswith("function-"))
-            error["loc"] = loc
-            errors.append(source.error(_describe(error, model), loc))
+            error["loc"] = tuple(p for p in error["loc"] if not str(p).startswith("function-"))
+            details.append(error)
+        misspelt = _misspelt_keys(details, model)
+        errors = [
+            source.error(_describe(error, model), error["loc"])
+            for error in details
+            if not (error["type"] == "missing" and error["loc"] in misspelt)
+        ]
         raise ConfigErrors(errors) from None
+
+
+def _misspelt_keys(details: list[ErrorDetails], model: Any) -> set[tuple[str | int, ...]]:
+    """Required keys that are only "missing" because they were misspelt (`chanels:`): the
+    did-you-mean error says it all, so the "is required" one is left out."""
+    found = set()
+    for error in details:
+        if error["type"] != "extra_forbidden" or not error["loc"]:
+            continue
+        loc = error["loc"]
+        known = _keys_at(model, loc[:-1])
+        close = difflib.get_close_matches(str(loc[-1]), known, n=1, cutoff=0.6)
+        if close:
+            found.add((*loc[:-1], close[0]))
+    return found
 
 
 # --- sections ------------------------------------------------------------------------------------

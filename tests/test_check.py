@@ -39,6 +39,15 @@ def check(folder: Path, main: str = MAIN, topics: str | None = TOPICS, feeds: st
     return f"exit {result.returncode}\n{result.stdout}{result.stderr}"
 
 
+def test_a_misspelt_required_key_is_one_error_not_two(tmp_path: Path) -> None:
+    out = check(
+        tmp_path, topics=TOPICS.replace('  channels: ["#privacy"]', '  chanels: ["#privacy"]')
+    )
+    assert out.startswith("exit 2"), out
+    assert "did you mean `channels`?" in out
+    assert "is required" not in out  # the misspelling explains the missing key
+
+
 def test_the_valid_example_passes(tmp_path: Path) -> None:
     out = check(tmp_path)
     assert out.startswith("exit 0"), out

@@ -154,3 +154,38 @@ def test_config_edits_apply_without_restart_and_bad_edits_are_rejected(
     assert len(slack.messages) == 1  # a feed's first poll posts nothing older than 24 h
     service.process.send_signal(signal.SIGTERM)
     assert service.process.wait(timeout=15) == 0
+
+
+def test_when_every_feed_fails_the_service_says_so_once(tmp_path: Path) -> None:
+    folder = tmp_path / "config"
+    folder.mkdir()
+    (folder / "topics.yaml").write_text(TEST_TOPICS, encoding="utf-8")
+    (folder / "feeds.yaml").write_text(
+        feeds_yaml([f"http://feed{n}.newsbot-test.invalid/rss" for n in range(3)]),
+        encoding="utf-8",
+    )
+    config = folder / "newsbot.yaml"
+    config.write_text(
+        "defaults:\n  jitter: 0\ntopics: topics.yaml\nfeeds: feeds.yaml\n", encoding="utf-8"
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "NEWSBOT_"))}
+    env.update({"NEWSBOT_DB": str(tmp_path / "state.db"), "NEWSBOT_HTTP_PORT": "0"})
+    log = tmp_path / "service.log"
+    with log.open("w") as sink:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "bot", "run", "--config", str(config)],
+            cwd=ROOT,
+            env=env,
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+    try:
+        wait_until(lambda: "all 3 feeds failed" in log.read_text(encoding="utf-8"), timeout=30)
+        time.sleep(2.5)  # reload checks and the outbox go on; the outage is not repeated
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.wait(timeout=15)
+    text = log.read_text(encoding="utf-8")
+    assert text.count("all 3 feeds failed: DNS; is there network?") == 1, text
+    assert "no SLACK_BOT_TOKEN: alerts are printed here" in text
