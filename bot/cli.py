@@ -57,7 +57,7 @@ def _parser() -> argparse.ArgumentParser:
         prog="newsbot",
         description="News-monitoring alert bot: polls feeds, matches topics, posts Slack alerts.",
         epilog=ENVIRONMENT + "\n`newsbot COMMAND --help` describes a command, with an example.",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        formatter_class=_OneLineEach,
     )
     parser.add_argument("--version", action="version", version=f"newsbot {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -181,6 +181,19 @@ def _parser() -> argparse.ArgumentParser:
     )
     health.add_argument("--url", help="default: http://127.0.0.1:$NEWSBOT_HTTP_PORT/healthz")
     return parser
+
+
+class _OneLineEach(argparse.RawDescriptionHelpFormatter):
+    """Each command and its help on one line: argparse sizes the name column without the
+    commands' own indent, so `healthcheck` would push its help onto the next line."""
+
+    def __init__(self, prog: str) -> None:
+        super().__init__(prog, max_help_position=24, width=110)
+
+    def add_argument(self, action: argparse.Action) -> None:
+        super().add_argument(action)
+        if isinstance(action, argparse._SubParsersAction):
+            self._action_max_length += 4  # the commands' indent under COMMAND
 
 
 def _duration(text: str) -> float:

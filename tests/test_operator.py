@@ -285,7 +285,7 @@ COMMANDS = [
 def listed_commands() -> list[str]:
     """The commands `newsbot --help` lists (so a command added later is checked too)."""
     out = newsbot("--help", env={}).stdout
-    return re.findall(r"^    (\S+)\s+\S", out, flags=re.MULTILINE)
+    return re.findall(r"^    (\S+) +\S", out, flags=re.MULTILINE)  # name and help: one line
 
 
 def test_help_lists_every_command_and_the_environment() -> None:
