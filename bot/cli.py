@@ -1,5 +1,5 @@
 """The `newsbot` command line: run, check, status, alerts, digest, slack-test, enable, match,
-explain, eval, healthcheck.
+explain, eval, feedback, healthcheck.
 
 Exit codes: 0 success; 1 a runtime failure (state database, unexpected error; `slack-test`:
 something to fix); 2 an invalid configuration or invalid arguments (the message says file, line,
@@ -21,7 +21,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
-from bot import __version__
+from bot import __version__, cli_feedback
 from bot.config import Config, load_config, load_feed_list
 from bot.errors import ConfigError, NewsbotError
 from bot.logs import setup_logging
@@ -173,6 +173,7 @@ def _parser() -> argparse.ArgumentParser:
     digest.add_argument(
         "--dry-run", action="store_true", help="print the digests; change no state, post nothing"
     )
+    cli_feedback.add_parser(sub, "config file (default: $NEWSBOT_CONFIG or config/newsbot.yaml)")
     health = command(
         "healthcheck",
         "exit 0 when the running service answers /healthz",
@@ -243,6 +244,8 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
         return _status(settings, sys.stdout, wide=args.wide)
     if args.command == "alerts":
         return _alerts(settings, sys.stdout, since=args.since, topic=args.topic, as_json=args.json)
+    if args.command == "feedback":
+        return cli_feedback.run(args, settings)
     config = load_config(settings.config_path)
     if args.command == "slack-test":
         from bot.slacktest import cmd_slack_test
@@ -591,6 +594,7 @@ def _print_status(
         [("TOPIC", "CHANNEL", "STATUS", "COUNT"), *[(t, c, s, str(n)) for t, c, s, n in counts]],
         out,
     )
+    cli_feedback.print_status(store, out)
 
 
 def _without_url(error: str, url: str) -> str:

@@ -51,6 +51,8 @@ class Defaults:
     fetch_deadline: float = 60.0  # seconds for a whole fetch: connect, headers, body, redirects
     allow_private_networks: bool = False  # may a public feed redirect into a private network?
     timezone: str = "UTC"  # IANA zone alert times are written in; a topic may set its own
+    feedback_days: float = 7.0  # read reactions on alerts delivered this many days back
+    feedback_interval: int = 600  # seconds between reads of readers' reactions; 0: off
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,6 +122,16 @@ class _DefaultsModel(_Strict):
     timezone: str = _DEFAULTS.timezone
 
     _zone = field_validator("timezone")(_iana_zone)
+
+    feedback_days: float = Field(_DEFAULTS.feedback_days, gt=0, le=90)
+    feedback_interval: int = Field(_DEFAULTS.feedback_interval, ge=0, le=86400)
+
+    @field_validator("feedback_interval")
+    @classmethod
+    def _feedback_off_or_paced(cls, seconds: int) -> int:
+        if 0 < seconds < 10:
+            raise ValueError(f"must be 0 (off) or 10-86400 seconds, got {seconds}")
+        return seconds
 
 
 class _FeedModel(_Strict):

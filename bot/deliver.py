@@ -14,9 +14,14 @@ Contract:
 - `classify(code)` turns a DeliveryError code into what the outbox should do (see its docstring).
 - The token is given to slack_sdk and to nothing else: it is never logged, never in an error.
 
+- `channel_reactions()` / `thread_reactions()` read the reactions on the bot's alerts back
+  (conversations.history / conversations.replies, which carry each message's `reactions`), for
+  readers' feedback (bot/feedback.py).
+
 Slack scopes needed: chat:write (post), channels:history and groups:history
-(conversations.history / conversations.replies, for find_posted), channels:read and groups:read
-(conversations.list, to resolve '#name' to a channel id), channels:join (conversations.join).
+(conversations.history / conversations.replies, for find_posted and for readers' reactions),
+channels:read and groups:read (conversations.list, to resolve '#name' to a channel id),
+channels:join (conversations.join).
 
     DeliveryError.code values (see classify):
       retry    timeout, connection, http_5xx, ratelimited, internal_error, fatal_error, ...
@@ -48,6 +53,7 @@ from slack_sdk.http_retry.response import HttpResponse
 from bot.errors import DeliveryError
 from bot.format import SlackMessage, render_plain
 from bot.http_headers import retry_after
+from bot.models import ReactedMessage, Reaction
 
 log = logging.getLogger(__name__)
 
@@ -431,11 +437,45 @@ class SlackSender:
         ):
             yield list(page.get("messages", []))
 
-    def _paginate(self, label: str, method: str, **params: Any) -> Iterator[dict[str, Any]]:
+    def channel_reactions(
+        self, channel_id: str, oldest: float, *, pages: int = 5
+    ) -> list[ReactedMessage]:
+        """The channel's top-level messages since `oldest`, with their reactions.
+
+        One conversations.history call per page of 200, newest first, at most `pages` pages.
+        Raises DeliveryError (missing_scope, channel_not_found, ratelimited after the retries...).
+        """
+        found = self._paginate(
+            channel_id,
+            "conversations_history",
+            pages=pages,
+            channel=channel_id,
+            oldest=f"{oldest:.6f}",
+            limit=HISTORY_PAGE,
+        )
+        return [_reacted(channel_id, m) for page in found for m in page.get("messages", [])]
+
+    def thread_reactions(
+        self, channel_id: str, thread_ts: str, *, pages: int = 5
+    ) -> list[ReactedMessage]:
+        """Every message of one thread (its parent included), with their reactions."""
+        found = self._paginate(
+            channel_id,
+            "conversations_replies",
+            pages=pages,
+            channel=channel_id,
+            ts=thread_ts,
+            limit=HISTORY_PAGE,
+        )
+        return [_reacted(channel_id, m) for page in found for m in page.get("messages", [])]
+
+    def _paginate(
+        self, label: str, method: str, *, pages: int = MAX_HISTORY_PAGES, **params: Any
+    ) -> Iterator[dict[str, Any]]:
         """Follow response_metadata.next_cursor; a Slack error becomes a DeliveryError."""
         call = getattr(self._client, method)
         cursor: str | None = None
-        for _ in range(MAX_HISTORY_PAGES):
+        for _ in range(pages):
             try:
                 response = call(cursor=cursor, **params)
             except _FAILURES as exc:
@@ -497,7 +537,8 @@ def _api_error(channel: str, exc: SlackApiError) -> DeliveryError:
         return DeliveryError(channel, "ratelimited", retryable=True, retry_after=after)
     code = str(data.get("error") or "") if status in (200, 400) else ""
     code = code or f"http_{status}"
-    return DeliveryError(channel, code, retryable=classify(code) == RETRY)
+    needed = str(data.get("needed") or "") or None  # missing_scope names the scope it lacks
+    return DeliveryError(channel, code, retryable=classify(code) == RETRY, needed=needed)
 
 
 def _transport_code(exc: BaseException) -> str:
@@ -517,6 +558,20 @@ def _header(headers: dict[str, Any], name: str) -> str | None:
         if key.lower() == name:
             return str(value[0] if isinstance(value, list) and value else value)
     return None
+
+
+def _reacted(channel_id: str, message: dict[str, Any]) -> ReactedMessage:
+    """A history message as our own type: its ts and reactions (name, users, count)."""
+    reactions = []
+    for raw in message.get("reactions") or []:
+        if not isinstance(raw, dict) or not raw.get("name"):
+            continue
+        users = tuple(str(user) for user in raw.get("users") or ())
+        count = raw.get("count")
+        reactions.append(
+            Reaction(str(raw["name"]), users, int(count) if isinstance(count, int) else len(users))
+        )
+    return ReactedMessage(channel_id, str(message.get("ts", "")), tuple(reactions))
 
 
 def _alert_id(message: dict[str, Any]) -> str | None:

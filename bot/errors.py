@@ -127,10 +127,17 @@ class DeliveryError(NewsbotError):
     """
 
     def __init__(
-        self, channel: str, code: str, *, retryable: bool, retry_after: float | None = None
+        self,
+        channel: str,
+        code: str,
+        *,
+        retryable: bool,
+        retry_after: float | None = None,
+        needed: str | None = None,
     ) -> None:
         self.channel = channel
         self.code = code
         self.retryable = retryable
         self.retry_after = retry_after
+        self.needed = needed  # for missing_scope: the scope Slack says is needed
         super().__init__(f"deliver to {channel}: {code}")

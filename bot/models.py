@@ -152,3 +152,47 @@ class FetchResult:
     @property
     def not_modified(self) -> bool:
         return self.status == 304
+
+
+@dataclass(frozen=True, slots=True)
+class Reaction:
+    """One emoji on a Slack message, as Slack reports it.
+
+    `users` may be shorter than `count`: Slack cuts long lists in history answers, the count stays
+    exact.
+    """
+
+    name: str  # Slack's emoji name without colons, e.g. "+1", "x", "+1::skin-tone-3"
+    users: tuple[str, ...]
+    count: int
+
+
+@dataclass(frozen=True, slots=True)
+class ReactedMessage:
+    """A message read back from Slack: where it is and its reactions (none is a valid answer)."""
+
+    channel_id: str
+    ts: str
+    reactions: tuple[Reaction, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    """What the readers of one alert said with their reactions (see bot/feedback.py)."""
+
+    label: str  # "relevant" or "irrelevant": the labels `newsbot eval` reads
+    relevant: int  # votes for each label
+    irrelevant: int
+    voters: tuple[str, ...] = ()  # "label:user" for each vote whose user Slack named
+
+
+@dataclass(frozen=True, slots=True)
+class Feedback:
+    """A verdict kept with the story and the alert it is about."""
+
+    alert_id: str
+    topic: str
+    channel: str
+    story: Story
+    verdict: Verdict
+    updated: float  # when the verdict last changed (Unix seconds)

@@ -5,6 +5,8 @@
   than one worker; a poll never outlives the fetch deadline (`bot.guard`'s watchdog); the reload
   and prune jobs have their own small pool, so feeds can never starve them;
 - one delivery thread draining the outbox, woken when a poll queues alerts;
+- with a Slack token, a job reading readers' reactions on recent alerts every
+  `defaults.feedback_interval` seconds (bot/feedback.py);
 - a watcher that reloads the configuration when its files change: a valid edit is applied without
   a restart (feeds added, removed, re-timed; topics rebuilt), an invalid one is logged once with
   the same message `newsbot check` gives and the running configuration stays;
@@ -37,6 +39,7 @@ from bot.config import Config, load_config
 from bot.deliver import advice, classify
 from bot.digest import DigestOutcome
 from bot.errors import ConfigError, StoreError
+from bot.feedback import FeedbackSync
 from bot.health import HealthReport, HealthServer
 from bot.match import Matcher
 from bot.models import FeedSpec, Topic
@@ -150,11 +153,13 @@ class Service:
         *,
         feeds_override: Sequence[FeedSpec] | None = None,
         delivery_note: str = "",
+        feedback: FeedbackSync | None = None,
     ) -> None:
         self.settings = settings
         self.delivery_note = delivery_note  # how alerts go out, said once at start
         self.rt = runtime
         self.outbox = outbox
+        self.feedback = feedback
         self.feeds_override = list(feeds_override) if feeds_override is not None else None
         self.stop_event = threading.Event()
         self.wake = threading.Event()
@@ -249,6 +254,7 @@ class Service:
             next_run_time=_now_dt(),
             executor="control",
         )
+        self._schedule_feedback()
         self._deliverer = threading.Thread(target=self._deliver_loop, name="outbox", daemon=True)
         self._deliverer.start()
         self.scheduler.start()
@@ -406,6 +412,45 @@ class Service:
             log.error(outage)
         self._outage = outage or ""
 
+    def _schedule_feedback(self) -> None:
+        """(Re)schedule the reading of reactions; `feedback_interval: 0` turns it off."""
+        if self.feedback is None or self.scheduler is None:
+            return
+        if self.scheduler.get_job("feedback") is not None:
+            self.scheduler.remove_job("feedback")
+        seconds = self.rt.config.defaults.feedback_interval
+        if seconds:
+            first = _now_dt() + timedelta(seconds=min(seconds, 30))
+            self.scheduler.add_job(
+                self._feedback_job,
+                IntervalTrigger(seconds=seconds),
+                id="feedback",
+                next_run_time=first,
+            )
+
+    def _feedback_job(self) -> None:
+        if self.feedback is None or self.stop_event.is_set():
+            return
+        try:
+            report = self.feedback.sync(self.rt.config.defaults.feedback_days)
+        except StoreError as exc:
+            self._store_failed(exc)
+            return
+        except Exception:  # a bug in reading reactions must not stop the bot
+            log.exception("feedback sync crashed; the next one tries again")
+            return
+        level = logging.INFO if report.changed or report.cleared else logging.DEBUG
+        log.log(
+            level,
+            "feedback synced",
+            extra={
+                "alerts": report.alerts,
+                "calls": report.calls,
+                "changed": report.changed,
+                "cleared": report.cleared,
+            },
+        )
+
     def _store_failed(self, exc: StoreError) -> None:
         log.critical("state database failed: stopping", extra={"error": str(exc)})
         self.stop()
@@ -453,11 +498,14 @@ class Service:
 
     def _apply(self, config: Config) -> None:
         old = {feed.url: feed for feed in self._feeds()}
+        old_feedback_interval = self.rt.config.defaults.feedback_interval
         if self.feeds_override is None:
             self.rt.config = config
         else:
             self.rt.config = config.with_feeds(self.feeds_override)
         self.rt.matcher = Matcher(config.topics)
+        if config.defaults.feedback_interval != old_feedback_interval:
+            self._schedule_feedback()
         new = {feed.url: feed for feed in self._feeds()}
         for url in old.keys() - new.keys():
             if self.scheduler is not None:

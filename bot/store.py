@@ -12,6 +12,8 @@ Contract:
 - A story matched by a topic in digest mode is recorded as an alert `held` for the digest; cutting
   the digest (`cut_digest`) queues its messages and marks those alerts `digested` in ONE
   transaction, so each held story is in exactly one digest.
+- Readers' feedback (bot/feedback.py) is kept in its own table with a copy of the story, so it
+  outlives the pruning of its alert: it is the team's labelled data.
 - The schema is created and migrated here (`PRAGMA user_version`). A file that is not a newsbot
   database, is corrupt, locked or read-only raises StoreError with the path and the fix; it is never
   reset silently.
@@ -32,10 +34,10 @@ from typing import Any
 
 from bot.errors import StoreError
 from bot.format import SlackMessage
-from bot.models import Alert, Match, Story, TermHit
+from bot.models import Alert, Feedback, Match, Story, TermHit, Verdict
 from bot.roundup import Post
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3  # 2: alerts.kind (digests); 3: the feedback table
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS feeds (
@@ -82,9 +84,34 @@ CREATE TABLE IF NOT EXISTS alerts (
 CREATE INDEX IF NOT EXISTS alerts_by_status ON alerts (status, channel, seq);
 CREATE INDEX IF NOT EXISTS alerts_by_channel_time ON alerts (channel, published);
 """
+
+# Readers' verdicts (bot/feedback.py), with a copy of the story: kept when its alert is pruned.
+_FEEDBACK_TABLE = """
+CREATE TABLE IF NOT EXISTS feedback (
+    alert_id TEXT PRIMARY KEY,
+    topic TEXT NOT NULL,
+    channel TEXT NOT NULL,
+    story_id TEXT NOT NULL,
+    title TEXT NOT NULL,
+    summary TEXT NOT NULL,
+    url TEXT NOT NULL,
+    source TEXT NOT NULL,
+    published REAL,
+    feed_url TEXT NOT NULL,
+    label TEXT NOT NULL CHECK (label IN ('relevant', 'irrelevant')),
+    relevant INTEGER NOT NULL,
+    irrelevant INTEGER NOT NULL,
+    voters TEXT NOT NULL,
+    updated REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS feedback_by_time ON feedback (updated);
+"""
+_SCHEMA += _FEEDBACK_TABLE
+
 # Steps from one schema version to the next, applied in order to an existing database.
 _MIGRATIONS = {
     2: "ALTER TABLE alerts ADD COLUMN kind TEXT NOT NULL DEFAULT 'alert';",
+    3: _FEEDBACK_TABLE,
 }
 
 # Outbox states. `sending` means a post was attempted and its outcome is unknown (a crash, a
@@ -154,6 +181,19 @@ class AlertRecord:
     url: str
     source: str
     parent_id: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class PostedAlert:
+    """A delivered alert and where it is in Slack, so its reactions can be read back."""
+
+    alert_id: str
+    topic: str
+    channel: str  # as configured ('#name' or an id)
+    channel_id: str
+    ts: str
+    thread_ts: str | None  # the parent's ts when this alert is a thread reply
+    story: Story
 
 
 @dataclass(frozen=True, slots=True)
@@ -698,6 +738,79 @@ class Store:
         )
         return [(row[0], row[1], row[2], row[3]) for row in rows]
 
+    # --- readers' feedback ------------------------------------------------------------------------
+
+    def posted_since(self, since: float) -> list[PostedAlert]:
+        """Alerts delivered at or after `since` with their place in Slack, oldest first."""
+        rows = self._query(
+            "SELECT a.id, a.topic, a.channel, a.channel_id, a.ts, a.parent_id, a.payload, "
+            "p.ts AS parent_ts FROM alerts a LEFT JOIN alerts p ON p.id = a.parent_id "
+            "WHERE a.status = 'sent' AND a.kind = 'alert' AND a.ts IS NOT NULL "
+            "AND a.channel_id IS NOT NULL "
+            "AND a.delivered >= ? ORDER BY a.seq",
+            (since,),
+        )
+        return [
+            PostedAlert(
+                row["id"],
+                row["topic"],
+                row["channel"],
+                row["channel_id"],
+                row["ts"],
+                row["parent_ts"] if row["parent_id"] else None,
+                _story_from_json(json.loads(row["payload"])["story"]),
+            )
+            for row in rows
+        ]
+
+    def feedback_for(self, alert_ids: Sequence[str]) -> dict[str, Feedback]:
+        """The recorded feedback of these alerts, by alert id (alerts without any are absent)."""
+        found: dict[str, Feedback] = {}
+        for start in range(0, len(alert_ids), 500):  # SQLite's bound-parameter limit
+            chunk = list(alert_ids[start : start + 500])
+            marks = ",".join("?" * len(chunk))
+            rows = self._query(f"SELECT * FROM feedback WHERE alert_id IN ({marks})", chunk)
+            found.update((row["alert_id"], _feedback(row)) for row in rows)
+        return found
+
+    def save_feedback(self, changed: Sequence[Feedback], cleared: Sequence[str]) -> None:
+        """Record new or changed verdicts and forget the cleared ones, in one transaction."""
+        with self.transaction() as db:
+            db.executemany(
+                "INSERT OR REPLACE INTO feedback VALUES "
+                "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [_feedback_row(item) for item in changed],
+            )
+            db.executemany("DELETE FROM feedback WHERE alert_id = ?", [(i,) for i in cleared])
+
+    def feedback_list(
+        self,
+        *,
+        since: float | None = None,
+        topic: str | None = None,
+        newest_first: bool = False,
+        limit: int | None = None,
+    ) -> list[Feedback]:
+        """Recorded verdicts changed at or after `since`, of one topic or all, by time."""
+        sql = "SELECT * FROM feedback WHERE updated >= ?"
+        params: list[Any] = [since if since is not None else float("-inf")]
+        if topic is not None:
+            sql += " AND topic = ?"
+            params.append(topic)
+        sql += " ORDER BY updated DESC, alert_id" if newest_first else " ORDER BY updated, alert_id"
+        if limit is not None:
+            sql += " LIMIT ?"
+            params.append(limit)
+        return [_feedback(row) for row in self._query(sql, params)]
+
+    def feedback_counts(self) -> list[tuple[str, int, int]]:
+        """(topic, alerts marked relevant, alerts marked not relevant), by topic."""
+        rows = self._query(
+            "SELECT topic, sum(label = 'relevant'), sum(label = 'irrelevant') FROM feedback "
+            "GROUP BY topic ORDER BY topic"
+        )
+        return [(row[0], int(row[1]), int(row[2])) for row in rows]
+
     # --- retention -------------------------------------------------------------------------------
 
     def prune(self, retention_days: float) -> tuple[int, int]:
@@ -734,6 +847,45 @@ def _record(row: sqlite3.Row) -> AlertRecord:
         story.get("source") or "",
         row["parent_id"],
     )
+
+
+def _feedback_row(item: Feedback) -> tuple[Any, ...]:
+    story, verdict = item.story, item.verdict
+    return (
+        item.alert_id,
+        item.topic,
+        item.channel,
+        story.id,
+        story.title,
+        story.summary,
+        story.url,
+        story.source,
+        _ts(story.published),
+        story.feed_url,
+        verdict.label,
+        verdict.relevant,
+        verdict.irrelevant,
+        json.dumps(list(verdict.voters)),
+        item.updated,
+    )
+
+
+def _feedback(row: sqlite3.Row) -> Feedback:
+    published = row["published"]
+    when = datetime.fromtimestamp(published, UTC) if published is not None else None
+    story = Story(
+        row["story_id"],
+        row["url"],
+        row["title"],
+        row["summary"],
+        row["source"],
+        when,
+        row["feed_url"],
+    )
+    verdict = Verdict(
+        row["label"], row["relevant"], row["irrelevant"], tuple(json.loads(row["voters"]))
+    )
+    return Feedback(row["alert_id"], row["topic"], row["channel"], story, verdict, row["updated"])
 
 
 def path_is_memory(db: sqlite3.Connection) -> bool:

@@ -10,6 +10,7 @@ import sys
 
 from bot.config import Config
 from bot.deliver import SlackSender, TerminalSender
+from bot.feedback import FeedbackSync
 from bot.fetch import Fetcher, FetchLimits
 from bot.guard import AddressPolicy
 from bot.match import Matcher
@@ -54,12 +55,14 @@ def build_service(
     )
     metrics = Metrics()
     runtime = Runtime(config, Matcher(config.topics), store, fetcher, metrics)
+    feedback = FeedbackSync(store, sender) if isinstance(sender, SlackSender) else None
     return Service(
         settings,
         runtime,
         Outbox(store, sender, metrics, pacer=pacer, dry_run=dry_run),
         feeds_override=feeds_override,
         delivery_note=note,
+        feedback=feedback,
     )
 
 
@@ -73,3 +76,10 @@ def delivery_note(settings: Settings, dry_run: bool) -> str:
             "(set SLACK_BOT_TOKEN or SLACK_BOT_TOKEN_FILE to post to Slack)"
         )
     return f"posting alerts to Slack at {settings.slack_api_url}"
+
+
+def build_feedback_sync(settings: Settings, store: Store) -> FeedbackSync | None:
+    """For `newsbot feedback sync`: reads Slack with the bot token; None without a token."""
+    if not settings.slack_token:
+        return None
+    return FeedbackSync(store, SlackSender(settings.slack_token, settings.slack_api_url))

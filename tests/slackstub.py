@@ -5,7 +5,8 @@ with a form, JSON or query-string body, `Authorization: Bearer <token>`, JSON an
 `{"ok": true, ...}` / `{"ok": false, "error": "..."}`, HTTP 429 with `Retry-After`.
 
 Methods: auth.test, chat.postMessage, chat.update, conversations.history, conversations.replies,
-conversations.list, conversations.info, conversations.join. Like Slack, conversations.history
+conversations.list, conversations.info, conversations.join, reactions.get (needs
+reactions:read). Like Slack, conversations.history
 lists top-level messages only (thread replies are in conversations.replies) and leaves `metadata`
 out unless `include_all_metadata` is set; `oldest`/`latest` are exclusive unless `inclusive`.
 
@@ -16,6 +17,14 @@ granted set (all of FULL_SCOPES by default): `stub.scopes.discard("channels:hist
 conversations.list lists only the channel types the scopes allow (public: channels:read, private:
 groups:read); conversations.info, history and replies need the scope of the channel's type, and
 a private channel the bot is not in is `channel_not_found` to them, like Slack.
+
+Reactions, as a reader adds them in the Slack client: `stub.add_reaction(channel, ts, "+1",
+user="U0000000002")` and `stub.remove_reaction(...)` (Slack's errors `message_not_found`,
+`already_reacted`, `no_reaction` raise ValueError; `thumbsup`/`thumbsdown` are stored as Slack
+stores them, `+1`/`-1`). Like Slack, history, replies and reactions.get show them on each
+message as `"reactions": [{"name": "+1", "users": ["U..."], "count": 2}]` in the order each emoji
+was first added, and leave the key out when there are none; `reaction_users_cap = n` cuts each
+`users` list to n (the count stays) unless reactions.get is called with `full`.
 
 Faults (a FIFO queue per method, consumed one per request):
     stub.fail_next("chat.postMessage", status=500)                 # HTTP 500, nothing recorded
@@ -38,7 +47,8 @@ parameters, never the token). The pytest fixture `slack` yields a running stub.
 Command line (for subprocess tests and demos): `python -m tests.slackstub [--host 127.0.0.1]
 [--port N] [--token T]` prints each posted message as a JSON line on stdout, its API URL on
 stderr, and serves `GET /_stub/messages`, `GET /_stub/calls`, `POST /_stub/fail` (JSON body: the
-keyword arguments of `fail_next`, plus "method") and `POST /_stub/channel_error`.
+keyword arguments of `fail_next`, plus "method"), `POST /_stub/channel_error` and
+`POST /_stub/reaction` (JSON: channel, ts, name, optional user, optional "remove": true).
 """
 
 from __future__ import annotations
@@ -71,6 +81,8 @@ FULL_SCOPES = frozenset(
         "reactions:read",
     }
 )
+READER = "U0000000002"  # the default user who reacts
+_REACTION_ALIASES = {"thumbsup": "+1", "thumbsdown": "-1"}  # Slack stores the canonical name
 _CHANNEL_ID = re.compile(r"[CGD][A-Z0-9]{8,}")
 Answer = tuple[int, dict[str, Any], dict[str, str]]  # status, JSON body, extra headers
 
@@ -147,6 +159,7 @@ class SlackStub:
         self.rate_limit: tuple[float, float] | None = None  # (per second, burst) per channel
         self.rate_limited = 0  # how many 429s the rate limit produced
         self.scopes: set[str] = set(FULL_SCOPES)  # granted to the token (x-oauth-scopes)
+        self.reaction_users_cap: int | None = None  # cut `users` lists like Slack's history
         self.on_post = on_post
         self._state = _State()
         self._lock = threading.RLock()
@@ -231,6 +244,40 @@ class SlackStub:
         with self._lock:
             found = self._find_channel(channel)
             return [m for m in self.messages if found and m["channel"] == found.id]
+
+    def add_reaction(self, channel: str, ts: str, name: str, user: str = READER) -> None:
+        """A reader adds a reaction to a message (reactions.add as a user would call it)."""
+        with self._lock:
+            message = self._message(channel, ts)
+            name = _REACTION_ALIASES.get(name.strip(":"), name.strip(":"))
+            reactions: list[dict[str, Any]] = message.setdefault("reactions", [])
+            found = next((r for r in reactions if r["name"] == name), None)
+            if found is None:
+                reactions.append({"name": name, "users": [user]})
+            elif user in found["users"]:
+                raise ValueError("already_reacted")
+            else:
+                found["users"].append(user)
+
+    def remove_reaction(self, channel: str, ts: str, name: str, user: str = READER) -> None:
+        """A reader takes a reaction back (reactions.remove)."""
+        with self._lock:
+            message = self._message(channel, ts)
+            name = _REACTION_ALIASES.get(name.strip(":"), name.strip(":"))
+            reactions: list[dict[str, Any]] = message.get("reactions", [])
+            found = next((r for r in reactions if r["name"] == name), None)
+            if found is None or user not in found["users"]:
+                raise ValueError("no_reaction")
+            found["users"].remove(user)
+            if not found["users"]:
+                reactions.remove(found)
+
+    def _message(self, channel: str, ts: str) -> dict[str, Any]:
+        found = self._find_channel(channel)
+        for message in self.messages:
+            if found is not None and message["channel"] == found.id and message["ts"] == ts:
+                return message
+        raise ValueError("message_not_found")
 
     def wait_for_messages(self, count: int, timeout: float = 10.0) -> list[dict[str, Any]]:
         """Block until at least `count` messages were posted (for subprocess tests)."""
@@ -449,7 +496,25 @@ class SlackStub:
             response_metadata={"next_cursor": str(start + limit) if more else ""},
         )
 
-    def _as_history(self, message: dict[str, Any], metadata: bool) -> dict[str, Any]:
+    def _reactions_get(self, params: dict[str, Any]) -> Answer:
+        if not params.get("channel") or not params.get("timestamp"):
+            return _error("no_item_specified")
+        channel = self._state.channels.get(str(params["channel"]))
+        if channel is None or channel.error == "channel_not_found":
+            return _error("channel_not_found")
+        ts = str(params["timestamp"])
+        message = next(
+            (m for m in self.messages if m["channel"] == channel.id and m["ts"] == ts), None
+        )
+        if message is None:
+            return _error("message_not_found")
+        shown = self._as_history(message, False, full=_flag(params.get("full")))
+        shown["permalink"] = f"https://stub.slack.test/archives/{channel.id}/p{ts.replace('.', '')}"
+        return _ok(type="message", channel=channel.id, message=shown)
+
+    def _as_history(
+        self, message: dict[str, Any], metadata: bool, *, full: bool = False
+    ) -> dict[str, Any]:
         shown = {
             "type": "message",
             "ts": message["ts"],
@@ -463,6 +528,12 @@ class SlackStub:
             shown["thread_ts"] = message["thread_ts"]
         if metadata and message["metadata"] is not None:
             shown["metadata"] = message["metadata"]
+        if message.get("reactions"):  # like Slack: no key at all when there are none
+            cap = None if full else self.reaction_users_cap
+            shown["reactions"] = [
+                {"name": r["name"], "users": list(r["users"][:cap]), "count": len(r["users"])}
+                for r in message["reactions"]
+            ]
         return shown
 
     def _info(self, params: dict[str, Any]) -> Answer:
@@ -520,6 +591,7 @@ _METHODS: dict[str, Callable[[SlackStub, dict[str, Any]], Answer]] = {
     "conversations.list": SlackStub._list,
     "conversations.info": SlackStub._info,
     "conversations.join": SlackStub._join,
+    "reactions.get": SlackStub._reactions_get,
 }
 
 
@@ -529,6 +601,7 @@ _METHOD_SCOPES: dict[str, str | None] = {
     "chat.postMessage": "chat:write",
     "chat.update": "chat:write",
     "conversations.join": "channels:join",
+    "reactions.get": "reactions:read",
 }
 
 
@@ -602,6 +675,9 @@ class _Handler(BaseHTTPRequestHandler):
                 self.stub.fail_next(spec.pop("method"), **spec)
             elif path == "/_stub/channel_error":
                 self.stub.set_channel_error(spec["channel"], spec.get("error"))
+            elif path == "/_stub/reaction":
+                change = self.stub.remove_reaction if spec.get("remove") else self.stub.add_reaction
+                change(spec["channel"], spec["ts"], spec["name"], spec.get("user") or READER)
             else:
                 self._send(404, {"ok": False, "error": "not_found"})
                 return

@@ -344,3 +344,104 @@ def test_conversations_info_like_slack(slack: SlackStub) -> None:
     slack.scopes.discard("channels:read")
     with pytest.raises(SlackApiError, match="missing_scope"):
         web.conversations_info(channel=public)
+
+
+def test_reactions_show_in_history_and_replies_like_slack(slack: SlackStub) -> None:
+    web = client(slack)
+    parent = web.chat_postMessage(channel="#news", text="alert")
+    reply = web.chat_postMessage(channel="#news", text="reply", thread_ts=parent["ts"])
+    plain = web.chat_postMessage(channel="#news", text="no reactions")
+    slack.add_reaction("#news", parent["ts"], "thumbsup", user="U1")  # stored as Slack does: +1
+    slack.add_reaction("#news", parent["ts"], ":x:", user="U2")
+    slack.add_reaction("#news", parent["ts"], "+1", user="U3")
+    slack.add_reaction("#news", reply["ts"], "-1", user="U1")
+    history = web.conversations_history(channel=parent["channel"])["messages"]
+    shown = {m["ts"]: m for m in history}
+    assert shown[parent["ts"]]["reactions"] == [
+        {"name": "+1", "users": ["U1", "U3"], "count": 2},
+        {"name": "x", "users": ["U2"], "count": 1},
+    ]
+    assert "reactions" not in shown[plain["ts"]]  # Slack leaves the key out when there are none
+    assert reply["ts"] not in shown
+    thread = web.conversations_replies(channel=parent["channel"], ts=parent["ts"])["messages"]
+    assert thread[1]["reactions"] == [{"name": "-1", "users": ["U1"], "count": 1}]
+
+
+def test_reaction_changes_follow_slacks_rules(slack: SlackStub) -> None:
+    posted = client(slack).chat_postMessage(channel="#news", text="alert")
+    slack.add_reaction("#news", posted["ts"], "-1", user="U1")
+    with pytest.raises(ValueError, match="already_reacted"):
+        slack.add_reaction("#news", posted["ts"], "thumbsdown", user="U1")
+    with pytest.raises(ValueError, match="no_reaction"):
+        slack.remove_reaction("#news", posted["ts"], "+1", user="U1")
+    with pytest.raises(ValueError, match="message_not_found"):
+        slack.add_reaction("#news", "1.000001", "+1")
+    slack.remove_reaction("#news", posted["ts"], "-1", user="U1")
+    (message,) = client(slack).conversations_history(channel=posted["channel"])["messages"]
+    assert "reactions" not in message
+
+
+def test_reactions_get_answers_like_slack(slack: SlackStub) -> None:
+    web = client(slack)
+    posted = web.chat_postMessage(channel="#news", text="alert")
+    for user in ("U1", "U2", "U3"):
+        slack.add_reaction("#news", posted["ts"], "white_check_mark", user=user)
+    slack.reaction_users_cap = 2
+    got = web.reactions_get(channel=posted["channel"], timestamp=posted["ts"])
+    assert (got["type"], got["channel"]) == ("message", posted["channel"])
+    assert got["message"]["ts"] == posted["ts"]
+    assert got["message"]["permalink"].startswith("https://")
+    assert got["message"]["reactions"] == [
+        {"name": "white_check_mark", "users": ["U1", "U2"], "count": 3}
+    ]  # cut list, exact count
+    full = web.reactions_get(channel=posted["channel"], timestamp=posted["ts"], full=True)
+    assert full["message"]["reactions"][0]["users"] == ["U1", "U2", "U3"]
+    with pytest.raises(SlackApiError) as missing:
+        web.reactions_get(channel=posted["channel"], timestamp="1.000001")
+    assert missing.value.response["error"] == "message_not_found"
+
+
+@pytest.mark.parametrize(
+    ("scope", "method", "private"),
+    [
+        pytest.param("channels:history", "conversations_history", False, id="public-history"),
+        pytest.param("groups:history", "conversations_history", True, id="private-history"),
+        pytest.param("reactions:read", "reactions_get", False, id="reactions-get"),
+    ],
+)
+def test_a_missing_scope_is_answered_with_the_scope_needed(
+    slack: SlackStub, scope: str, method: str, private: bool
+) -> None:
+    channel_id = slack.add_channel("team", private=private)
+    posted = client(slack).chat_postMessage(channel=channel_id, text="alert")
+    slack.scopes.discard(scope)
+    args = {"channel": channel_id}
+    if method == "reactions_get":
+        args["timestamp"] = posted["ts"]
+    with pytest.raises(SlackApiError) as refused:
+        getattr(client(slack), method)(**args)
+    answer = refused.value.response.data
+    assert (answer["error"], answer["needed"]) == ("missing_scope", scope)
+    assert scope not in answer["provided"]
+    assert "chat:write" in answer["provided"]
+
+
+def test_the_reaction_control_endpoint(slack: SlackStub) -> None:
+    posted = client(slack).chat_postMessage(channel="#news", text="alert")
+
+    def control(spec: dict[str, Any]) -> int:
+        request = urllib.request.Request(
+            slack.url + "/_stub/reaction", data=json.dumps(spec).encode()
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=5) as response:
+                return int(response.status)
+        except urllib.error.HTTPError as error:
+            with error:
+                return int(error.code)
+
+    assert control({"channel": "#news", "ts": posted["ts"], "name": "x"}) == 200
+    assert slack.messages[0]["reactions"] == [{"name": "x", "users": ["U0000000002"]}]
+    assert control({"channel": "#news", "ts": "1.000001", "name": "x"}) == 400
+    assert control({"channel": "#news", "ts": posted["ts"], "name": "x", "remove": True}) == 200
+    assert slack.messages[0]["reactions"] == []

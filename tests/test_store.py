@@ -203,6 +203,7 @@ def test_a_version_1_database_is_migrated_and_keeps_its_alerts(tmp_path: Path) -
     old.close()
     raw = sqlite3.connect(path)  # the schema as the previous release left it: no `kind` column
     raw.execute("ALTER TABLE alerts DROP COLUMN kind")
+    raw.execute("DROP TABLE feedback")
     raw.execute("PRAGMA user_version = 1")
     raw.commit()
     raw.close()
@@ -213,7 +214,7 @@ def test_a_version_1_database_is_migrated_and_keeps_its_alerts(tmp_path: Path) -
     assert again.unseen("https://feed.example/rss", [story(1)]) == []
     again.close()
     with sqlite3.connect(path) as raw:
-        assert raw.execute("PRAGMA user_version").fetchone()[0] == 2
+        assert raw.execute("PRAGMA user_version").fetchone()[0] == 3
         columns = [row[1] for row in raw.execute("PRAGMA table_info(alerts)")]
     raw.close()
     assert "kind" in columns
