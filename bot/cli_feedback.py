@@ -30,14 +30,37 @@ RECENT = 5  # verdicts listed by `newsbot status`
 
 
 def add_parser(sub: Any, config_help: str) -> None:
-    """Add `feedback` with its actions to the `newsbot` subcommands."""
-    text = "readers' verdicts from Slack reactions: read them now, or export them for eval"
-    feedback = sub.add_parser("feedback", help=text, description=text)
+    """Add `feedback` with its actions to the `newsbot` subcommands (in the style of cli.py)."""
+
+    def parser(into: Any, name: str, text: str, example: str) -> argparse.ArgumentParser:
+        made: argparse.ArgumentParser = into.add_parser(
+            name,
+            help=text,
+            description=text[0].upper() + text[1:] + ".",
+            epilog=f"example:\n  {example}",
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
+        return made
+
+    feedback = parser(
+        sub,
+        "feedback",
+        "readers' verdicts from Slack reactions: read them now, or export them for eval",
+        "newsbot feedback sync && newsbot feedback export > fb.jsonl && newsbot eval fb.jsonl",
+    )
     actions = feedback.add_subparsers(dest="feedback_action", required=True, metavar="ACTION")
-    sync = actions.add_parser("sync", help="read reactions on recent alerts from Slack now")
+    sync = parser(
+        actions,
+        "sync",
+        "read the reactions on recent alerts from Slack now (the service does it every 10 min)",
+        "newsbot feedback sync    # exit 0 all channels read, 1 one was not, 2 no Slack token",
+    )
     sync.add_argument("--config", help=config_help)
-    export = actions.add_parser(
-        "export", help="write the verdicts as labelled JSON lines for `newsbot eval`"
+    export = parser(
+        actions,
+        "export",
+        "write the verdicts as labelled JSON lines for `newsbot eval`",
+        "newsbot feedback export --since 30d --topic frt-policy -o fb.jsonl",
     )
     export.add_argument(
         "--since",
