@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 
 from bot.admission import PollPolicy, admit
+from bot.config import load_config
+from tests.helpers import ROOT, write_config
 
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
 
@@ -131,3 +134,22 @@ def test_the_reason_says_why_in_words(age: float | None, reason: str) -> None:
     published = None if age is None else NOW - timedelta(hours=age)
     (skipped,) = admit([("s", published)], first_poll=True, now=NOW, policy=P()).skipped
     assert skipped.reason == reason
+
+
+def test_a_feed_may_set_its_own_window_and_cap(tmp_path: Path) -> None:
+    config = write_config(tmp_path, extra_defaults="  backfill_hours: 12\n")
+    text = config.read_text(encoding="utf-8").replace(
+        "feeds: []",
+        "feeds:\n  - url: https://a.example/rss\n    backfill_hours: 0\n"
+        "    max_alerts_per_poll: 5\n  - url: https://b.example/rss\n",
+    )
+    config.write_text(text, encoding="utf-8")
+    loaded = load_config(config)
+    own, default = loaded.feeds
+    assert loaded.policy_for(own) == PollPolicy(0, 5)
+    assert loaded.policy_for(default) == PollPolicy(12, 20)
+
+
+def test_the_shipped_defaults_are_24_hours_and_20_alerts() -> None:
+    defaults = load_config(ROOT / "config" / "newsbot.yaml").defaults
+    assert (defaults.backfill_hours, defaults.max_alerts_per_poll) == (24, 20)
