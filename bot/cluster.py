@@ -139,6 +139,11 @@ _COMMON_WORDS = frozenset(
     track trade trial trigger true trust try turn unlawful unveil urge use user value vote want
     warn warning wasn't watch way web weigh welcome weren't what's who's wide win wins won't
     word work worry wouldn't write wrong yes
+    lawsuit ruling verdict resident parent student teacher worker employee customer shopper
+    researcher scientist activist advocate campaigner survey poll tool camera photo image
+    footage scanner program programme pilot contract vendor school university store shop airport
+    stadium street victim woman child children crowd fan visitor traveler traveller passenger
+    patient doctor nurse
     """
     )
 )
