@@ -59,7 +59,8 @@ FIELDS = ("title", "summary")
 FIELD_WEIGHTS = (1.0, 0.6)
 BOTH = (0, 1)  # field indexes a node may be found in
 AUTO_FUZZY_LEN = 8  # words this long tolerate one typing error unless written word~0
-FUZZY_PREFIX_LEN = 7  # wildcard prefixes this long tolerate one typing error inside them
+FUZZY_PREFIX_LEN = 8  # wildcard prefixes this long tolerate one typing error inside them
+FUZZY_PREFIX_TAIL = 5  # ... in words at most this much longer than the prefix
 SHORT_TYPO_SIMILARITY = 80.0  # "bann" for "ban": a typo, worth less than the word itself
 MEMO_LIMIT = 20_000  # distinct tokens per memo generation (two generations: about 6 MB)
 
@@ -317,9 +318,10 @@ class Matcher:
 
     def _add_fuzzy_prefix(self, token: str, result: dict[int, float]) -> None:
         """One typing error inside a long wildcard prefix: not at its first or last letter
-        ("regular" is not regulat*), and only in a word longer than the prefix."""
+        ("regular" is not regulat*), and not deep in a
+        long compound ("gezichtsherkenning" is not gerichts*)."""
         for size in self._prefix_lengths:
-            if len(token) <= size:
+            if not size - 1 <= len(token) <= size + FUZZY_PREFIX_TAIL:
                 continue
             for cut in (size - 1, size, size + 1):
                 head = token[:cut]
@@ -736,7 +738,9 @@ def _tagged(hits: tuple[TermHit, ...], concept: str) -> tuple[TermHit, ...]:
 
 
 def _dedupe(hits: tuple[TermHit, ...]) -> tuple[TermHit, ...]:
-    seen = {(hit.term, hit.field, hit.start): hit for hit in hits}
+    seen: dict[tuple[str, int, str, str], TermHit] = {}
+    for hit in hits:  # one hit per place and concept: "axes" is not also axe, axed and axing
+        seen.setdefault((hit.field, hit.start, hit.text, hit.concept), hit)
     return tuple(sorted(seen.values(), key=lambda hit: (FIELDS.index(hit.field), hit.start)))
 
 
