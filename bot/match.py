@@ -95,9 +95,11 @@ _Spans = Callable[[_Story], list[_Span]]
 class _Compiled:
     topic: Topic
     root: Node
-    term_ids: frozenset[int]  # every term not under a NOT: none present, no match possible
+    term_ids: frozenset[int]  # none of these present: no match (and no rescue) possible
     worth: _Eval  # the decision path: worth only, no evidence objects
-    concepts: tuple[tuple[str, _Eval, _Eval], ...] = ()  # name, in the title, in the summary
+    # name, its term ids, whether it occurs in the title, in the summary
+    concepts: tuple[tuple[str, frozenset[int], _Eval, _Eval], ...] = ()
+    requires: frozenset[int] = frozenset()  # term ids of the concept a rescue needs
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,6 +119,13 @@ class Matcher:
     def __init__(self, topics: Sequence[Topic]) -> None:
         self._ids: dict[Term, int] = {}  # by what matching depends on
         self._node_ids: dict[Term, int] = {}  # by the query's own node, raw spelling included
+        # The evidence walk (`_worth`) skips any subtree none of whose terms occurs: term ids
+        # under each node, by the node's identity (hashing deep frozen trees is costly).
+        self._under: dict[int, frozenset[int]] = {}
+        # Or nodes: term id -> positions of the children it occurs in (and the children that
+        # hold a NOT, which count even when nothing in them occurs), so a 100-term OR costs what
+        # the story's few terms cost.
+        self._or_index: dict[int, tuple[dict[int, tuple[int, ...]], tuple[int, ...]]] = {}
         self._exact: dict[str, list[int]] = {}
         self._prefix: dict[str, list[int]] = {}
         self._literal: dict[str, list[int]] = {}
@@ -127,8 +136,7 @@ class Matcher:
         self._fuzzy_depth = 0
         # Prefixes with one typing error inside them ("moraterium" for moratori*): the prefix's
         # one-deletion variants -> (prefix, term id); looked up with the token's own prefixes.
-        self._fuzzy_prefix: dict[str, list[tuple[str, int]]] = {}
-        self._prefix_lengths: set[int] = set()
+        self._fuzzy_prefix: dict[str, list[tuple[str, int]]] = {}  # by first letter
         # Short words (ban, fine, law) take no edit distance ("bad", "fin", "low" are words), only
         # a doubled letter ("bann").
         self._short: dict[str, list[int]] = {}
@@ -171,9 +179,14 @@ class Matcher:
         rules_matched = score >= topic.threshold and score > 0
         if topic.meaning is None:
             return _Verdict(score, rules_matched, rules_matched)
+        found = story.found.keys()
+        if not rules_matched and found.isdisjoint(compiled.requires):
+            return _Verdict(score, rules_matched, False)  # nothing to veto, nothing to rescue
         concepts = {
             name: (in_title(story) > 0, in_summary(story) > 0)
-            for name, in_title, in_summary in compiled.concepts
+            if not found.isdisjoint(terms)
+            else (False, False)
+            for name, terms, in_title, in_summary in compiled.concepts
         }
         feats = meaning.features(title, summary, concepts, score)
         probability = topic.meaning.probability(feats)
@@ -206,15 +219,24 @@ class Matcher:
         self._register(root, positive, negated=False)
         log.debug("topic compiled", extra={"topic": topic.name, "terms": len(positive)})
         worth = _fast(root, self._node_ids, BOTH)
-        compiled_concepts: tuple[tuple[str, _Eval, _Eval], ...] = ()
+        compiled_concepts: tuple[tuple[str, frozenset[int], _Eval, _Eval], ...] = ()
         if topic.meaning is not None:  # the stage reads which concepts occur, field by field
             for node in concepts.values():
                 self._register(node, set(), negated=True)
             compiled_concepts = tuple(
-                (name, _fast(node, self._node_ids, (0,)), _fast(node, self._node_ids, (1,)))
+                (
+                    name,
+                    self._terms_under(node),
+                    _fast(node, self._node_ids, (0,)),
+                    _fast(node, self._node_ids, (1,)),
+                )
                 for name, node in concepts.items()
             )
-        return _Compiled(topic, root, frozenset(positive), worth, compiled_concepts)
+        required = concepts.get(topic.meaning_requires) if topic.meaning is not None else None
+        requires = (_need(required, self._node_ids) or frozenset()) if required else frozenset()
+        # A story with none of the terms the query needs cannot match: skip it outright.
+        needed = _need(root, self._node_ids) or frozenset(positive)
+        return _Compiled(topic, root, needed | requires, worth, compiled_concepts, requires)
 
     def _register(self, node: Node, positive: set[int], *, negated: bool) -> None:
         if isinstance(node, Term):
@@ -246,9 +268,7 @@ class Matcher:
             table = self._prefix if term.kind == "prefix" else self._literal
             table.setdefault(term.word, []).append(term_id)
             if term.kind == "prefix" and len(term.word) >= FUZZY_PREFIX_LEN and term.word.isalpha():
-                for variant in _deletions(term.word, 1):
-                    self._fuzzy_prefix.setdefault(variant, []).append((term.word, term_id))
-                self._prefix_lengths.add(len(term.word))
+                self._fuzzy_prefix.setdefault(term.word[0], []).append((term.word, term_id))
             return term_id
         self._exact.setdefault(stem(term.word), []).append(term_id)
         if term.kind == "word" and term.word.isalpha() and len(stem(term.word)) < MIN_FUZZY_LEN:
@@ -318,19 +338,19 @@ class Matcher:
 
     def _add_fuzzy_prefix(self, token: str, result: dict[int, float]) -> None:
         """One typing error inside a long wildcard prefix: not at its first or last letter
-        ("regular" is not regulat*), and not deep in a
-        long compound ("gezichtsherkenning" is not gerichts*)."""
-        for size in self._prefix_lengths:
-            if not size - 1 <= len(token) <= size + FUZZY_PREFIX_TAIL:
+        ("regular" is not regulat*), and not deep in a long compound ("gezichtsherkenning" is
+        not gerichts*). Candidates share the token's first letter; rapidfuzz decides."""
+        for prefix, term_id in self._fuzzy_prefix.get(token[0], ()):
+            size = len(prefix)
+            if term_id in result or not size - 1 <= len(token) <= size + FUZZY_PREFIX_TAIL:
                 continue
-            for cut in (size - 1, size, size + 1):
+            for cut in (size, size - 1, size + 1):
                 head = token[:cut]
-                for variant in _deletions(head, 1):
-                    for prefix, term_id in self._fuzzy_prefix.get(variant, ()):
-                        if term_id in result or head[0] != prefix[0] or head[-1] != prefix[-1]:
-                            continue
-                        if Levenshtein.distance(head, prefix, score_cutoff=1) <= 1:
-                            result[term_id] = round(fuzz.ratio(head, prefix), 1)
+                if head[-1] != prefix[-1] or len(head) != cut:
+                    continue
+                if Levenshtein.distance(head, prefix, score_cutoff=1) <= 1:
+                    result[term_id] = round(fuzz.ratio(head, prefix), 1)
+                    break
 
     def _add_short_typo(self, token: str, result: dict[int, float]) -> None:
         if not self._short or len(token) > MIN_FUZZY_LEN + 1:
@@ -346,6 +366,8 @@ class Matcher:
         self, node: Node, story: _Story, fields: tuple[int, ...] = BOTH
     ) -> tuple[float, tuple[TermHit, ...]]:
         """The node's worth (0-1) in this story and the hits that support it."""
+        if story.found.keys().isdisjoint(self._terms_under(node)):
+            return (1.0, ()) if isinstance(node, Not) else (0.0, ())
         if isinstance(node, Term | Phrase | Near):
             occurrences = self._occurrences(node, story, fields)
             best = max(occurrences, key=lambda occ: occ.worth, default=None)
@@ -358,12 +380,13 @@ class Matcher:
         if isinstance(node, Not):
             worth, hits = self._worth(node.child, story, fields)
             return (0.0, hits) if worth > 0 else (1.0, ())
-        results = [self._worth(child, story, fields) for child in node.children]
+        children = self._live(node, story) if isinstance(node, Or) else node.children
+        results = [self._worth(child, story, fields) for child in children]
         if isinstance(node, And):
             worth = min(result[0] for result in results)
             hits = tuple(hit for result in results for hit in result[1]) if worth > 0 else ()
             return worth, hits
-        worth = max(result[0] for result in results)
+        worth = max((result[0] for result in results), default=0.0)
         return worth, tuple(hit for result in results if result[0] > 0 for hit in result[1])
 
     def _occurrences(self, node: Node, story: _Story, fields: tuple[int, ...]) -> list[_Occ]:
@@ -381,10 +404,54 @@ class Matcher:
                 for occ in self._occurrences(node.child, story, fields)
             ]
         assert isinstance(node, Or)  # the parser admits only positional nodes here
-        return [occ for child in node.children for occ in self._occurrences(child, story, fields)]
+        live = self._live(node, story)
+        return [occ for child in live for occ in self._occurrences(child, story, fields)]
 
     def _places(self, term: Term, story: _Story) -> dict[tuple[int, int], float]:
         return story.found.get(self._node_ids[term], {})
+
+    def _live(self, node: Or, story: _Story) -> list[Node]:
+        """The children of an OR that can be worth anything in this story, in order."""
+        index = self._or_index.get(id(node))
+        if index is None:
+            table: dict[int, list[int]] = {}
+            always = []
+            for position, child in enumerate(node.children):
+                if _has_not(child):
+                    always.append(position)
+                for term_id in self._terms_under(child):
+                    table.setdefault(term_id, []).append(position)
+            index = {t: tuple(p) for t, p in table.items()}, tuple(always)
+            self._or_index[id(node)] = index
+        table_, always_ = index
+        found = story.found.keys()
+        positions = set(always_)
+        for term_id in found & table_.keys():
+            positions.update(table_[term_id])
+        live = [node.children[position] for position in sorted(positions)]
+        # A phrase needs every one of its words: "to stop" is not live because "to" occurs.
+        return [
+            child
+            for child in live
+            if not isinstance(child, Phrase) or self._terms_under(child) <= found
+        ]
+
+    def _terms_under(self, node: Node) -> frozenset[int]:
+        """Every term id in `node` (under NOT too): if none occurs, the node is decided."""
+        known = self._under.get(id(node))
+        if known is not None:
+            return known
+        if isinstance(node, Term):
+            found = frozenset((self._node_ids[node],))
+        elif isinstance(node, Phrase):
+            found = frozenset(self._node_ids[term] for term in node.terms)
+        elif isinstance(node, Field | Not | Concept):
+            found = self._terms_under(node.child)
+        else:
+            children = (node.left, node.right) if isinstance(node, Near) else node.children
+            found = frozenset().union(*(self._terms_under(child) for child in children))
+        self._under[id(node)] = found
+        return found
 
     def _term_occurrences(self, term: Term, story: _Story, fields: tuple[int, ...]) -> list[_Occ]:
         return [
@@ -523,21 +590,45 @@ def _fast(node: Node, ids: dict[Term, int], fields: tuple[int, ...]) -> _Eval:
 
 
 def _fast_or(node: Or, ids: dict[Term, int], fields: tuple[int, ...]) -> _Eval:
-    """Plain terms become one set lookup; the other alternatives are each gated."""
+    """Plain terms become one set lookup; the other alternatives (phrases, NEAR, groups) are
+    looked up by the terms they need, so only those whose terms occur are evaluated."""
     terms = tuple(ids[child] for child in node.children if isinstance(child, Term))
-    others = [_fast(child, ids, fields) for child in node.children if not isinstance(child, Term)]
-    alternatives = ([_fast_any(terms, fields)] if terms else []) + others
-    if len(alternatives) == 1:
-        return alternatives[0]
-    return _gated(_need(node, ids), lambda story: max(each(story) for each in alternatives))
+    plain = _fast_any(terms, fields) if terms else None
+    others = [child for child in node.children if not isinstance(child, Term)]
+    if not others and plain is not None:
+        return plain
+    evals = [_fast(child, ids, fields) for child in others]
+    by_term: dict[int, list[int]] = {}
+    always = []
+    for position, child in enumerate(others):
+        need = _need(child, ids)
+        if need is None:
+            always.append(position)
+        for term_id in need or ():
+            by_term.setdefault(term_id, []).append(position)
+    index = {term_id: tuple(positions) for term_id, positions in by_term.items()}
+    keys = frozenset(index)
+
+    def worth(story: _Story) -> float:
+        best = plain(story) if plain is not None else 0.0
+        wanted = set(always)
+        for term_id in keys.intersection(story.best):
+            wanted.update(index[term_id])
+        for position in wanted:
+            if best >= 1.0:
+                break
+            best = max(best, evals[position](story))
+        return best
+
+    return worth
 
 
 def _need(node: Node, ids: dict[Term, int]) -> frozenset[int] | None:
     """Term ids of which at least one must occur for the node to be worth anything (None: any)."""
     if isinstance(node, Term):
         return frozenset((ids[node],))
-    if isinstance(node, Phrase):
-        return frozenset((ids[node.terms[0]],))
+    if isinstance(node, Phrase):  # the longest word: "stop" in "to stop", rarer than "to"
+        return frozenset((ids[max(node.terms, key=lambda term: len(term.word))],))
     if isinstance(node, Field | Concept):
         return _need(node.child, ids)
     if isinstance(node, Near):
@@ -650,6 +741,17 @@ def _near_spans(left: _Spans, right: _Spans, near: Near) -> _Spans:
         return found
 
     return spans
+
+
+def _has_not(node: Node) -> bool:
+    if isinstance(node, Not):
+        return True
+    if isinstance(node, Term | Phrase):
+        return False
+    if isinstance(node, Field | Concept):
+        return _has_not(node.child)
+    children = (node.left, node.right) if isinstance(node, Near) else node.children
+    return any(_has_not(child) for child in children)
 
 
 def _narrow(fields: tuple[int, ...], node: Field) -> tuple[int, ...]:
