@@ -31,8 +31,8 @@ import resource
 import sys
 import time
 import tracemalloc
-from dataclasses import replace
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from pathlib import Path
 
 from rapidfuzz import fuzz, utils
