@@ -296,7 +296,7 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _digest(args: argparse.Namespace, settings: Settings, config: Config) -> int:
-    from bot.digest import digest_topics
+    from bot.digest import digest_topics, leftover_topics
     from bot.wiring import build_service
 
     topics = digest_topics(config.topics)
@@ -311,11 +311,13 @@ def _digest(args: argparse.Namespace, settings: Settings, config: Config) -> int
             )
             return 2
         topics = named
-    if not topics:
-        print("newsbot: no topic has `delivery: digest`: no digest to send", file=sys.stderr)
-        return 0
     service = build_service(settings, config, dry_run=args.dry_run)
     try:
+        if not args.topic:  # and the stories a topic back in realtime mode still holds
+            topics += leftover_topics(config.topics, service.rt.store.held_counts())
+        if not topics:
+            print("newsbot: no topic has `delivery: digest`: no digest to send", file=sys.stderr)
+            return 0
         outcomes, delivered = service.send_digests(topics)
         waiting = service.rt.store.outbox_depth()
     finally:

@@ -39,6 +39,12 @@ def digest_topics(topics: tuple[Topic, ...]) -> list[Topic]:
     return [topic for topic in topics if topic.delivery == DIGEST and topic.digest is not None]
 
 
+def leftover_topics(topics: tuple[Topic, ...], held: dict[str, int]) -> list[Topic]:
+    """Topics switched back to realtime that still hold stories from their digest days: those
+    stories go out in one last digest rather than waiting for ever."""
+    return [topic for topic in topics if topic.delivery != DIGEST and held.get(topic.name)]
+
+
 def trigger(schedule: DigestSchedule) -> CronTrigger:
     """The one schedule rule, used by the service and by `status`'s "next digest"."""
     return CronTrigger(

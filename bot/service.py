@@ -353,7 +353,8 @@ class Service:
         )
 
     def _sync_digest_jobs(self) -> None:
-        """One cron job per topic in digest mode, at its time in its zone; none for the others."""
+        """One cron job per topic in digest mode, at its time in its zone; none for the others.
+        A topic switched back to realtime sends what it still holds as one last digest."""
         assert self.scheduler is not None
         wanted = {
             f"digest:{topic.name}": topic for topic in digest.digest_topics(self.rt.config.topics)
@@ -372,6 +373,14 @@ class Service:
                 misfire_grace_time=DIGEST_GRACE_SECONDS,
                 executor="control",  # never queued behind stuck polls
             )
+        held = self.rt.store.held_counts()
+        for topic in digest.leftover_topics(self.rt.config.topics, held):
+            log.info(
+                "topic back in realtime mode: its held stories go out in a last digest",
+                extra={"topic": topic.name, "held": held[topic.name]},
+            )
+            if digest.cut(self.rt.store, topic):
+                self.wake.set()
 
     def _digest_job(self, name: str) -> None:
         topic = next(

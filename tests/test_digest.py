@@ -292,3 +292,47 @@ def test_a_digest_slack_refuses_for_now_exits_3_and_goes_out_once_later(
     run(ctx, "digest")
     assert len(slack.messages) == 1
     assert sorted(posted_story_numbers(slack), key=int) == ["0", "1", "2", "3", "4", "5", "100"]
+
+
+def test_stories_held_by_a_topic_switched_back_to_realtime_go_out_in_a_last_digest(
+    ctx: dict[str, object], slack: SlackStub, tmp_path: Path
+) -> None:
+    run(ctx, "run", "--once")
+    realtime = DIGEST_TOPIC.replace("  delivery: digest\n", "").replace(
+        '  digest: {at: "08:00", days: [mon, wed, fri], timezone: Europe/Paris}\n', ""
+    )
+    (tmp_path / "config" / "topics.yaml").write_text(realtime, encoding="utf-8")
+    result = run(ctx, "digest")
+    assert "digest frt-policy -> #frt-digest: 7 stories in 1 message" in result.stderr
+    assert sorted(posted_story_numbers(slack), key=int) == ["0", "1", "2", "3", "4", "5", "100"]
+    run(ctx, "digest")
+    assert len(slack.messages) == 1
+
+
+def test_the_service_sends_what_a_topic_back_in_realtime_still_holds(
+    ctx: dict[str, object], slack: SlackStub, tmp_path: Path
+) -> None:
+    run(ctx, "run", "--once")
+    realtime = DIGEST_TOPIC.replace("  delivery: digest\n", "").replace(
+        '  digest: {at: "08:00", days: [mon, wed, fri], timezone: Europe/Paris}\n', ""
+    )
+    (tmp_path / "config" / "topics.yaml").write_text(realtime, encoding="utf-8")
+    log = tmp_path / "service.log"
+    command = [sys.executable, "-m", "bot", "run", "--config", str(ctx["config"]), "--feeds"]
+    with open(log, "w") as out:
+        process = subprocess.Popen(
+            [*command, str(ctx["feeds"])],
+            cwd=ROOT,
+            env={**_base_env(), **ctx["env"]},  # type: ignore[dict-item]
+            stdout=out,
+            stderr=out,
+        )
+    try:
+        slack.wait_for_messages(1, timeout=60)
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.wait(timeout=60)
+    assert "its held stories go out in a last digest" in log.read_text(encoding="utf-8")
+    (message,) = slack.messages
+    assert message["metadata"]["event_payload"]["alert_id"].startswith("digest-")
+    assert sorted(posted_story_numbers(slack), key=int) == ["0", "1", "2", "3", "4", "5", "100"]
