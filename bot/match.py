@@ -166,12 +166,14 @@ class Matcher:
         story = self._read(title, summary)
         found: dict[str, dict[str, float]] = {}
         for compiled in self._topics:
-            features = self._judge(compiled, story, title, summary).features
+            features = self._judge(compiled, story, title, summary, always=True).features
             if features is not None:
                 found[compiled.topic.name] = features
         return found
 
-    def _judge(self, compiled: _Compiled, story: _Story, title: str, summary: str) -> _Verdict:
+    def _judge(
+        self, compiled: _Compiled, story: _Story, title: str, summary: str, *, always: bool = False
+    ) -> _Verdict:
         """The one decision `match` and `explain` both report: the rules' score against the
         threshold, then the meaning stage (bot.meaning.decide) when the topic has one."""
         topic = compiled.topic
@@ -180,7 +182,7 @@ class Matcher:
         if topic.meaning is None:
             return _Verdict(score, rules_matched, rules_matched)
         found = story.found.keys()
-        if not rules_matched and found.isdisjoint(compiled.requires):
+        if not rules_matched and found.isdisjoint(compiled.requires) and not always:
             return _Verdict(score, rules_matched, False)  # nothing to veto, nothing to rescue
         concepts = {
             name: (in_title(story) > 0, in_summary(story) > 0)
