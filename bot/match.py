@@ -198,10 +198,20 @@ class Matcher:
 
     def _evidence(self, compiled: _Compiled, story: _Story, verdict: _Verdict) -> Match:
         if verdict.rules_matched:
-            hits = self._worth(compiled.root, story)[1]
+            hits = self._positive_hits(compiled.root, story)
         else:  # rescued by the meaning stage: every query term found is the evidence
             hits = self._all_hits(compiled.root, story, BOTH)
         return Match(compiled.topic.name, verdict.score, _dedupe(hits), verdict.probability)
+
+    def _positive_hits(self, root: Node, story: _Story) -> tuple[TermHit, ...]:
+        """The hits of a matched query. Its top-level exclusions held (it matched), and they
+        carry no evidence, so they are not walked again."""
+        if not isinstance(root, And):
+            return self._worth(root, story)[1]
+        parts = [
+            self._worth(child, story)[1] for child in root.children if not isinstance(child, Not)
+        ]
+        return tuple(hit for hits in parts for hit in hits)
 
     def explain(self, title: str, summary: str) -> str:
         """Per topic: matched or not (the verdict `match` gives), evidence by field, the rules'
@@ -507,7 +517,7 @@ class Matcher:
             f"(threshold {topic.threshold:g})"
         ]
         if verdict.rules_matched:
-            evidence = _dedupe(self._worth(compiled.root, story)[1])
+            evidence = _dedupe(self._positive_hits(compiled.root, story))
         else:
             evidence = self._all_hits(compiled.root, story, BOTH)
         lines.extend(f"  found {_describe(hit)}" for hit in evidence)
