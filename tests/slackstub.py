@@ -45,10 +45,12 @@ unfurl_links, unfurl_media, ...), `stub.calls` (method names in order), `stub.re
 parameters, never the token). The pytest fixture `slack` yields a running stub.
 
 Command line (for subprocess tests and demos): `python -m tests.slackstub [--host 127.0.0.1]
-[--port N] [--token T]` prints each posted message as a JSON line on stdout, its API URL on
-stderr, and serves `GET /_stub/messages`, `GET /_stub/calls`, `POST /_stub/fail` (JSON body: the
-keyword arguments of `fail_next`, plus "method"), `POST /_stub/channel_error` and
-`POST /_stub/reaction` (JSON: channel, ts, name, optional user, optional "remove": true).
+[--port N] [--token T] [--scopes a,b] [--channel NAME[:private][:outsider]] [--no-auto-create]`
+(e.g. `newsbot slack-test` against a workspace missing a channel or a scope) prints each posted
+message as a JSON line on stdout, its API URL on stderr, and serves `GET /_stub/messages`,
+`GET /_stub/calls`, `POST /_stub/fail` (JSON body: the keyword arguments of `fail_next`, plus
+"method"), `POST /_stub/channel_error` and `POST /_stub/reaction` (JSON: channel, ts, name,
+optional user, optional "remove": true).
 """
 
 from __future__ import annotations
