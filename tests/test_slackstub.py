@@ -445,3 +445,27 @@ def test_the_reaction_control_endpoint(slack: SlackStub) -> None:
     assert control({"channel": "#news", "ts": "1.000001", "name": "x"}) == 400
     assert control({"channel": "#news", "ts": posted["ts"], "name": "x", "remove": True}) == 200
     assert slack.messages[0]["reactions"] == []
+
+
+def test_command_line_stub_with_scopes_and_channels() -> None:
+    command = [sys.executable, "-m", "tests.slackstub", "--port", "0", "--no-auto-create"]
+    command += ["--scopes", "chat:write,channels:read", "--channel", "news"]
+    command += ["--channel", "secret:private:outsider"]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert process.stderr is not None
+        api_url = process.stderr.readline().strip().rsplit(" ", 1)[-1]
+        web = WebClient(token="xoxb-test-token", base_url=api_url, retry_handlers=[])
+        assert web.auth_test().headers["x-oauth-scopes"] == "channels:read,chat:write"
+        listed = web.conversations_list(types="public_channel")["channels"]
+        assert [(c["name"], c["is_member"]) for c in listed] == [("news", True)]
+        with pytest.raises(SlackApiError, match="channel_not_found"):
+            web.chat_postMessage(channel="#elsewhere", text="x")  # no auto-created channels
+        with pytest.raises(SlackApiError, match="not_in_channel"):
+            web.chat_postMessage(channel="#secret", text="x")
+    finally:
+        process.terminate()
+        assert process.wait(timeout=10) == 0
+        for stream in (process.stdout, process.stderr):
+            if stream is not None:
+                stream.close()
