@@ -3,11 +3,12 @@ to fix it (a real subprocess on files written to a temporary folder)."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
 
-from tests.helpers import newsbot
+from tests.helpers import ROOT, newsbot
 
 MAIN = "defaults:\n  interval: 300\ntopics: topics.yaml\nfeeds: feeds.yaml\n"
 TOPICS = """\
@@ -138,3 +139,15 @@ def test_check_says_where_and_how_to_fix(
     assert out.startswith("exit 2"), out
     for text in expected:
         assert text in out, out
+
+
+def test_the_readme_shows_a_valid_topic_in_each_form(tmp_path: Path) -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    examples = re.findall(r"```yaml\n(# topics\.yaml.*?)```", readme, flags=re.DOTALL)
+    assert len(examples) == 2, "the README shows the rule-language and the simple form"
+    assert "query:" in examples[0]
+    assert "all:" in examples[1]
+    assert "query:" not in examples[1]
+    for number, topics in enumerate(examples):
+        out = check(tmp_path / str(number), topics=topics, feeds="[]\n")
+        assert out.startswith("exit 0"), out
