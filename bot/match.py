@@ -190,7 +190,7 @@ class Matcher:
             else (False, False)
             for name, terms, in_title, in_summary in compiled.concepts
         }
-        feats = meaning.features(title, summary, concepts, score)
+        feats = meaning.features(title, summary, concepts)
         probability = topic.meaning.probability(feats)
         tech_found = any(concepts.get(topic.meaning_requires, (False, False)))
         matched = meaning.decide(rules_matched, tech_found, probability, topic.meaning)
@@ -830,10 +830,8 @@ def _explain_meaning(topic: Topic, verdict: _Verdict) -> list[str]:
 
 
 def _feature_words(name: str) -> str:
-    """A feature name as a reader says it: "ban" in headline, @tech + @ban, rules score."""
+    """A feature name as a reader says it: "ban" in headline, @face_recognition + @ban."""
     kind, _, rest = name.partition(":")
-    if name == "rules":
-        return "rules score"
     if kind == "c":
         where = {"t": " in headline", "s": " in lede"}.get(rest.rpartition("@")[2], "")
         concepts = rest.rpartition("@")[0] if "@" in rest else rest

@@ -1,10 +1,11 @@
 """The meaning stage: a small linear classifier that second-guesses a topic's rules.
 
 Contract:
-- `features(title, summary, concepts, rules_score)` turns a story into named features: the
-  rules' own score, which named concepts of the topic occur in the headline and in the lede (and
-  side by side), and the story's words (stems, headline words apart from lede words, and headline
-  word pairs). Pure; the matcher passes in what it already computed.
+- `features(title, summary, concepts)` turns a story into named features: which named concepts
+  of the topic occur in the headline and in the lede (and which together), and the story's words
+  (stems, headline words apart from lede words, and headline word pairs). Not the rules' verdict:
+  the stage is a second opinion, so it must not simply learn to agree with the rules. Pure; the
+  matcher passes in what it already computed.
 - `MeaningModel` holds a logistic regression over those features (weights by name, a bias, and
   the two thresholds that make it a stage): `probability(features)` is the model's belief that
   the story is relevant, `drivers(features)` the features that moved it most (for `explain`).
@@ -162,10 +163,10 @@ def decide(rules_matched: bool, tech_found: bool, probability: float, model: Mea
 
 
 def features(
-    title: str, summary: str, concepts: Mapping[str, tuple[bool, bool]], rules_score: float
+    title: str, summary: str, concepts: Mapping[str, tuple[bool, bool]]
 ) -> dict[str, float]:
     """Named features of one story (module docstring). `concepts`: name -> (in title, in lede)."""
-    feats: dict[str, float] = {"rules": rules_score / 100.0}
+    feats: dict[str, float] = {}
     present = []
     for name, (in_title, in_summary) in concepts.items():
         if in_title:
