@@ -77,6 +77,130 @@ RELEVANT = [
     ),
 ]
 
+# The classes issue 9 named (other verbs, findings, lede-only actions, typos, spellings, languages).
+RELEVANT += [
+    (
+        "police-department-drops-facial-recogniti",
+        "Police department drops facial recognition after public outcry",
+        "",
+    ),
+    ("county-retires-its-face-recognition-syst", "County retires its face recognition system", ""),
+    (
+        "metro-transit-agency-axes-plan-for-facia",
+        "Metro transit agency axes plan for facial recognition on buses",
+        "",
+    ),
+    (
+        "state-nixes-facial-recognition-at-dmv-of",
+        "State nixes facial recognition at DMV offices",
+        "",
+    ),
+    (
+        "retailer-pulls-the-plug-on-in-store-face",
+        "Retailer pulls the plug on in-store face scanning",
+        "",
+    ),
+    (
+        "lawmakers-rein-in-police-use-of-facial-r",
+        "Lawmakers rein in police use of facial recognition",
+        "",
+    ),
+    (
+        "city-puts-the-brakes-on-facial-recogniti",
+        "City puts the brakes on facial recognition cameras",
+        "",
+    ),
+    (
+        "under-settlement-police-can-t-use-facial",
+        "Under settlement, police can't use facial recognition for five years",
+        "",
+    ),
+    (
+        "regional-police-breached-privacy-law-wit",
+        "Regional police breached privacy law with facial recognition searches, commissioner finds",
+        "",
+    ),
+    (
+        "supermarket-chain-found-in-violation-of",
+        "Supermarket chain found in violation of privacy act over face scans",
+        "",
+    ),
+    (
+        "privacy-commissioner-issues-determinatio",
+        "Privacy commissioner issues determination against retailer's facial recognition",
+        "",
+    ),
+    (
+        "mps-warn-live-facial-recognition-is-not",
+        "MPs warn live facial recognition is not fit for purpose",
+        "",
+    ),
+    (
+        "committee-report-says-police-face-recogn",
+        "Committee report says police face recognition should be halted until new law",
+        "",
+    ),
+    (
+        "statement-on-today-s-ruling",
+        "Statement on today's ruling",
+        "The court found the force's use of facial recognition unlawful and ordered it to stop.",
+    ),
+    (
+        "the-plaintiff-who-took-on-a-face-search",
+        "The plaintiff who took on a face-search company",
+        "Last week a judge approved the settlement that bars the company from selling its "
+        "faceprint database to private businesses.",
+    ),
+    (
+        "b-rgerschaft-verbietet-gesichtserkennung",
+        "Bürgerschaft verbietet Gesichtserkennung im öffentlichen Raum",
+        "",
+    ),
+    (
+        "la-cnil-sanctionne-une-soci-t-de-reconna",
+        "La CNIL sanctionne une société de reconnaissance faciale",
+        "",
+    ),
+    (
+        "el-congreso-proh-be-el-reconocimiento-fa",
+        "El Congreso prohíbe el reconocimiento facial en tiempo real",
+        "",
+    ),
+    (
+        "il-garante-vieta-il-riconoscimento-facci",
+        "Il Garante vieta il riconoscimento facciale nei supermercati",
+        "",
+    ),
+    (
+        "town-council-votes-for-facial-recognitio",
+        "Town council votes for facial recognition moraterium",
+        "",
+    ),
+    ("county-passes-bann-on-face-surveillance", "County passes bann on face surveillance", ""),
+    (
+        "company-halts-sales-of-facial-id-to-law",
+        "Company halts sales of facial ID to law enforcement",
+        "",
+    ),
+    (
+        "regulator-fines-bank-over-facial-verific",
+        "Regulator fines bank over facial verification checks",
+        "",
+    ),
+    (
+        "state-senate-passes-bill-limiting-face-s",
+        "State Senate passes bill limiting face-scanning by police",
+        "",
+    ),
+    (
+        "city-council-approves-ordinance-restrict",
+        "City council approves ordinance restricting police facial recognition, a measure that "
+        "supporters said took two years of negotiations and months of public hearings before "
+        "it finally came to a vote on Tuesday night",
+        "",
+    ),
+]
+
 IRRELEVANT = [
     ("phone-unlock", "New phone lets you unlock with face recognition even in the dark", ""),
     ("airport-boarding", "Airline rolls out facial recognition boarding at ten more gates", ""),
@@ -104,6 +228,70 @@ IRRELEVANT = [
         "wrongful-arrest",
         "Man wrongly arrested after facial recognition error sues police for damages",
         "He was held for 30 hours after the software matched him to a shoplifting suspect.",
+    ),
+]
+
+
+# Calls by critics, other senses of "ban", deployments, one wrongful arrest, other news.
+IRRELEVANT += [
+    (
+        "civil-liberties-groups-call-for-ban-on-p",
+        "Civil liberties groups call for ban on police facial recognition",
+        "",
+    ),
+    (
+        "campaigners-urge-moratorium-on-live-face",
+        "Campaigners urge moratorium on live face scanning",
+        "",
+    ),
+    (
+        "newspaper-editorial-it-is-time-to-ban-fa",
+        "Newspaper editorial: it is time to ban facial recognition",
+        "",
+    ),
+    (
+        "australia-s-social-media-ban-for-under-1",
+        "Australia's social media ban for under-16s will use face scans to check ages",
+        "",
+    ),
+    (
+        "football-fans-with-banning-orders-to-be",
+        "Football fans with banning orders to be spotted by facial recognition at stadiums",
+        "",
+    ),
+    (
+        "police-expand-facial-recognition-cameras",
+        "Police expand facial recognition cameras despite privacy-law concerns",
+        "",
+    ),
+    (
+        "man-wrongly-jailed-after-facial-recognit",
+        "Man wrongly jailed after facial recognition match sues city for damages",
+        "",
+    ),
+    (
+        "school-district-buys-facial-recognition",
+        "School district buys facial recognition system for entrances",
+        "",
+    ),
+    (
+        "airport-rolls-out-biometric-boarding-wit",
+        "Airport rolls out biometric boarding with face scans",
+        "",
+    ),
+    ("senate-bans-tiktok-on-government-devices", "Senate bans TikTok on government devices", ""),
+    (
+        "eu-agrees-rules-on-general-purpose-ai-mo",
+        "EU agrees rules on general-purpose AI models",
+        "",
+    ),
+    ("clearview-ai-names-new-chief-executive", "Clearview AI names new chief executive", ""),
+    ("amazon-pauses-hiring-in-its-devices-unit", "Amazon pauses hiring in its devices unit", ""),
+    ("city-bans-gas-stoves-in-new-buildings", "City bans gas stoves in new buildings", ""),
+    (
+        "researchers-find-face-recognition-error",
+        "Researchers find face recognition error rates fell sharply",
+        "",
     ),
 ]
 
