@@ -160,6 +160,12 @@ def _parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--json", action="store_true", help="machine-readable output")
     evaluate.add_argument("--clusters", action="store_true", help="evaluate event clustering")
     evaluate.add_argument(
+        "--compare-all",
+        action="store_true",
+        help="with --clusters: score each story against every earlier one, not only those "
+        "sharing a name or a near-copy headline (as `run` does); the decisions are the same",
+    )
+    evaluate.add_argument(
         "--rules-only",
         action="store_true",
         help="leave out the topics' meaning stage (to measure what it adds)",
@@ -287,7 +293,11 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
         # The labelled file has no topic: the first topic's cluster settings apply.
         first_topic_cluster = config.topics[0].cluster if config.topics else None
         return cmd_eval_clusters(
-            args.file, sys.stdout, as_json=args.json, settings=first_topic_cluster
+            args.file,
+            sys.stdout,
+            as_json=args.json,
+            settings=first_topic_cluster,
+            blocking=not args.compare_all,
         )
     topics = config.topics
     if args.rules_only:
@@ -399,7 +409,7 @@ def _explain_clusters(
     """For a matching headline: would it fold into an alert already posted (state database)?"""
     from bot.match import Matcher
     from bot.models import Story
-    from bot.pipeline import cluster_decision
+    from bot.pipeline import cluster_decision, stored_reports
     from bot.store import Store
 
     matches = Matcher(config.topics).match(text, summary)
@@ -422,7 +432,7 @@ def _explain_clusters(
                         story,
                         topic,
                         channel,
-                        lambda ch, since: store.alerted_reports(db, ch, since),
+                        stored_reports(store, db),
                         [],
                         time.time(),
                     )

@@ -24,12 +24,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import lru_cache
 from itertools import combinations
 
-from rapidfuzz import fuzz
+from rapidfuzz import fuzz, process
 from rapidfuzz.utils import default_process
 
 from bot.models import ClusterSettings, Story
@@ -236,6 +236,9 @@ class PriorReport:
     source: str
     published: datetime  # aware; the story's published time (or first-seen time)
     event_start: datetime  # aware; published time of the event's first (top-level) report
+    # Its comparison features when computed once at recording (bot/cluster_index.py); None:
+    # computed (and cached) when compared.
+    features: Features | None = field(default=None, compare=False)
 
     @classmethod
     def of(
@@ -298,6 +301,32 @@ class Profile:
 
 
 @dataclass(frozen=True, slots=True)
+class Features:
+    """A report's comparison features, computed once: its profile, and its normalised headline
+    with words sorted (the near-copy test's input, see `_blocked`)."""
+
+    profile: Profile
+    sorted_title: str
+
+
+def features(title: str, summary: str) -> Features:
+    """The comparison features of one story (uncached: the caller keeps them)."""
+    found = profile.__wrapped__(title, summary)
+    return Features(found, _sorted_words(found.title))
+
+
+def _sorted_words(normalised: str) -> str:
+    return " ".join(sorted(normalised.split()))
+
+
+def _features_of(report: PriorReport) -> Features:
+    if report.features is not None:
+        return report.features
+    found = profile(report.title, report.summary)
+    return Features(found, _sorted_words(found.title))
+
+
+@dataclass(frozen=True, slots=True)
 class PairScore:
     """The similarity of a story and one prior report, with the components that made it."""
 
@@ -317,9 +346,20 @@ class PairScore:
 
 
 def decide(
-    story: Story, prior: Sequence[PriorReport], settings: ClusterSettings, now: datetime
+    story: Story,
+    prior: Sequence[PriorReport],
+    settings: ClusterSettings,
+    now: datetime,
+    *,
+    blocking: bool = False,
 ) -> ClusterDecision:
-    """Fold `story` into the alert of the most similar recent event, or start a new alert."""
+    """Fold `story` into the alert of the most similar recent event, or start a new alert.
+
+    With `blocking` the story is scored only against the reports that could fold it: those
+    sharing a distinctive name with it, or whose headline is a near copy of its own (see
+    `PairScore.foldable`). The fold chosen is the same; a new alert's "closest" report is then
+    the closest of those, and its similarity 0 when there is none.
+    """
     if not settings.enabled:
         return ClusterDecision(None, 0.0, "new alert: clustering is disabled for this topic")
     published = story.published or now
@@ -333,8 +373,12 @@ def decide(
         return ClusterDecision(same_url.alert_id, 100.0, reason, same_url.event_start)
     threshold = settings.threshold or DEFAULT_THRESHOLD
     mine = profile(story.title, story.summary)
+    if blocking:
+        candidates = _blocked(mine, candidates)
+        if not candidates:
+            return ClusterDecision(None, 0.0, _NOTHING_SHARED)
     scored = [
-        _Scored(report, score_pair(mine, profile(report.title, report.summary)), bar)
+        _Scored(report, score_pair(mine, _features_of(report).profile), bar)
         for report in candidates
         for bar in [threshold + TIME_PENALTY * _window_fraction(published, report, window)]
     ]
@@ -342,6 +386,32 @@ def decide(
     if foldable:
         return _fold(max(foldable, key=lambda s: s.pair.total - s.bar))
     return _keep_apart(max(scored, key=lambda s: s.pair.total))
+
+
+_NOTHING_SHARED = "new alert: no recent alert shares a distinctive name or a near-copy headline"
+# The near-copy test of blocking keeps a margin below NEAR_COPY: it may keep too many, never
+# too few.
+_NEAR_COPY_BLOCK = NEAR_COPY - 1.0
+
+
+def _blocked(mine: Profile, candidates: Sequence[PriorReport]) -> list[PriorReport]:
+    """The candidates that could fold the story (in their order): those sharing a distinctive
+    name with it, or with a near-copy headline. Without either a pair is never `foldable`."""
+    known = [_features_of(report) for report in candidates]
+    near = process.extract(
+        _sorted_words(mine.title),
+        [f.sorted_title for f in known],
+        scorer=fuzz.ratio,
+        score_cutoff=_NEAR_COPY_BLOCK,
+        limit=None,
+    )
+    kept = {index for _, _, index in near}
+    names = mine.names
+    return [
+        report
+        for index, (report, features) in enumerate(zip(candidates, known, strict=True))
+        if index in kept or not names.isdisjoint(features.profile.names)
+    ]
 
 
 def score_pair(a: Profile, b: Profile) -> PairScore:

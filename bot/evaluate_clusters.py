@@ -52,7 +52,12 @@ class Outcome:
 
 
 def cmd_eval_clusters(
-    path: str, out: TextIO, *, as_json: bool, settings: ClusterSettings | None = None
+    path: str,
+    out: TextIO,
+    *,
+    as_json: bool,
+    settings: ClusterSettings | None = None,
+    blocking: bool = True,
 ) -> int:
     """Run clustering over the relevant items of a labelled file and report the metrics."""
     settings = settings or ClusterSettings()
@@ -61,7 +66,7 @@ def cmd_eval_clusters(
     except (OSError, EvalInputError) as error:
         out.write(f"eval --clusters: {error}\n")
         return 2
-    outcomes = run_clustering(items, settings)
+    outcomes = run_clustering(items, settings, blocking=blocking)
     metrics = measure(outcomes, settings)
     if as_json:
         out.write(json.dumps(metrics) + "\n")
@@ -120,12 +125,15 @@ def _parse_published(value: str, where: str) -> datetime:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
-def run_clustering(items: list[Item], settings: ClusterSettings) -> list[Outcome]:
-    """Feed the items through `decide` in order, one channel, as the pipeline would."""
+def run_clustering(
+    items: list[Item], settings: ClusterSettings, *, blocking: bool = True
+) -> list[Outcome]:
+    """Feed the items through `decide` in order, one channel, as the pipeline would (with
+    blocking, or without: every earlier report scored)."""
     prior: list[PriorReport] = []
     outcomes: list[Outcome] = []
     for item in items:
-        decision = decide(item.story, prior, settings, now=item.published)
+        decision = decide(item.story, prior, settings, now=item.published, blocking=blocking)
         alert = decision.parent_id or item.story.id
         prior.append(report_of(prior, alert, item.story, item.published))
         outcomes.append(Outcome(item, alert, decision.parent_id is not None))

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import sqlite3
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -17,6 +18,7 @@ from datetime import UTC, datetime
 
 from bot import admission, cluster
 from bot.admission import PollPolicy, Skipped
+from bot.cluster_index import ReportIndex, prior_report
 from bot.config import Config
 from bot.errors import FeedGone, FetchError, ParseError, StoreError, clip
 from bot.fetch import Fetcher
@@ -25,7 +27,7 @@ from bot.metrics import Metrics
 from bot.models import DIGEST, Alert, FeedSpec, FetchResult, Match, Story, Topic
 from bot.parse import parse_feed
 from bot.roundup import Post, render_more
-from bot.store import AlertedReport, Store
+from bot.store import Store
 from bot.urls import redact_url
 
 log = logging.getLogger(__name__)
@@ -46,6 +48,12 @@ class Runtime:
     metrics: Metrics
     clock: Callable[[], float] = time.time
     on_queued: Callable[[], None] = lambda: None  # wakes the outbox
+    reports: ReportIndex | None = None  # recent alerts per channel; made on first use
+
+    def report_index(self) -> ReportIndex:
+        if self.reports is None:
+            self.reports = ReportIndex(self.clock)
+        return self.reports
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,10 +133,12 @@ def _poll(
     policy = rt.config.policy_for(feed)
     posts = more_posts(feed.name or parsed.title or feed.url, intake.overflow, policy)
     with rt.store.transaction() as db:
+        index = rt.report_index()
         planned = plan_alerts(
             intake.chosen,
-            lambda channel, since: rt.store.alerted_reports(db, channel, since),
+            lambda channel, since: index.reports(rt.store, db, channel, since),
             rt.clock(),
+            blocking=True,
         )
         digests = {topic.name for topic in rt.config.topics if _is_digest(topic)}
         held_ids = {alert.id for alert in planned if alert.topic in digests}
@@ -304,15 +314,24 @@ def _published(story: Story) -> float:
     return story.published.timestamp() if story.published else 0.0
 
 
+Reports = Callable[[str, float], list[cluster.PriorReport]]
+
+
+def stored_reports(store: Store, db: sqlite3.Connection) -> Reports:
+    """The reports of `Store.alerted_reports`, read afresh (the poll reads `ReportIndex`)."""
+    return lambda channel, since: [
+        prior_report(report) for report in store.alerted_reports(db, channel, since)
+    ]
+
+
 def plan_alerts(
-    candidates: Sequence[Candidate],
-    reports: Callable[[str, float], list[AlertedReport]],
-    now: float,
+    candidates: Sequence[Candidate], reports: Reports, now: float, *, blocking: bool = False
 ) -> list[Alert]:
     """One alert per (story, channel); a later report of an alerted event becomes a reply.
 
     Alerts planned earlier in the same batch count as prior reports for the later ones, so five
-    reports of one event in one feed fold into one top-level alert too.
+    reports of one event in one feed fold into one top-level alert too. `blocking`: see
+    `cluster.decide` (the decisions are the same).
     """
     planned: list[Alert] = []
     for story, topic, match in candidates:
@@ -320,7 +339,7 @@ def plan_alerts(
             key = alert_id(channel, story)
             if any(alert.id == key for alert in planned):
                 continue  # two topics routing one story to one channel: one alert
-            fold = _cluster_parent(story, topic, channel, reports, planned, now)
+            fold = _cluster_parent(story, topic, channel, reports, planned, now, blocking)
             reason = fold.reason if fold.parent_id else ""
             planned.append(
                 Alert(
@@ -342,13 +361,14 @@ def _cluster_parent(
     story: Story,
     topic: Topic,
     channel: str,
-    reports: Callable[[str, float], list[AlertedReport]],
+    reports: Reports,
     planned: Sequence[Alert],
     now: float,
+    blocking: bool,
 ) -> cluster.ClusterDecision:
     if not topic.cluster.enabled:
         return cluster.ClusterDecision(None, 0.0, "")
-    decision = cluster_decision(story, topic, channel, reports, planned, now)
+    decision = cluster_decision(story, topic, channel, reports, planned, now, blocking=blocking)
     if decision.parent_id:
         log.info(
             "folded into earlier alert",
@@ -366,31 +386,22 @@ def cluster_decision(
     story: Story,
     topic: Topic,
     channel: str,
-    reports: Callable[[str, float], list[AlertedReport]],
+    reports: Reports,
     planned: Sequence[Alert],
     now: float,
+    *,
+    blocking: bool = False,
 ) -> cluster.ClusterDecision:
     """Does `story` report an event already alerted in `channel`? (also used by `explain`)"""
     settings = topic.cluster
     since = now - settings.window_hours * 3600 * 2  # the decision applies the window itself
-    prior = [
-        _prior(report.alert_id, report.story, report.published, report.event_start)
-        for report in reports(channel, since)
-    ]
+    prior = list(reports(channel, since))
     for alert in planned:
         if alert.channel == channel:
             when = datetime.fromtimestamp(_published(alert.story) or now, UTC)
             prior.append(cluster.report_of(prior, alert.parent_id or alert.id, alert.story, when))
-    return cluster.decide(story, prior, settings, datetime.fromtimestamp(now, UTC))
-
-
-def _prior(root: str, story: Story, published: float, event_start: float) -> cluster.PriorReport:
-    return cluster.PriorReport.of(
-        root,
-        story,
-        datetime.fromtimestamp(published, UTC),
-        datetime.fromtimestamp(event_start, UTC),
-    )
+    when = datetime.fromtimestamp(now, UTC)
+    return cluster.decide(story, prior, settings, when, blocking=blocking)
 
 
 def _failed(

@@ -560,15 +560,28 @@ class Store:
             "AND a.channel = ? AND COALESCE(p.published, a.published) >= ? ORDER BY a.seq",
             (channel, since),
         ).fetchall()
-        reports = []
-        for row in rows:
-            story = _story_from_json(json.loads(row["payload"])["story"])
-            reports.append(
-                AlertedReport(
-                    row["parent_id"] or row["id"], story, row["published"], row["event_start"]
-                )
-            )
-        return reports
+        return [_alerted_report(row) for row in rows]
+
+    def alerted_after(
+        self, db: sqlite3.Connection, seq: int, since: float
+    ) -> list[tuple[int, str, AlertedReport]]:
+        """Inside a `transaction()`: (seq, channel, report) of the stories alerted or folded
+        after `seq` whose event started at or after `since`, in the order recorded (a range of
+        the primary key: bot/cluster_index.py keeps the rest)."""
+        rows = db.execute(
+            "SELECT a.seq, a.id, a.parent_id, a.payload, a.channel, a.published, "
+            "COALESCE(p.published, a.published) AS event_start FROM alerts a "
+            "LEFT JOIN alerts p ON p.id = a.parent_id WHERE a.seq > ? AND a.kind = 'alert' "
+            "AND COALESCE(p.published, a.published) >= ? ORDER BY a.seq",
+            (seq, since),
+        ).fetchall()
+        return [(row["seq"], row["channel"], _alerted_report(row)) for row in rows]
+
+    @staticmethod
+    def last_alert_seq(db: sqlite3.Connection) -> int:
+        """Inside a `transaction()`: the highest alert sequence number recorded (0: none)."""
+        row = db.execute("SELECT COALESCE(MAX(seq), 0) FROM alerts").fetchone()
+        return int(row[0])
 
     # --- digests --------------------------------------------------------------------------------
 
@@ -827,6 +840,11 @@ class Store:
                 (cutoff,),
             ).rowcount
         return seen, alerts
+
+
+def _alerted_report(row: sqlite3.Row) -> AlertedReport:
+    story = _story_from_json(json.loads(row["payload"])["story"])
+    return AlertedReport(row["parent_id"] or row["id"], story, row["published"], row["event_start"])
 
 
 def _record(row: sqlite3.Row) -> AlertRecord:

@@ -1,0 +1,176 @@
+"""Issue 13, item 1: clustering compares a story only with the recent alerts that could fold it
+(blocking), read from an in-memory index of each channel's alerts, and decides exactly as the
+full comparison with every stored alert did."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from bot import cluster
+from bot.cluster_index import ReportIndex
+from bot.evaluate_clusters import load_items
+from bot.models import Alert, ClusterSettings, Match, Story, TermHit, Topic
+from bot.pipeline import plan_alerts, stored_reports
+from bot.store import Store
+from tests.helpers import newsbot
+
+DATA = Path(__file__).parent / "data"
+SETS = [DATA / "clusters_sample.jsonl", DATA / "clusters_events.jsonl"]
+MATCH = Match("topic", 80.0, (TermHit("ban", "title", "bans", 3, 100.0),))
+
+
+def _eval(path: Path, *extra: str) -> dict[str, object]:
+    result = newsbot("eval", str(path), "--clusters", "--json", *extra, env={})
+    assert result.returncode == 0, result.stderr
+    parsed: dict[str, object] = json.loads(result.stdout)
+    return parsed
+
+
+@pytest.mark.parametrize("path", SETS, ids=lambda p: p.name)
+def test_eval_clusters_decides_the_same_with_blocking_and_with_every_comparison(
+    path: Path,
+) -> None:
+    blocked = _eval(path)
+    full = _eval(path, "--compare-all")
+    assert blocked["assignments"] == full["assignments"]
+    assert blocked == full
+    assert isinstance(full["folded"], int)
+    assert full["folded"] > 0
+
+
+def test_blocking_scores_only_stories_that_share_a_name_or_a_near_copy_headline() -> None:
+    now = datetime(2026, 3, 2, 12, tzinfo=UTC)
+    earlier = Story("e", "https://a.example/1", "Boston bans face scanning", "", "A", now)
+    other = Story("o", "https://b.example/2", "Weather turns cold across the region", "", "B", now)
+    prior = [cluster.report_of([], story.id, story, now) for story in (earlier, other)]
+    story = Story("n", "https://c.example/3", "Portland weighs a new tax", "", "C", now)
+    settings = ClusterSettings()
+    full = cluster.decide(story, prior, settings, now)
+    blocked = cluster.decide(story, prior, settings, now, blocking=True)
+    assert full.parent_id is None
+    assert "closest was" in full.reason
+    assert blocked.parent_id is None
+    assert "no recent alert shares" in blocked.reason
+    copy = Story("c", "https://d.example/4", "Boston bans face scanning!", "", "D", now)
+    assert cluster.decide(copy, prior, settings, now, blocking=True).parent_id == "e"
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[Store]:
+    opened = Store(tmp_path / "newsbot.db")
+    yield opened
+    opened.close()
+
+
+def _record(store: Store, alerts: list[Alert]) -> None:
+    with store.transaction() as db:
+        store.commit_poll(
+            db,
+            "https://feed.example/rss",
+            title="Feed",
+            etag=None,
+            last_modified=None,
+            stories=[alert.story for alert in alerts],
+            alerts=alerts,
+            next_due=0,
+        )
+
+
+@pytest.mark.parametrize("path", SETS, ids=lambda p: p.name)
+def test_polls_through_the_index_decide_as_polls_reading_every_stored_alert(
+    path: Path, tmp_path: Path
+) -> None:
+    """The dev set arrives one story per poll in two channels, through two stores: one
+    planned from the index with blocking, one from a full read of the store without."""
+    topic = Topic("topic", ("#a", "#b"), "ban")
+    fast, slow = Store(tmp_path / "fast.db"), Store(tmp_path / "slow.db")
+    index = ReportIndex(lambda: 0.0)
+    decided: dict[str, list[str | None]] = {"fast": [], "slow": []}
+    try:
+        for item in load_items(str(path)):
+            now = item.published.timestamp()
+            with fast.transaction() as db:
+                reports = lambda channel, since: index.reports(fast, db, channel, since)  # noqa: E731
+                planned_fast = plan_alerts(
+                    [(item.story, topic, MATCH)], reports, now, blocking=True
+                )
+            with slow.transaction() as db:
+                planned_slow = plan_alerts(
+                    [(item.story, topic, MATCH)], stored_reports(slow, db), now
+                )
+            _record(fast, planned_fast)
+            _record(slow, planned_slow)
+            decided["fast"] += [alert.parent_id for alert in planned_fast]
+            decided["slow"] += [alert.parent_id for alert in planned_slow]
+    finally:
+        fast.close()
+        slow.close()
+    assert decided["fast"] == decided["slow"]
+    assert any(decided["slow"])
+    assert index.loads == 1  # loaded once, then kept up to date by the "since" query
+
+
+def _alert(n: int, channel: str, when: datetime, parent: str | None = None) -> Alert:
+    story = Story(f"s{n}", f"https://news.example/{n}", f"Title {n}", "Summary", "Out", when)
+    return Alert(f"{channel}-{n}", "topic", channel, story, MATCH, parent)
+
+
+def test_the_index_holds_what_the_store_would_read(store: Store, tmp_path: Path) -> None:
+    start = datetime(2026, 1, 10, tzinfo=UTC)
+    _record(
+        store,
+        [
+            _alert(1, "#a", start - timedelta(days=5)),
+            _alert(2, "#a", start),
+            _alert(3, "#a", start + timedelta(hours=1), parent="#a-2"),
+            _alert(4, "#b", start),
+        ],
+    )
+    index = ReportIndex(lambda: start.timestamp())
+    since = (start - timedelta(days=1)).timestamp()
+
+    def both(channel: str, since: float) -> tuple[list[str], list[str]]:
+        with store.transaction() as db:
+            held = index.reports(store, db, channel, since)
+            read = stored_reports(store, db)(channel, since)
+        assert held == read  # the same reports (features aside), in the same order
+        return [r.title for r in held], [r.alert_id for r in held]
+
+    assert both("#a", since) == (["Title 2", "Title 3"], ["#a-2", "#a-2"])
+    assert both("#b", since)[0] == ["Title 4"]
+    # Another process records an alert: the next read finds it through the "since" query.
+    other = Store(tmp_path / "newsbot.db")
+    try:
+        _record(other, [_alert(5, "#a", start + timedelta(hours=2))])
+    finally:
+        other.close()
+    assert both("#a", since)[0] == ["Title 2", "Title 3", "Title 5"]
+    assert index.loads == 1
+    # Asked for older reports than it holds, it loads them from the store.
+    older = (start - timedelta(days=6)).timestamp()
+    assert both("#a", older)[0] == ["Title 1", "Title 2", "Title 3", "Title 5"]
+    assert index.loads == 2
+
+
+def test_the_index_forgets_events_older_than_anything_asked_for(store: Store) -> None:
+    start = datetime(2026, 1, 10, tzinfo=UTC)
+    _record(store, [_alert(1, "#a", start), _alert(2, "#a", start + timedelta(days=4))])
+    clock = [start.timestamp()]
+    index = ReportIndex(lambda: clock[0])
+    with store.transaction() as db:
+        assert len(index.reports(store, db, "#a", start.timestamp() - 1)) == 2
+    clock[0] += 5 * 86400  # past the prune interval; the poll now asks for the last two days
+    with store.transaction() as db:
+        recent = index.reports(store, db, "#a", clock[0] - 2 * 86400)
+    assert [r.title for r in recent] == ["Title 2"]
+    with store.transaction() as db:
+        index.reports(store, db, "#a", clock[0] - 2 * 86400)
+    clock[0] += 700
+    with store.transaction() as db:
+        index.reports(store, db, "#a", clock[0] - 2 * 86400)
+    assert index.size() == 1
