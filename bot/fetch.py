@@ -247,6 +247,8 @@ class Fetcher:
         status = response.status_code
         if status == 304:
             body = None
+            response.read()  # no body by definition: reading ends the exchange, so the
+            # connection goes back to the keep-alive pool instead of being closed
         elif 200 <= status < 300:
             body = _read_body(feed_url, response, self._limits, deadline)
         else:

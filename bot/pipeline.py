@@ -172,7 +172,8 @@ def _poll(
                 "terms": ", ".join(alert.match.terms),
             },
         )
-    log.info(
+    log.log(
+        logging.INFO if new or posts else logging.DEBUG,  # quiet polls: see `_not_modified`
         "polled",
         extra={
             "feed_url": redact_url(feed.url),
@@ -204,7 +205,7 @@ def _not_modified(rt: Runtime, feed: FeedSpec, result: FetchResult) -> PollOutco
     rt.metrics.not_modified.labels(feed=_label(rt, feed)).inc()
     rt.store.record_not_modified(feed.url, 0.0)
     _healthy(rt, feed)
-    log.info(
+    log.debug(  # a quiet poll: the service logs one summary line per interval
         "not modified",
         extra={
             "feed_url": redact_url(feed.url),

@@ -53,6 +53,7 @@ log = logging.getLogger(__name__)
 POLL_WORKERS = 8
 CONTROL_WORKERS = 2  # reload and prune: never queued behind stuck polls
 RELOAD_CHECK_SECONDS = 2.0
+POLL_SUMMARY_SECONDS = 300.0  # one "polls" line per interval; each quiet poll logs at debug
 PRUNE_SECONDS = 6 * 3600
 DIGEST_GRACE_SECONDS = 3600  # a digest delayed (a busy machine, a long reload) is still sent
 
@@ -171,6 +172,8 @@ class Service:
         self._rejected: tuple[float, ...] | None = None
         self._config_problem = ""  # the rejected edit, until a valid one replaces it
         self._slack_check = "not checked"
+        self._tally: Counter[str] = Counter()  # polls by outcome since the last summary line
+        self._tally_lock = threading.Lock()
         self._latest: dict[str, PollOutcome] = {}  # each feed's last poll, for the outage line
         self._outage = ""  # the all-feeds-failed line last logged
 
@@ -245,6 +248,12 @@ class Service:
             self._check_reload,
             IntervalTrigger(seconds=RELOAD_CHECK_SECONDS),
             id="reload",
+            executor="control",
+        )
+        self.scheduler.add_job(
+            self._log_polls,
+            IntervalTrigger(seconds=POLL_SUMMARY_SECONDS),
+            id="poll-summary",
             executor="control",
         )
         self.scheduler.add_job(
@@ -406,6 +415,10 @@ class Service:
             self._store_failed(exc)
             return
         self._note_outcome(outcome)
+        if outcome.status != "skipped":
+            with self._tally_lock:
+                self._tally[outcome.status] += 1
+                self._tally["queued"] += outcome.queued
         self._last_cycle = time.time()
         self.rt.metrics.last_cycle_timestamp.set(self._last_cycle)
 
@@ -533,6 +546,19 @@ class Service:
                 "removed": len(old.keys() - new.keys()),
             },
         )
+
+    def _log_polls(self) -> None:
+        """One line for the polls since the last one: quiet polls log only at debug."""
+        with self._tally_lock:
+            tally, self._tally = self._tally, Counter()
+        if tally:
+            log.info(
+                "polls",
+                extra={
+                    "seconds": POLL_SUMMARY_SECONDS,
+                    **{status: tally[status] for status in sorted(tally)},
+                },
+            )
 
     def _prune(self) -> None:
         seen, alerts = self.rt.store.prune(self.rt.config.defaults.retention_days)

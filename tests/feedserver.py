@@ -111,6 +111,7 @@ class FeedServer:
         self._in_flight: dict[str, int] = {}
         self._max_in_flight: dict[str, int] = {}
         self.requests: list[SeenRequest] = []
+        self._connections = 0
         self._httpd = _HTTPServer((host, port), _make_handler(self))
         self._thread = threading.Thread(
             target=self._httpd.serve_forever, kwargs={"poll_interval": 0.01}, daemon=True
@@ -197,6 +198,16 @@ class FeedServer:
         with self._lock:
             return sum(1 for seen in self.requests if _route_key(seen.path) == path)
 
+    @property
+    def connections(self) -> int:
+        """TCP connections accepted so far (keep-alive reuses one for many requests)."""
+        with self._lock:
+            return self._connections
+
+    def _connected(self) -> None:
+        with self._lock:
+            self._connections += 1
+
     def max_in_flight(self, path: str) -> int:
         with self._lock:
             return self._max_in_flight.get(path, 0)
@@ -276,6 +287,10 @@ def _make_handler(server: FeedServer) -> type[BaseHTTPRequestHandler]:
         disable_nagle_algorithm = True
         server_version = "newsbot-feedserver/1"
         timeout = 10  # an idle keep-alive connection is dropped after this
+
+        def setup(self) -> None:
+            server._connected()
+            super().setup()
 
         def do_GET(self) -> None:
             server._record(self.path, self.headers)
