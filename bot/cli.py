@@ -22,13 +22,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
 from bot import __version__, cli_feedback
-from bot.config import Config, load_config, load_feed_list
 from bot.errors import ConfigError, NewsbotError
 from bot.logs import setup_logging
 from bot.settings import Settings, from_env
 from bot.urls import redact_url
 
-if TYPE_CHECKING:  # imported lazily at run time, by the commands that open the state
+if TYPE_CHECKING:  # imported lazily at run time, by the commands that need them (`--help` and
+    # argument errors import neither pydantic nor the query language)
+    from bot.config import Config
     from bot.store import Store
 
 log = logging.getLogger("newsbot")
@@ -252,6 +253,8 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
         return _alerts(settings, sys.stdout, since=args.since, topic=args.topic, as_json=args.json)
     if args.command == "feedback":
         return cli_feedback.run(args, settings)
+    from bot.config import load_config
+
     config = load_config(settings.config_path)
     if args.command == "slack-test":
         from bot.slacktest import cmd_slack_test
@@ -365,6 +368,7 @@ def _count(number: int, one: str, many: str) -> str:
 
 
 def _run(args: argparse.Namespace, settings: Settings, config: Config) -> int:
+    from bot.config import load_feed_list
     from bot.wiring import build_service
 
     if args.feeds:
@@ -473,6 +477,8 @@ def _status(settings: Settings, out: TextIO, *, wide: bool = False) -> int:
 
 def _feed_names(settings: Settings) -> tuple[dict[str, str], str]:
     """Feed URL -> name from the configuration; a note when it cannot be read (status goes on)."""
+    from bot.config import load_config
+
     try:
         config = load_config(settings.config_path)
     except ConfigError as exc:
@@ -483,6 +489,7 @@ def _feed_names(settings: Settings) -> tuple[dict[str, str], str]:
 
 def _print_digests(settings: Settings, store: Store, out: TextIO) -> None:
     """Each digest topic's next digest and the stories waiting for it (needs the config)."""
+    from bot.config import load_config
     from bot.digest import digest_topics, next_time
 
     try:
@@ -535,6 +542,8 @@ def _enable(settings: Settings, url: str, out: TextIO) -> int:
 
 def _known_feeds(settings: Settings, store: Store) -> dict[str, str]:
     """URL -> name of every feed the configuration names or the state remembers."""
+    from bot.config import load_config
+
     try:
         feeds = {feed.url: feed.name or "" for feed in load_config(settings.config_path).feeds}
     except ConfigError:

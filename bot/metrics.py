@@ -21,6 +21,7 @@ MAX_FEED_SERIES distinct feeds (a huge `--feeds` list) the rest share the label 
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable, Iterator
 
 from prometheus_client import (
     CollectorRegistry,
@@ -29,6 +30,7 @@ from prometheus_client import (
     Histogram,
     generate_latest,
 )
+from prometheus_client.core import CounterMetricFamily, Metric
 from prometheus_client.gc_collector import GCCollector
 from prometheus_client.platform_collector import PlatformCollector
 from prometheus_client.process_collector import ProcessCollector
@@ -140,6 +142,13 @@ class Metrics:
             registry=reg,
         )
         self._register_runtime_collectors(reg)
+        # The store's lock waits, read from the store when scraped (see `watch_store`).
+        self._store_lock: Callable[[], tuple[int, float]] = lambda: (0, 0.0)
+        reg.register(_StoreLockCollector(lambda: self._store_lock()))
+
+    def watch_store(self, lock_waits: Callable[[], tuple[int, float]]) -> None:
+        """Export the store's lock waits (`Store.lock_waits`: count, seconds)."""
+        self._store_lock = lock_waits
 
     @staticmethod
     def _register_runtime_collectors(reg: CollectorRegistry) -> None:
@@ -164,3 +173,24 @@ class Metrics:
     def render(self) -> bytes:
         """The Prometheus text exposition of every metric on this registry."""
         return generate_latest(self.registry)
+
+
+class _StoreLockCollector:
+    """newsbot_store_lock_waits_total and newsbot_store_lock_wait_seconds_total: how often and
+    how long poll workers and the outbox queued for the store's one connection."""
+
+    def __init__(self, read: Callable[[], tuple[int, float]]) -> None:
+        self._read = read
+
+    def collect(self) -> Iterator[Metric]:
+        waits, seconds = self._read()
+        yield CounterMetricFamily(
+            "newsbot_store_lock_waits",
+            "Times a thread had to wait for the state store's lock.",
+            value=waits,
+        )
+        yield CounterMetricFamily(
+            "newsbot_store_lock_wait_seconds",
+            "Seconds threads spent waiting for the state store's lock.",
+            value=seconds,
+        )

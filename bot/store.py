@@ -292,13 +292,35 @@ def decode_alert(row: sqlite3.Row) -> Alert:
     )
 
 
+class WaitTimedLock:
+    """A re-entrant lock that counts how often, and how long, threads waited to take it: the
+    store's one connection serialises the poll workers and the outbox (exported in /metrics as
+    newsbot_store_lock_waits_total and newsbot_store_lock_wait_seconds_total)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.RLock()
+        self.waits = 0  # acquisitions that had to wait (changed only while holding the lock)
+        self.wait_seconds = 0.0
+
+    def __enter__(self) -> WaitTimedLock:
+        if not self._lock.acquire(blocking=False):
+            started = time.monotonic()
+            self._lock.acquire()
+            self.waits += 1
+            self.wait_seconds += time.monotonic() - started
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._lock.release()
+
+
 class Store:
     """One SQLite connection shared by the poll workers and the outbox, behind a lock."""
 
     def __init__(self, path: Path | str, *, clock: Any = time.time) -> None:
         self.path = str(path)
         self._clock = clock
-        self._lock = threading.RLock()
+        self._lock = WaitTimedLock()
         self._db = self._open(self.path)
 
     # --- opening and migrating ---------------------------------------------------------------
@@ -357,6 +379,10 @@ class Store:
         db.execute("INSERT OR REPLACE INTO meta VALUES ('opened', ?)", (str(time.time()),))
         db.execute("COMMIT")
 
+    def lock_waits(self) -> tuple[int, float]:
+        """How many times a thread waited for the store, and the seconds spent waiting."""
+        return self._lock.waits, self._lock.wait_seconds
+
     def close(self) -> None:
         with self._lock:
             self._db.close()
@@ -393,7 +419,7 @@ class Store:
     def copy_to_memory(self) -> Store:
         """A private in-memory copy, for --dry-run: it acts on real state but persists nothing."""
         copy = Store.__new__(Store)
-        copy.path, copy._clock, copy._lock = ":memory:", self._clock, threading.RLock()
+        copy.path, copy._clock, copy._lock = ":memory:", self._clock, WaitTimedLock()
         copy._db = sqlite3.connect(":memory:", check_same_thread=False, isolation_level=None)
         copy._db.row_factory = sqlite3.Row
         with self._lock:

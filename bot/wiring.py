@@ -54,6 +54,7 @@ def build_service(
         policy=AddressPolicy(allow_private=defaults.allow_private_networks),
     )
     metrics = Metrics()
+    metrics.watch_store(store.lock_waits)
     runtime = Runtime(config, Matcher(config.topics), store, fetcher, metrics)
     feedback = FeedbackSync(store, sender) if isinstance(sender, SlackSender) else None
     return Service(

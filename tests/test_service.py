@@ -114,6 +114,7 @@ def test_service_reports_health_and_metrics_and_stops_cleanly_on_sigterm(
     assert json.loads(body)["status"] == "ok"
     _, metrics = get(service.url("/metrics"))
     assert "newsbot_feeds_polled_total" in metrics
+    assert "newsbot_store_lock_wait_seconds_total" in metrics
     assert 'newsbot_alerts_delivered_total{channel="#frt-alerts",topic="frt-policy"} 1.0' in metrics
     service.process.send_signal(signal.SIGTERM)
     assert service.process.wait(timeout=15) == 0
