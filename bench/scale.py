@@ -1,0 +1,188 @@
+"""Scale benchmark: the real `newsbot run --once` process on 100 / 1,000 / ... local feeds.
+
+    python -m bench.scale [--feeds 100 1000] [--items 5] [--baseline-root DIR] [--json FILE]
+
+For each feed count, three runs of `newsbot run --once` on one state database, each a fresh
+process measured with wait4 (user + system CPU, peak RSS) and a wall clock:
+- first: every feed is new (its first poll: stories of the last 24 h alert);
+- posting: every feed has --items new stories (its later polls): alerts are clustered, queued
+  and delivered;
+- 304: nothing changed: every poll is a conditional GET answered 304 Not Modified.
+Reported: CPU ms per feed, CPU ms per alert (runs that queue alerts), wall s, peak RSS MB,
+alerts queued.
+
+The feeds come from tests/feedserver.py (ETag / Last-Modified) in this process; their stories
+are the labelled news of tests/data/relevance/*.jsonl (relevant and irrelevant in the dev
+set's ratio), dated now, with URLs unique per feed and run. The shipped config (config/) is
+used with `allow_private_networks: true` (the feeds are on 127.0.0.1). Without a Slack token
+the alerts go to the terminal sender (stdout to /dev/null): the Slack stand-in's 1 message per
+second per channel pacing would make the posting run's wall clock the pacer's, not newsbot's.
+
+--baseline-root DIR runs the same harness against another checkout (e.g. a `git worktree add`
+of the pre-change commit) with this venv's interpreter and libraries, in the same run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+import zlib
+from datetime import UTC, datetime
+from email.utils import format_datetime
+from pathlib import Path
+from typing import Any
+from xml.sax.saxutils import escape
+
+import yaml
+
+from tests.feedserver import FeedServer
+
+ROOT = Path(__file__).resolve().parent.parent
+DATA = ROOT / "tests" / "data" / "relevance"
+# Runs `python -m bot ARGS` from the checkout given first, not this venv's editable install.
+RUNNER = (
+    "import runpy, sys\n"
+    "root = sys.argv.pop(1)\n"
+    "sys.meta_path[:] = [f for f in sys.meta_path if 'editable' not in repr(f).lower()]\n"
+    "sys.path.insert(0, root)\n"
+    "runpy.run_module('bot', run_name='__main__', alter_sys=True)\n"
+)
+
+
+def _stories() -> list[dict[str, str]]:
+    found = []
+    for path in sorted(DATA.glob("*.jsonl")):
+        for line in path.read_text(encoding="utf-8").splitlines():
+            if line.strip():
+                raw = json.loads(line)
+                found.append({"title": raw["title"], "summary": raw.get("summary") or ""})
+    return found
+
+
+def _rss(feed: int, run: str, items: int, stories: list[dict[str, str]]) -> bytes:
+    now = format_datetime(datetime.now(UTC), usegmt=True)
+    parts = []
+    for k in range(items):
+        story = stories[(feed * items + k + zlib.crc32(run.encode()) % 97) % len(stories)]
+        url = f"https://news{feed % 50}.example/{run}/{feed}/{k}"
+        parts.append(
+            f"<item><title>{escape(story['title'])}</title><link>{url}</link>"
+            f"<guid>{url}</guid><pubDate>{now}</pubDate>"
+            f"<description>{escape(story['summary'])}</description></item>"
+        )
+    body = f'<?xml version="1.0"?><rss version="2.0"><channel><title>Feed {feed}</title>'
+    return (body + "".join(parts) + "</channel></rss>").encode()
+
+
+def _config(folder: Path) -> Path:
+    for name in ("newsbot.yaml", "topics.yaml"):
+        (folder / name).write_text((ROOT / "config" / name).read_text(encoding="utf-8"))
+    meaning = ROOT / "config" / "meaning"
+    if meaning.is_dir():
+        (folder / "meaning").symlink_to(meaning)
+    path = folder / "newsbot.yaml"
+    config = yaml.safe_load(path.read_text(encoding="utf-8"))
+    config["defaults"]["allow_private_networks"] = True
+    config["defaults"]["jitter"] = 0
+    config.pop("feeds", None)
+    path.write_text(yaml.safe_dump(config), encoding="utf-8")
+    return path
+
+
+def _alerts(db: Path) -> int:
+    if not db.exists():
+        return 0
+    with sqlite3.connect(db) as conn:
+        return int(conn.execute("SELECT count(*) FROM alerts WHERE kind = 'alert'").fetchone()[0])
+
+
+def _run_once(root: Path, config: Path, feeds: Path, db: Path, log: Path) -> dict[str, float]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "NEWSBOT_"))}
+    env.update({"NEWSBOT_DB": str(db), "NEWSBOT_HTTP_PORT": "0"})
+    command = [sys.executable, "-c", RUNNER, str(root), "run", "--once"]
+    command += ["--config", str(config), "--feeds", str(feeds)]
+    started = time.perf_counter()
+    with open(log, "a", encoding="utf-8") as err:
+        process = subprocess.Popen(
+            command, cwd=root, env=env, stdout=subprocess.DEVNULL, stderr=err
+        )
+        _, status, usage = os.wait4(process.pid, 0)
+    wall = time.perf_counter() - started
+    process.returncode = os.waitstatus_to_exitcode(status)
+    return {
+        "cpu_s": usage.ru_utime + usage.ru_stime,
+        "wall_s": wall,
+        "peak_rss_mb": usage.ru_maxrss / 1024,
+        "exit": process.returncode,
+    }
+
+
+def measure(root: Path, feeds: int, items: int, server: FeedServer) -> dict[str, Any]:
+    stories = _stories()
+    with tempfile.TemporaryDirectory(prefix="newsbot-scale-") as tmp:
+        folder = Path(tmp)
+        config = _config(folder)
+        db, log = folder / "state.db", folder / "newsbot.log"
+        prefix = f"/{root.name}-{feeds}-{time.time_ns()}"
+        urls = [server.url(f"{prefix}/{n}.xml") for n in range(feeds)]
+        (folder / "feeds.txt").write_text("\n".join(urls) + "\n", encoding="utf-8")
+        runs: dict[str, Any] = {}
+        for name in ("first", "posting", "304"):
+            if name != "304":
+                for n in range(feeds):
+                    server.set_feed(f"{prefix}/{n}.xml", _rss(n, f"{name}", items, stories))
+            before = _alerts(db)
+            result = _run_once(root, config, folder / "feeds.txt", db, log)
+            alerts = _alerts(db) - before
+            result_row: dict[str, Any] = dict(result)
+            result_row |= {
+                "alerts": alerts,
+                "cpu_ms_per_feed": round(result["cpu_s"] * 1000 / feeds, 2),
+                "cpu_ms_per_alert": round(result["cpu_s"] * 1000 / alerts, 2) if alerts else None,
+            }
+            runs[name] = {
+                k: round(v, 3) if isinstance(v, float) else v for k, v in result_row.items()
+            }
+    return runs
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--feeds", type=int, nargs="+", default=[100, 1000])
+    parser.add_argument("--items", type=int, default=5)
+    parser.add_argument("--baseline-root", type=Path)
+    parser.add_argument("--json", type=Path, help="also write the results here")
+    args = parser.parse_args(argv)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (4096, 4096))
+    roots = [("after", ROOT)] + ([("before", args.baseline_root)] if args.baseline_root else [])
+    results: list[dict[str, Any]] = []
+    with FeedServer() as server:
+        for feeds in args.feeds:
+            for label, root in roots:
+                for run, row in measure(root, feeds, args.items, server).items():
+                    results.append({"code": label, "feeds": feeds, "run": run, **row})
+                    print(_line(results[-1]), flush=True)
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
+    return 0
+
+
+def _line(row: dict[str, Any]) -> str:
+    per_alert = row["cpu_ms_per_alert"]
+    return (
+        f"{row['code']:<7} {row['feeds']:>6} feeds {row['run']:<8} "
+        f"cpu {row['cpu_s']:>8.2f} s  {row['cpu_ms_per_feed']:>7.2f} ms/feed  "
+        f"{'-' if per_alert is None else per_alert:>7} ms/alert ({row['alerts']} alerts)  "
+        f"wall {row['wall_s']:>7.2f} s  peak {row['peak_rss_mb']:>6.1f} MB  exit {row['exit']}"
+    )
+
+
+if __name__ == "__main__":
+    sys.exit(main())
