@@ -34,6 +34,7 @@ import sys
 import tempfile
 import time
 import zlib
+from collections.abc import Callable
 from datetime import UTC, datetime
 from email.utils import format_datetime
 from pathlib import Path
@@ -124,7 +125,13 @@ def _run_once(root: Path, config: Path, feeds: Path, db: Path, log: Path) -> dic
     }
 
 
-def measure(root: Path, feeds: int, items: int, server: FeedServer) -> dict[str, Any]:
+def measure(
+    root: Path,
+    feeds: int,
+    items: int,
+    server: FeedServer,
+    done: Callable[[str, dict[str, Any]], None] = lambda run, row: None,
+) -> dict[str, Any]:
     stories = _stories()
     with tempfile.TemporaryDirectory(prefix="newsbot-scale-") as tmp:
         folder = Path(tmp)
@@ -150,6 +157,7 @@ def measure(root: Path, feeds: int, items: int, server: FeedServer) -> dict[str,
             runs[name] = {
                 k: round(v, 3) if isinstance(v, float) else v for k, v in result_row.items()
             }
+            done(name, runs[name])  # each run as it ends: a long baseline run shows progress
     return runs
 
 
@@ -166,9 +174,14 @@ def main(argv: list[str] | None = None) -> int:
     with FeedServer() as server:
         for feeds in args.feeds:
             for label, root in roots:
-                for run, row in measure(root, feeds, args.items, server).items():
+
+                def done(
+                    run: str, row: dict[str, Any], label: str = label, feeds: int = feeds
+                ) -> None:
                     results.append({"code": label, "feeds": feeds, "run": run, **row})
                     print(_line(results[-1]), flush=True)
+
+                measure(root, feeds, args.items, server, done)
     if args.json:
         args.json.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
     return 0
