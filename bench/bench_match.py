@@ -349,6 +349,18 @@ def memory(topics: list[Topic]) -> None:
     del matcher
 
 
+def huge_or(words: list[str], items: list[tuple[str, str]]) -> None:
+    """One topic of 10,000 OR'd terms (issue 11 #12), the rarer half of the vocabulary: nearly
+    every story matches, so this is the worst case (evidence built each time). A story looks up
+    only its own words, so the cost stays near the other configs'. No naive baseline: too slow."""
+    topic = Topic("huge-or", ("#bench",), " OR ".join(words[-10_000:]), 50.0)
+    matcher = Matcher([topic])
+    ours = throughput(matcher.match, items)
+    matched = sum(bool(matcher.match(title, summary)) for title, summary in items)
+    print(f"huge OR: 1 topic, 10,000 terms, {matched:,} of {len(items):,} stories match")
+    print(f"  newsbot Matcher : {ours:>10,.0f} stories/s  ({1000 / ours:.3f} ms/story)")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--stories", type=int, default=10_000)
@@ -368,6 +380,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"default config on the labelled corpus ({len(rows)} stories, x20):")
     bench_real(default, rows)
     memory(default)
+
+    huge_or(words, items)
     dev = Path(args.dev)
     if not dev.is_file():
         print(f"dev set: {dev} not found, decision comparison skipped")

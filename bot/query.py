@@ -43,6 +43,7 @@ from bot.text import normalize, tokenize
 MIN_PREFIX = 3  # "a*" would match half the dictionary
 MIN_FUZZY_LEN = 5  # shorter words (ban, FRT, ICO) always match exactly
 MAX_EDITS = 2
+MAX_DEPTH = 100  # nesting levels ((, NOT, -, field:, NEAR chains); deeper would exhaust the stack
 _FIELD = re.compile(r"(title|summary):")
 _NEAR = re.compile(r"NEAR(?:/(.*))?")
 _CONCEPT_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,39}")
@@ -244,6 +245,13 @@ class _Parser:
         self.lexemes = lexemes
         self.concepts = concepts
         self.index = 0
+        self.depth = 0  # nesting levels open around the lexeme being parsed
+
+    def deeper(self, lexeme: _Lexeme, levels: int = 1) -> None:
+        """More nesting levels (the caller closes them); an error past MAX_DEPTH."""
+        self.depth += levels
+        if self.depth > MAX_DEPTH:
+            raise self.fail(f"nested more than {MAX_DEPTH} levels deep: simplify the query", lexeme)
 
     @property
     def peek(self) -> _Lexeme:
@@ -283,14 +291,20 @@ class _Parser:
             operator = self.advance()
             if self.peek.kind in ("EOF", ")", "AND", "OR", "NEAR"):
                 raise self.fail(f"{operator.text} needs something to exclude", operator)
-            return Not(self.parse_unary())
+            self.deeper(operator)
+            node = Not(self.parse_unary())
+            self.depth -= 1
+            return node
         return self.parse_near()
 
     def parse_near(self) -> Node:
         start = self.peek
         node = self.parse_primary()
+        chain = 0  # a NEAR chain nests to the left: (a NEAR b) NEAR c
         while self.peek.kind == "NEAR":
             operator = self.advance()
+            self.deeper(operator)
+            chain += 1
             right_start = self.peek
             right = self.parse_primary()
             for operand, where in ((node, start), (right, right_start)):
@@ -300,28 +314,38 @@ class _Parser:
                         where,
                     )
             node = Near(node, right, operator.value)
+        self.depth -= chain
         return node
 
     def parse_primary(self) -> Node:
         lexeme = self.peek
         if lexeme.kind == "FIELD":
             self.advance()
-            return Field(lexeme.text, self.parse_primary())
+            self.deeper(lexeme)
+            field = Field(lexeme.text, self.parse_primary())
+            self.depth -= 1
+            return field
         if lexeme.kind == "(":
             self.advance()
             if self.peek.kind == ")":
                 raise self.fail("empty parentheses", lexeme)
+            self.deeper(lexeme)
             node = self.parse_and()
             if self.peek.kind != ")":
                 raise self.fail("unbalanced '(': missing ')'", lexeme)
             self.advance()
+            self.depth -= 1
             return node
         if lexeme.kind == "CONCEPT":
             self.advance()
             if lexeme.text not in self.concepts:
                 known = ", ".join(f"@{name}" for name in self.concepts) or "none defined"
                 raise self.fail(f"unknown concept @{lexeme.text} (known: {known})", lexeme)
-            return Concept(lexeme.text, self.concepts[lexeme.text])
+            definition = self.concepts[lexeme.text]
+            levels = 1 + _depth(definition)  # its definition nests inside this reference
+            self.deeper(lexeme, levels)
+            self.depth -= levels
+            return Concept(lexeme.text, definition)
         if lexeme.kind in ("TERM", "PHRASE"):
             self.advance()
             return (
@@ -380,6 +404,16 @@ def short_fuzzy_terms(node: Node) -> list[Term]:
         return short_fuzzy_terms(node.child)
     children = (node.left, node.right) if isinstance(node, Near) else node.children
     return [term for child in children for term in short_fuzzy_terms(child)]
+
+
+def _depth(node: Node) -> int:
+    """Nesting levels of a parsed tree (bounded by the parser, so recursing here is safe)."""
+    if isinstance(node, Term | Phrase):
+        return 0
+    if isinstance(node, Not | Field | Concept):
+        return 1 + _depth(node.child)
+    children = (node.left, node.right) if isinstance(node, Near) else node.children
+    return 1 + max(_depth(child) for child in children)
 
 
 def _positional(node: Node) -> bool:

@@ -504,28 +504,32 @@ class Service:
             return
         try:
             config = load_config(self.rt.config.path)
-        except ConfigError as exc:
+            matcher = Matcher(config.topics)
+        except Exception as exc:  # any failure (not only ConfigError) keeps the running config
+            # Logged once per edit (not every check) and shown in /readyz until fixed.
             self._rejected = mtimes
-            problems = exc.render().split("\n")
+            message = exc.render() if isinstance(exc, ConfigError) else repr(exc)
+            problems = message.split("\n")
             more = sum(not line.startswith(" ") for line in problems) - 1
             self._config_problem = problems[0] + (f" (and {more} more)" if more > 0 else "")
             log.error(
                 "config change rejected; the running configuration stays",
-                extra={"error": exc.render()},
+                extra={"error": message},
+                exc_info=not isinstance(exc, ConfigError),
             )
             return
-        self._apply(config)
+        self._apply(config, matcher)
         self._mtimes = mtimes
         self._config_problem = ""
 
-    def _apply(self, config: Config) -> None:
+    def _apply(self, config: Config, matcher: Matcher) -> None:
         old = {feed.url: feed for feed in self._feeds()}
         old_feedback_interval = self.rt.config.defaults.feedback_interval
         if self.feeds_override is None:
             self.rt.config = config
         else:
             self.rt.config = config.with_feeds(self.feeds_override)
-        self.rt.matcher = Matcher(config.topics)
+        self.rt.matcher = matcher
         if config.defaults.feedback_interval != old_feedback_interval:
             self._schedule_feedback()
         new = {feed.url: feed for feed in self._feeds()}
