@@ -11,7 +11,16 @@ Contract: `parse_feed(body, feed_url=..., content_type=..., source_name=...)` re
     a DOCTYPE that never ends        "malformed feed: unterminated DOCTYPE declaration"
 
 A feed that is broken but still yields entries (a wrong declared charset, undeclared latin-1)
-is parsed, and a warning logged. Entries with neither a title nor a link are skipped.
+is parsed, and a warning logged. Entries with neither a title nor a link are skipped. Each entry
+is converted on its own: one that cannot be read (a lone surrogate such as "\ud800" in its id
+or link, which no database or Slack message can hold) is skipped, one warning per feed read
+saying how many, and the others go on.
+
+Caps, applied here so matching, clustering and the state never see more: title MAX_TITLE
+characters, summary MAX_SUMMARY (longer ones are cut, ending in "..."), id MAX_ID (a longer id is
+replaced by its sha256), link MAX_URL (a longer link is dropped), source MAX_SOURCE. Raw text is
+cut at RAW_FACTOR times its cap before HTML is converted, so a multi-megabyte title costs no more
+than a short one.
 
 Safety: feedparser is only ever handed bytes (a str could make it fetch a URL or read a file).
 The DOCTYPE, with its internal subset, is removed before parsing, so no entity declared by the
@@ -39,10 +48,10 @@ import json
 import logging
 import re
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urljoin, urlsplit
 
 import feedparser
@@ -53,12 +62,19 @@ from bot.models import Story
 from bot.urls import canonical_url, redact_url
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 _FUTURE_TOLERANCE = timedelta(days=1)
 _JSON_TYPES = frozenset({"application/feed+json", "application/json"})
 _HTML_TYPES = frozenset({"text/html", "application/xhtml+xml"})
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0e-\x1f\x7f-\x9f]")
 _JSON_FEED_VERSION = "https://jsonfeed.org/version/1"  # 1.1 is ".../version/1.1"
+MAX_TITLE = 1_000
+MAX_SUMMARY = 10_000
+MAX_ID = 200
+MAX_URL = 2_048  # what browsers and most servers accept
+MAX_SOURCE = 200
+RAW_FACTOR = 10  # markup around the text: raw HTML is kept to 10x the text's cap
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,16 +113,18 @@ def parse_feed(
 def _parse_xml_feed(
     body: bytes, feed_url: str, content_type: str | None, source_name: str | None, now: datetime
 ) -> ParsedFeed:
-    safe = strip_doctype(_ascii_compatible(body), feed_url)
+    safe = _safe_charrefs(strip_doctype(_ascii_compatible(body), feed_url))
     # No content-location: feedparser would resolve an absent link or a non-URL guid against it
     # (every link-less entry would get the feed's URL as link and id). Links are resolved here.
     # Without a declared type, application/xml lets the XML declaration name the encoding
     # (RFC 7303 §3.2) instead of flagging the feed.
     headers = {"content-type": content_type or "application/xml"}
     result = feedparser.parse(io.BytesIO(safe), response_headers=headers)
-    title = _detail_text(result.feed.get("title_detail"), result.feed.get("title", ""))
+    title = _feed_title(
+        _detail_text(result.feed.get("title_detail"), result.feed.get("title", ""), MAX_SOURCE)
+    )
     context = _Context(feed_url, source_name or title or _host(feed_url), now)
-    stories = _unique(_story_from_entry(entry, context) for entry in result.entries)
+    stories = _each(result.entries, lambda entry: _story_from_entry(entry, context), feed_url)
     if not stories:
         _raise_if_not_a_feed(result, body, feed_url)
     elif result.bozo:
@@ -134,39 +152,30 @@ def _raise_if_not_a_feed(result: Any, body: bytes, feed_url: str) -> None:
 
 
 def _story_from_entry(entry: dict[str, Any], context: _Context) -> Story | None:
-    title = _detail_text(entry.get("title_detail"), entry.get("title", ""))
-    link = entry.get("link", "")
-    url = canonical_url(urljoin(context.feed_url, link)) if link else ""
-    if not title and not url:
+    title = _detail_text(entry.get("title_detail"), entry.get("title", ""), MAX_TITLE)
+    link = _url(entry.get("link", ""), context.feed_url)
+    if not title and not link:
         return None
     summary = _entry_summary(entry)
-    return Story(
-        id=_story_id(entry.get("id"), url, title, summary),
-        url=url,
-        title=title,
-        summary=summary,
-        source=context.source,
-        published=_entry_date(entry, context),
-        feed_url=context.feed_url,
-    )
+    return _story(entry.get("id"), link, title, summary, _entry_date(entry, context), context)
 
 
 def _entry_summary(entry: Mapping[str, Any]) -> str:
-    summary = _detail_text(entry.get("summary_detail"), entry.get("summary", ""))
+    summary = _detail_text(entry.get("summary_detail"), entry.get("summary", ""), MAX_SUMMARY)
     if summary:
         return summary
     for content in entry.get("content", []):  # Atom entries may carry only <content>
-        text = _detail_text(content, content.get("value", ""))
+        text = _detail_text(content, content.get("value", ""), MAX_SUMMARY)
         if text:
             return text
     return ""
 
 
-def _detail_text(detail: Mapping[str, Any] | None, fallback: str) -> str:
+def _detail_text(detail: Mapping[str, Any] | None, fallback: str, cap: int) -> str:
     """Plain text of a feedparser text construct: HTML converted, plain text tidied."""
     if detail is None:
-        return html_to_text(fallback or "")
-    value = str(detail.get("value") or "")
+        return html_to_text(_raw(fallback or "", cap))
+    value = _raw(str(detail.get("value") or ""), cap)
     if detail.get("type", "text/html") == "text/plain":
         return _tidy(value)
     return html_to_text(value)
@@ -214,34 +223,26 @@ def _parse_json_feed(
     items = document.get("items")
     if not isinstance(items, list):
         raise ParseError(feed_url, "malformed JSON Feed: 'items' is not a list")
-    title = _plain(document.get("title"))
+    title = _feed_title(_plain(document.get("title"), MAX_SOURCE))
     base = urljoin(feed_url, _plain(document.get("home_page_url")))
     context = _Context(feed_url, source_name or title or _host(feed_url), now)
-    stories = (_story_from_item(item, base, context) for item in items if isinstance(item, dict))
-    return ParsedFeed(title=title, stories=_unique(stories))
+    objects = [item for item in items if isinstance(item, dict)]
+    stories = _each(objects, lambda item: _story_from_item(item, base, context), feed_url)
+    return ParsedFeed(title=title, stories=stories)
 
 
 def _story_from_item(item: dict[str, Any], base: str, context: _Context) -> Story | None:
     # Spec: `title` and `summary` are plain text; `content_html` is HTML.
-    title = _plain(item.get("title"))
-    link = _plain(item.get("url")) or _plain(item.get("external_url"))
-    url = canonical_url(urljoin(base, link)) if link else ""
-    if not title and not url:
+    title = _plain(item.get("title"), MAX_TITLE)
+    link = _url(_plain(item.get("url"), MAX_URL) or _plain(item.get("external_url"), MAX_URL), base)
+    if not title and not link:
         return None
     summary = (
-        _plain(item.get("summary"))
-        or _plain(item.get("content_text"))
-        or html_to_text(_plain(item.get("content_html")))
+        _plain(item.get("summary"), MAX_SUMMARY)
+        or _plain(item.get("content_text"), MAX_SUMMARY)
+        or html_to_text(_plain(item.get("content_html"), MAX_SUMMARY))
     )
-    return Story(
-        id=_story_id(item.get("id"), url, title, summary),
-        url=url,
-        title=title,
-        summary=summary,
-        source=context.source,
-        published=_item_date(item, context),
-        feed_url=context.feed_url,
-    )
+    return _story(item.get("id"), link, title, summary, _item_date(item, context), context)
 
 
 def _item_date(item: dict[str, Any], context: _Context) -> datetime | None:
@@ -264,11 +265,11 @@ def _rfc3339(value: str) -> datetime | None:
     return when.astimezone(UTC)
 
 
-def _plain(value: object) -> str:
+def _plain(value: object, cap: int = MAX_TITLE) -> str:
     """A JSON string field as tidy text; numbers allowed (JSON Feed 1.0 ids), others ignored."""
     if isinstance(value, bool) or not isinstance(value, str | int | float):
         return ""
-    return _tidy(str(value))
+    return _tidy(_raw(str(value), cap))
 
 
 def _tidy(text: str) -> str:
@@ -279,23 +280,88 @@ def _tidy(text: str) -> str:
 # -- shared -----------------------------------------------------------------------------------
 
 
+def _each(entries: Iterable[T], convert: Callable[[T], Story | None], feed_url: str) -> list[Story]:
+    """Each entry converted on its own; one that fails is skipped, the rest go on (unique ids)."""
+    seen: set[str] = set()
+    kept: list[Story] = []
+    skipped: list[str] = []
+    for entry in entries:
+        try:
+            story = convert(entry)
+        except Exception as exc:  # any fault in one entry: its feed's other stories still count
+            skipped.append(f"{type(exc).__name__}: {exc}")
+            continue
+        if story is not None and story.id not in seen:
+            seen.add(story.id)
+            kept.append(story)
+    if skipped:
+        plural = "s" if len(skipped) > 1 else ""
+        log.warning(
+            "skipped %d unreadable item%s (first: %s)",
+            len(skipped),
+            plural,
+            clip(skipped[0]),
+            extra={"feed_url": redact_url(feed_url)},
+        )
+    return kept
+
+
+def _story(
+    given_id: object,
+    url: str,
+    title: str,
+    summary: str,
+    published: datetime | None,
+    context: _Context,
+) -> Story:
+    """The Story, within the caps, and only if every text in it is storable Unicode."""
+    story = Story(
+        id=_story_id(given_id, url, title, summary),
+        url=url,
+        title=_cut(title, MAX_TITLE),
+        summary=_cut(summary, MAX_SUMMARY),
+        source=_cut(context.source, MAX_SOURCE),
+        published=published,
+        feed_url=context.feed_url,
+    )
+    for text in (story.id, story.url, story.title, story.summary, story.source):
+        text.encode("utf-8")  # UnicodeEncodeError on a lone surrogate: the entry is skipped
+    return story
+
+
 def _story_id(given: object, url: str, title: str, summary: str) -> str:
-    """rss2email's fallback: the feed's own id, else the canonical link, else a content hash."""
+    """rss2email's fallback: the feed's own id, else the canonical link, else a content hash.
+    An id longer than MAX_ID is replaced by its own hash (stable, and small in the state)."""
     if isinstance(given, str | int) and not isinstance(given, bool) and str(given).strip():
-        return str(given).strip()
+        given = str(given).strip()
+        if len(given) <= MAX_ID:
+            return given
+        return "sha256:" + hashlib.sha256(given.encode()).hexdigest()
     if url:
         return url
     return hashlib.sha256(f"{title}\n{summary}".encode()).hexdigest()
 
 
-def _unique(stories: Iterable[Story | None]) -> list[Story]:
-    seen: set[str] = set()
-    kept: list[Story] = []
-    for story in stories:
-        if story is not None and story.id not in seen:
-            seen.add(story.id)
-            kept.append(story)
-    return kept
+def _url(link: str, base: str) -> str:
+    """The canonical absolute link, or "" when there is none or it is longer than MAX_URL."""
+    if not link or len(link) > MAX_URL:
+        return ""
+    url = canonical_url(urljoin(base, link))
+    return url if len(url) <= MAX_URL else ""
+
+
+def _feed_title(title: str) -> str:
+    """The feed's own title, capped, with any lone surrogate replaced: every story carries it."""
+    return _cut(title, MAX_SOURCE).encode("utf-8", "replace").decode("utf-8")
+
+
+def _raw(text: str, cap: int) -> str:
+    """Raw feed text cut before any work on it: markup and spaces allowed for, RAW_FACTOR x."""
+    return text[: cap * RAW_FACTOR]
+
+
+def _cut(text: str, cap: int) -> str:
+    return text if len(text) <= cap else text[: cap - 1].rstrip() + "\u2026"
 
 
 def _host(feed_url: str) -> str:
@@ -321,6 +387,7 @@ _PROLOG_SKIP = re.compile(rb"\s+|<\?.*?\?>|<!--.*?-->", re.DOTALL)
 _DTD_TOKEN = re.compile(rb"[\"'\[\]>]|<!--")
 _ENTITY_DECL = re.compile(rb"<!ENTITY", re.IGNORECASE)
 _FIRST_ELEMENT = re.compile(rb"<[A-Za-z_:]")
+_CHARREF = re.compile(rb"&#([xX][0-9a-fA-F]{1,16}|[0-9]{1,20});")
 _XML_ENCODING = re.compile(r"^(\s*<\?xml[^>]*?encoding\s*=\s*[\"'])[^\"']*", re.IGNORECASE)
 
 
@@ -342,6 +409,22 @@ def strip_doctype(body: bytes, feed_url: str) -> bytes:
     if _ENTITY_DECL.search(body, 0, first.start() if first else len(body)):
         raise ParseError(feed_url, "malformed feed: entity declaration outside a DOCTYPE")
     return body
+
+
+def _safe_charrefs(body: bytes) -> bytes:
+    """Character references to no character (a lone surrogate such as &#xD800;, past U+10FFFF)
+    made U+FFFD: feedparser's loose parser would raise on them and lose the whole feed."""
+    if b"&#" not in body:
+        return body
+    return _CHARREF.sub(_charref_or_replacement, body)
+
+
+def _charref_or_replacement(match: re.Match[bytes]) -> bytes:
+    digits = match.group(1)
+    number = int(digits[1:], 16) if digits[:1] in (b"x", b"X") else int(digits)
+    if number == 0 or 0xD800 <= number <= 0xDFFF or number > 0x10FFFF:
+        return b"&#xFFFD;"
+    return match.group()
 
 
 def _prolog_end(body: bytes) -> int:
