@@ -97,7 +97,7 @@ def cmd_eval(
     matcher = Matcher(topics)
     try:
         with open(path, encoding="utf-8") as infile:
-            outcomes = [_judge(matcher, item) for item in _labelled(infile, path)]
+            outcomes = [_judge(matcher, item) for item in read_labelled(infile, path)]
     except (OSError, InputError) as error:
         err.write(f"eval: {error}\n")
         return 2
@@ -142,7 +142,8 @@ def _story_item(line: str, source: str, number: int) -> dict[str, Any]:
     return item
 
 
-def _labelled(infile: TextIO, source: str) -> Iterator[dict[str, Any]]:
+def read_labelled(infile: TextIO, source: str) -> Iterator[dict[str, Any]]:
+    """The labelled stories of a JSON-lines stream; InputError names the first bad line."""
     for number, line in enumerate(infile, start=1):
         if not line.strip():
             continue

@@ -134,9 +134,9 @@ class Matcher:
         # one such string with it, so candidates come from dict lookups, not a scan of all terms.
         self._fuzzy: dict[str, list[tuple[str, int, int]]] = {}
         self._fuzzy_depth = 0
-        # Prefixes with one typing error inside them ("moraterium" for moratori*): the prefix's
-        # one-deletion variants -> (prefix, term id); looked up with the token's own prefixes.
-        self._fuzzy_prefix: dict[str, list[tuple[str, int]]] = {}  # by first letter
+        # Prefixes that tolerate one typing error inside them ("moraterium" for moratori*):
+        # first letter -> (prefix, term id); rapidfuzz compares the token's head with each.
+        self._fuzzy_prefix: dict[str, list[tuple[str, int]]] = {}
         # Short words (ban, fine, law) take no edit distance ("bad", "fin", "low" are words), only
         # a doubled letter ("bann").
         self._short: dict[str, list[int]] = {}
@@ -516,10 +516,7 @@ class Matcher:
             f"topic {topic.name}: {word}, {rules}, score {verdict.score:g} "
             f"(threshold {topic.threshold:g})"
         ]
-        if verdict.rules_matched:
-            evidence = _dedupe(self._positive_hits(compiled.root, story))
-        else:
-            evidence = self._all_hits(compiled.root, story, BOTH)
+        evidence = self._evidence(compiled, story, verdict).hits
         lines.extend(f"  found {_describe(hit)}" for hit in evidence)
         if not evidence:
             lines.append("  no query term found")

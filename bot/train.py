@@ -14,13 +14,13 @@ measure a new model with `newsbot eval` on stories it was not trained on before 
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 
 from bot.config import load_config
+from bot.evaluate import read_labelled
 from bot.match import Matcher
 from bot.meaning import MeaningModel, train
 
@@ -46,11 +46,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     examples = []
     for path in args.files:
         with open(path, encoding="utf-8") as infile:
-            for line in infile:
-                if line.strip():
-                    item = json.loads(line)
-                    feats = matcher.stage_features(item["title"], item.get("summary") or "")
-                    examples.append((feats[topic.name], item["label"] == "relevant"))
+            for item in read_labelled(infile, path):
+                feats = matcher.stage_features(item["title"], item.get("summary") or "")
+                examples.append((feats[topic.name], item["label"] == "relevant"))
     weights, bias = train(examples, l2=args.l2, epochs=args.epochs)
     model = MeaningModel(weights, bias, args.veto_below, args.rescue_above, topic.name)
     Path(args.output).parent.mkdir(parents=True, exist_ok=True)
