@@ -23,10 +23,10 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from bot.cluster_index import ReportIndex
+from bot.matching.cluster_index import ReportIndex
 from bot.models import Alert, Match, Story, TermHit, Topic
-from bot.pipeline import Reports, plan_alerts, stored_reports
-from bot.store import Store
+from bot.service.pipeline import Reports, plan_alerts, stored_reports
+from bot.state.store import Store
 
 DATA = Path(__file__).resolve().parent.parent / "tests" / "data" / "relevance"
 MATCH = Match("topic", 80.0, (TermHit("ban", "title", "bans", 3, 100.0),))

@@ -40,10 +40,9 @@ from rapidfuzz import fuzz, utils
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bot.evaluate import load_topics_file  # noqa: E402
-from bot.match import Matcher  # noqa: E402
-from bot.models import Topic  # noqa: E402
-from bot.query import (  # noqa: E402
+from bot.matching.evaluate import load_topics_file  # noqa: E402
+from bot.matching.match import Matcher  # noqa: E402
+from bot.matching.query import (  # noqa: E402
     And,
     Concept,
     Field,
@@ -56,6 +55,7 @@ from bot.query import (  # noqa: E402
     parse_concepts,
     render,
 )
+from bot.models import Topic  # noqa: E402
 
 NAIVE_CUTOFF = 90.0
 VOCABULARY = 20_000

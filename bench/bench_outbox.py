@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from bot.models import Alert, Match, Story, TermHit
-from bot.store import _QUEUED_HEADS, Store
+from bot.state.store import _QUEUED_HEADS, Store
 
 BEFORE = (
     "SELECT a.*, p.ts AS parent_ts, p.channel_id AS parent_channel_id FROM alerts a "

@@ -2,11 +2,11 @@
 
     python -m bench.soak [--feeds 1000] [--cycles 200] [--workers 8] [--trace]
 
-What runs is newsbot's own poll path, in this process: `bot.pipeline.poll_feed` for every feed
-every cycle, on a thread pool of 8 like the service's, with a Runtime built as bot/wiring.py
-builds it (a real Store on a temp file, a real Fetcher, the shipped topics from
-config/newsbot.yaml with the feeds replaced, Metrics, logging set up as `newsbot run` does it but
-written to /dev/null), then the outbox drained into a TerminalSender writing to a StringIO that
+What runs is newsbot's own poll path, in this process: `bot.service.pipeline.poll_feed` for every
+feed every cycle, on a thread pool of 8 like the service's, with a Runtime built as
+bot/service/wiring.py builds it (a real Store on a temp file, a real Fetcher, the shipped topics
+from config/newsbot.yaml with the feeds replaced, Metrics, logging set up as `newsbot run` does it
+but written to /dev/null), then the outbox drained into a TerminalSender writing to a StringIO that
 is cleared every cycle.
 
 Time is compressed: one cycle is one 5-minute poll interval on the clock given to the Runtime,
@@ -50,17 +50,17 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:  # `python bench/soak.py` as well as `python -m bench.soak`
     sys.path.insert(0, str(ROOT))
 
+from bot.alerts.outbox import Outbox  # noqa: E402
+from bot.alerts.pacing import ChannelPacer  # noqa: E402
 from bot.config import load_config  # noqa: E402
-from bot.deliver import TerminalSender  # noqa: E402
-from bot.fetch import Fetcher, FetchLimits  # noqa: E402
+from bot.feeds.fetch import Fetcher, FetchLimits  # noqa: E402
 from bot.logs import setup_logging  # noqa: E402
-from bot.match import Matcher  # noqa: E402
-from bot.metrics import Metrics  # noqa: E402
+from bot.matching.match import Matcher  # noqa: E402
 from bot.models import FeedSpec  # noqa: E402
-from bot.outbox import Outbox  # noqa: E402
-from bot.pacing import ChannelPacer  # noqa: E402
-from bot.pipeline import PollOutcome, Runtime, poll_feed  # noqa: E402
-from bot.store import Store  # noqa: E402
+from bot.service.metrics import Metrics  # noqa: E402
+from bot.service.pipeline import PollOutcome, Runtime, poll_feed  # noqa: E402
+from bot.slack.deliver import TerminalSender  # noqa: E402
+from bot.state.store import Store  # noqa: E402
 
 CYCLE_SECONDS = 300.0  # compressed time: one cycle is one default poll interval
 PRUNE_EVERY = 3600.0  # compressed seconds between prunes
@@ -251,7 +251,7 @@ def start_server(directory: Path) -> tuple[subprocess.Popen[str], str]:
 
 
 def build(db: Path, urls: list[str], clock: Clock, out: io.StringIO) -> tuple[Runtime, Outbox]:
-    """The Runtime and Outbox as bot/wiring.py builds them, with the compressed clock."""
+    """The Runtime and Outbox as bot/service/wiring.py builds them, with the compressed clock."""
     config = load_config(ROOT / "config" / "newsbot.yaml")
     config = config.with_feeds([FeedSpec(url, None, config.defaults.interval) for url in urls])
     store = Store(db, clock=clock)

@@ -20,8 +20,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bot.evaluate import load_topics_file  # noqa: E402
-from bot.match import Matcher  # noqa: E402
+from bot.matching.evaluate import load_topics_file  # noqa: E402
+from bot.matching.match import Matcher  # noqa: E402
 
 ACTIONS = frozenset(
     {

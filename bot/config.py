@@ -25,12 +25,12 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic_core import ErrorDetails
 
-from bot import query as query_language
-from bot.admission import PollPolicy
+from bot.alerts.admission import PollPolicy
 from bot.errors import ConfigError, ConfigErrors, QuerySyntaxError
-from bot.meaning import MeaningModel, MeaningModelError, load_model
+from bot.feeds.urls import is_http_url, redact_url
+from bot.matching import query as query_language
+from bot.matching.meaning import MeaningModel, MeaningModelError, load_model
 from bot.models import DAYS, DIGEST, ClusterSettings, DigestSchedule, FeedSpec, Topic
-from bot.urls import is_http_url, redact_url
 
 Loc = tuple[str | int, ...]
 T = TypeVar("T")

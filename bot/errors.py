@@ -12,7 +12,7 @@ NewsbotError
 
 from __future__ import annotations
 
-from bot.urls import redact_url
+from bot.feeds.urls import redact_url
 
 MAX_DETAIL = 160  # characters of a fetch or parse error's detail: enough to say what went wrong
 MAX_MESSAGE = 480  # characters of any error message kept in the state or logged for a feed

@@ -13,7 +13,7 @@ import sys
 from datetime import UTC, datetime
 from typing import Any, TextIO
 
-from bot.urls import redact_url
+from bot.feeds.urls import redact_url
 
 _STANDARD = set(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {"message", "asctime"}
 REDACTED = "[redacted]"
@@ -88,8 +88,8 @@ class RedactFilter(logging.Filter):
 
 
 class FeedUrlFilter(logging.Filter):
-    """Shows a `feed_url` extra redacted (`bot.urls.redact_url`), whoever logged it: credentials in
-    a feed URL never reach a log line, even from a call site that forgot."""
+    """Shows a `feed_url` extra redacted (`bot.feeds.urls.redact_url`), whoever logged it:
+    credentials in a feed URL never reach a log line, even from a call site that forgot."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         url = getattr(record, "feed_url", None)

@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from bot.meaning import MeaningModel
+    from bot.matching.meaning import MeaningModel
 
 
 @dataclass(frozen=True, slots=True)
@@ -178,7 +178,7 @@ class ReactedMessage:
 
 @dataclass(frozen=True, slots=True)
 class Verdict:
-    """What the readers of one alert said with their reactions (see bot/feedback.py)."""
+    """What the readers of one alert said with their reactions (see bot/slack/feedback.py)."""
 
     label: str  # "relevant" or "irrelevant": the labels `newsbot eval` reads
     relevant: int  # votes for each label

@@ -1,4 +1,4 @@
-"""The admission rule (bot/admission.py): first-poll window and per-poll cap, table-driven."""
+"""The admission rule (alerts/admission.py): first-poll window and per-poll cap, table-driven."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.admission import PollPolicy, admit
+from bot.alerts.admission import PollPolicy, admit
 from bot.config import load_config
 from tests.helpers import ROOT, write_config
 

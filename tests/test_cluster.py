@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from bot.cluster import ClusterDecision, PriorReport, decide, profile, report_of
+from bot.matching.cluster import ClusterDecision, PriorReport, decide, profile, report_of
 from bot.models import ClusterSettings, Story
 
 T0 = datetime(2021, 3, 1, 9, 0, tzinfo=UTC)

@@ -11,12 +11,12 @@ from pathlib import Path
 
 import pytest
 
-from bot import cluster
-from bot.cluster_index import ReportIndex
-from bot.evaluate_clusters import load_items
+from bot.matching import cluster
+from bot.matching.cluster_index import ReportIndex
+from bot.matching.evaluate_clusters import load_items
 from bot.models import Alert, ClusterSettings, Match, Story, TermHit, Topic
-from bot.pipeline import plan_alerts, stored_reports
-from bot.store import Store
+from bot.service.pipeline import plan_alerts, stored_reports
+from bot.state.store import Store
 from tests.helpers import newsbot
 
 DATA = Path(__file__).parent / "data"

@@ -1,5 +1,5 @@
 """Named concepts in the rule language, scoped exclusions, typo tolerance in prefixes and short
-words, accents, and `check` warnings (bot.query, bot.match, bot.config)."""
+words, accents, and `check` warnings (bot.matching.query, bot.matching.match, bot.config)."""
 
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 
 from bot.errors import QuerySyntaxError
-from bot.match import Matcher
+from bot.matching.match import Matcher
+from bot.matching.query import ConceptError, dump, parse, parse_concepts
 from bot.models import Topic
-from bot.query import ConceptError, dump, parse, parse_concepts
 
 CONCEPTS = {
     "tech": '"facial recognition" OR "face scan*"',

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.evaluate import load_topics_file
-from bot.match import Matcher
+from bot.matching.evaluate import load_topics_file
+from bot.matching.match import Matcher
 
 TOPICS = Path(__file__).resolve().parent.parent / "config" / "topics.yaml"
 TOPIC = "facial-recognition-policy"

@@ -12,7 +12,9 @@ from typing import Any
 
 import pytest
 
-from bot.deliver import (
+from bot.alerts.format import SlackMessage, render_alert, render_fallback
+from bot.errors import DeliveryError
+from bot.slack.deliver import (
     AUTH,
     DROP,
     PARK,
@@ -23,8 +25,6 @@ from bot.deliver import (
     TerminalSender,
     classify,
 )
-from bot.errors import DeliveryError
-from bot.format import SlackMessage, render_alert, render_fallback
 from tests.slackstub import SlackStub
 from tests.test_format import sample_alert
 

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from bot.alerts.digest import next_time
 from bot.config import load_config
-from bot.digest import next_time
 from bot.models import DAYS, DigestSchedule
 from tests.helpers import newsbot, write_config
 

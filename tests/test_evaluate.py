@@ -1,4 +1,4 @@
-"""bot.evaluate: the match / explain / eval command bodies and the topics file loader."""
+"""bot.matching.evaluate: the match / explain / eval command bodies and the topics file loader."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from bot.errors import ConfigError
-from bot.evaluate import cmd_eval, cmd_explain, cmd_match, load_topics_file
+from bot.matching.evaluate import cmd_eval, cmd_explain, cmd_match, load_topics_file
 from bot.models import Topic
 
 DATA = Path(__file__).parent / "data"

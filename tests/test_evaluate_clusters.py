@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.evaluate_clusters import cmd_eval_clusters
+from bot.matching.evaluate_clusters import cmd_eval_clusters
 from bot.models import ClusterSettings
 from tests.helpers import newsbot, write_config
 

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from bot.config import load_config
-from bot.evaluate import cmd_match
-from bot.match import Matcher
+from bot.matching.evaluate import cmd_match
+from bot.matching.match import Matcher
 
 ROOT = Path(__file__).resolve().parent.parent
 CORPUS = sorted((ROOT / "tests" / "data" / "relevance").glob("*.jsonl"))

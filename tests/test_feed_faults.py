@@ -11,14 +11,14 @@ from pathlib import Path
 
 import pytest
 
-from bot.cli import _print_status
+from bot.cli.main import _print_status
 from bot.config import Config, Defaults
-from bot.fetch import Fetcher, FetchLimits
-from bot.match import Matcher
-from bot.metrics import Metrics
+from bot.feeds.fetch import Fetcher, FetchLimits
+from bot.matching.match import Matcher
 from bot.models import FeedSpec, Topic
-from bot.pipeline import MAX_BACKOFF_SECONDS, Runtime, backoff_delay, poll_feed
-from bot.store import Store
+from bot.service.metrics import Metrics
+from bot.service.pipeline import MAX_BACKOFF_SECONDS, Runtime, backoff_delay, poll_feed
+from bot.state.store import Store
 from tests.feedserver import FeedServer
 from tests.helpers import Item, rss
 

@@ -11,8 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from bot.evaluate import cmd_eval
-from bot.feedback import (
+from bot.matching.evaluate import cmd_eval
+from bot.models import Alert, Feedback, Match, Reaction, Story, Topic, Verdict
+from bot.slack.feedback import (
     IRRELEVANT,
     REACTION_LABELS,
     RELEVANT,
@@ -22,8 +23,7 @@ from bot.feedback import (
     parse_since,
     reaction_label,
 )
-from bot.models import Alert, Feedback, Match, Reaction, Story, Topic, Verdict
-from bot.store import SCHEMA_VERSION, Store
+from bot.state.store import SCHEMA_VERSION, Store
 
 # -- which reaction means what ------------------------------------------------------------------
 

@@ -10,11 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from bot.deliver import SlackSender
-from bot.feedback import IRRELEVANT, RELEVANT, FeedbackSync
-from bot.format import render_alert, render_reply
+from bot.alerts.format import render_alert, render_reply
 from bot.models import Alert, Match, Story
-from bot.store import Store
+from bot.slack.deliver import SlackSender
+from bot.slack.feedback import IRRELEVANT, RELEVANT, FeedbackSync
+from bot.state.store import Store
 from tests.slackstub import SlackStub
 
 
@@ -180,7 +180,7 @@ def test_a_missing_scope_is_logged_once_and_the_other_channels_are_still_read(
     public, ts = world.alert()
     world.slack.add_reaction("#frt-alerts", ts, "-1")
     world.slack.scopes.discard("groups:history")
-    with caplog.at_level(logging.ERROR, logger="bot.feedback"):
+    with caplog.at_level(logging.ERROR, logger="bot.slack.feedback"):
         first = world.sync.sync(days=7)
         second = world.sync.sync(days=7)
     assert world.labels() == {public.id: IRRELEVANT}

@@ -1,4 +1,4 @@
-"""bot.fetch against the real local feed server: the paths that succeed, and Retry-After parsing."""
+"""bot.feeds.fetch against the real local feed server: what succeeds, and Retry-After parsing."""
 
 from __future__ import annotations
 
@@ -14,8 +14,8 @@ import pytest
 
 from bot import __version__
 from bot.errors import FetchError
-from bot.fetch import Fetcher, FetchLimits
-from bot.http_headers import parse_retry_after
+from bot.feeds.fetch import Fetcher, FetchLimits
+from bot.feeds.http_headers import parse_retry_after
 from tests.feedserver import FeedServer
 
 RSS = b'<?xml version="1.0"?><rss version="2.0"><channel><title>t</title></channel></rss>'
@@ -219,7 +219,7 @@ def test_log_record_has_stable_keys(
 ) -> None:
     feed_server.set_feed("/a.xml", RSS)
     feed_server.set_status("/b.xml", 500)
-    with caplog.at_level(logging.DEBUG, logger="bot.fetch"):
+    with caplog.at_level(logging.DEBUG, logger="bot.feeds.fetch"):
         fetcher.fetch(feed_server.url("/a.xml"))
         with pytest.raises(FetchError):
             fetcher.fetch(feed_server.url("/b.xml"))

@@ -1,4 +1,4 @@
-"""bot.fetch under feed faults: every failure becomes a FetchError with a precise kind and message.
+"""bot.feeds.fetch under feed faults: every failure is a FetchError with a precise kind and message.
 
 All against real sockets on 127.0.0.1 (the `.invalid` TLD never resolves, RFC 6761 §6.4).
 """
@@ -14,7 +14,7 @@ from http.server import BaseHTTPRequestHandler
 import pytest
 
 from bot.errors import FeedGone, FetchError
-from bot.fetch import Fetcher, FetchLimits
+from bot.feeds.fetch import Fetcher, FetchLimits
 from tests.feedserver import FeedServer
 
 MB = 1024 * 1024

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from bot.format import (
+from bot.alerts.format import (
     HEADLINE_MAX,
     MAX_BLOCKS,
     SECTION_TEXT_MAX,
@@ -27,8 +27,8 @@ from bot.format import (
     story_line,
     why_matched,
 )
+from bot.alerts.summarize import summarize
 from bot.models import Alert, Match, Story, TermHit
-from bot.summarize import summarize
 
 MB = 1024 * 1024
 
@@ -251,7 +251,7 @@ def test_summarize_is_what_render_alert_shows() -> None:
 
 
 def assert_within_limits(message: SlackMessage) -> None:
-    """Slack's documented limits (see bot/format.py for the sources)."""
+    """Slack's documented limits (see bot/alerts/format.py for the sources)."""
     assert 0 < len(message.text) <= 40_000
     blocks = message.blocks or []
     assert len(blocks) <= MAX_BLOCKS

@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bot.format import (
+from bot.alerts.format import (
     SlackMessage,
     clean_text,
     escape_fit,
@@ -23,8 +23,8 @@ from bot.format import (
     render_fallback,
     render_reply,
 )
+from bot.alerts.summarize import split_sentences, summarize
 from bot.models import Alert, Match, Story, TermHit
-from bot.summarize import split_sentences, summarize
 from tests.test_format import all_texts, assert_within_limits
 
 # Our own links: an http(s) target with no space, `<`, `>` or `|`, then an optional label.

@@ -1,4 +1,4 @@
-"""bot.health: the HTTP endpoints on a real socket, and the HEALTHCHECK client against them."""
+"""bot.service.health: HTTP endpoints on a real socket, and the HEALTHCHECK client against them."""
 
 from __future__ import annotations
 
@@ -13,8 +13,8 @@ from collections.abc import Iterator
 import pytest
 from prometheus_client import CONTENT_TYPE_LATEST
 
-from bot.health import HealthReport, HealthServer, probe_main
-from bot.metrics import Metrics
+from bot.service.health import HealthReport, HealthServer, probe_main
+from bot.service.metrics import Metrics
 
 OK = HealthReport(
     alive=True,

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from bot import parse
+from bot.feeds import parse
+from bot.feeds.parse import MAX_SUMMARY, MAX_TITLE, parse_feed
 from bot.models import Story
-from bot.parse import MAX_SUMMARY, MAX_TITLE, parse_feed
 from tests.feedserver import FeedServer
 from tests.helpers import Item, newsbot, rss, write_config, write_feed_list
 from tests.slackstub import SlackStub

@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 
 from bot.errors import QuerySyntaxError
-from bot.match import Matcher
+from bot.matching.match import Matcher
+from bot.matching.query import MAX_DEPTH, parse
 from bot.models import Topic
-from bot.query import MAX_DEPTH, parse
 from tests.feedserver import FeedServer
 from tests.helpers import ROOT, TEST_TOPICS, Item, newsbot, rss, write_config
 from tests.test_service import free_port, get, wait_until

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from bot.fetch import Fetcher, FetchLimits
+from bot.feeds.fetch import Fetcher, FetchLimits
 from tests.feedserver import FeedServer
 
 RSS = b'<?xml version="1.0"?><rss version="2.0"><channel><title>t</title></channel></rss>'

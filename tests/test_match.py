@@ -1,4 +1,4 @@
-"""bot.match: tolerance, operators, scoring by field, evidence, explanations, decision paths."""
+"""bot.matching.match: tolerance, operators, scoring by field, evidence, explanations, paths."""
 
 from __future__ import annotations
 
@@ -6,9 +6,9 @@ import random
 
 import pytest
 
-import bot.match as match_module
+import bot.matching.match as match_module
 from bot.errors import QuerySyntaxError
-from bot.match import Matcher
+from bot.matching.match import Matcher
 from bot.models import Topic
 
 

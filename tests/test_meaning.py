@@ -1,4 +1,4 @@
-"""bot.meaning: features, training, the decide rule, model files, and how explain shows it."""
+"""bot.matching.meaning: features, training, the decide rule, model files, how explain shows it."""
 
 from __future__ import annotations
 
@@ -10,8 +10,15 @@ import pytest
 
 from bot.config import load_config
 from bot.errors import ConfigErrors
-from bot.match import Matcher
-from bot.meaning import MeaningModel, MeaningModelError, decide, features, load_model, train
+from bot.matching.match import Matcher
+from bot.matching.meaning import (
+    MeaningModel,
+    MeaningModelError,
+    decide,
+    features,
+    load_model,
+    train,
+)
 from bot.models import Topic
 
 MODEL = MeaningModel({"t:ban": 3.0, "s:critic": -5.0, "c:tech@t": 1.0}, -1.0, 0.2, 0.8, "m")

@@ -1,4 +1,4 @@
-"""bot.metrics: every metric the issue names is exported, and counts move when stages count."""
+"""bot.service.metrics: every metric the issue names is exported; counts move when stages count."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import pytest
 from prometheus_client import CollectorRegistry
 from prometheus_client.parser import text_string_to_metric_families
 
-from bot.metrics import FETCH_ERROR_KINDS, MAX_FEED_LABEL, MAX_FEED_SERIES, Metrics
+from bot.service.metrics import FETCH_ERROR_KINDS, MAX_FEED_LABEL, MAX_FEED_SERIES, Metrics
 
 
 def samples(metrics: Metrics) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:

@@ -9,13 +9,13 @@ from pathlib import Path
 
 import pytest
 
-from bot.deliver import SlackSender
-from bot.format import render_alert, render_fallback
-from bot.metrics import Metrics
+from bot.alerts.format import render_alert, render_fallback
+from bot.alerts.outbox import Outbox
+from bot.alerts.pacing import ChannelPacer
 from bot.models import Alert, Match, Story, TermHit
-from bot.outbox import Outbox
-from bot.pacing import ChannelPacer
-from bot.store import Store
+from bot.service.metrics import Metrics
+from bot.slack.deliver import SlackSender
+from bot.state.store import Store
 from tests.slackstub import SlackStub
 
 

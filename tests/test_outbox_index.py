@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.store import _QUEUED_HEADS, FAILED, PENDING, SENDING, SENT, Store
+from bot.state.store import _QUEUED_HEADS, FAILED, PENDING, SENDING, SENT, Store
 from tests.test_store import alert, poll, story
 
 # What the outbox read before issue 13: the same heads, found by a scan of the pending set.

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.pacing import ChannelPacer
+from bot.alerts.pacing import ChannelPacer
 
 
 class FakeClock:

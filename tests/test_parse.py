@@ -1,4 +1,4 @@
-"""bot.parse and bot.html_text: sample feeds, JSON Feed, hostile and broken bodies, plain text."""
+"""bot.feeds.parse and bot.feeds.html_text: sample feeds, JSON Feed, hostile and broken bodies."""
 
 from __future__ import annotations
 
@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 
 from bot.errors import ParseError
-from bot.html_text import html_to_text
+from bot.feeds.html_text import html_to_text
+from bot.feeds.parse import ParsedFeed, parse_feed
 from bot.models import Story
-from bot.parse import ParsedFeed, parse_feed
 
 FEEDS = Path(__file__).parent / "data" / "feeds"
 NOW = datetime(2026, 10, 20, 12, 0, tzinfo=UTC)

@@ -20,13 +20,13 @@ import pytest
 
 from bot.config import Config, Defaults, load_config
 from bot.errors import EXCERPT, MAX_DETAIL, FetchError
-from bot.fetch import Fetcher, FetchLimits
-from bot.guard import AddressPolicy, IPAddress, is_public_address
-from bot.match import Matcher
-from bot.metrics import Metrics
+from bot.feeds.fetch import Fetcher, FetchLimits
+from bot.feeds.guard import AddressPolicy, IPAddress, is_public_address
+from bot.matching.match import Matcher
 from bot.models import FeedSpec, Topic
-from bot.pipeline import Runtime, poll_feed
-from bot.store import Store
+from bot.service.metrics import Metrics
+from bot.service.pipeline import Runtime, poll_feed
+from bot.state.store import Store
 from tests.feedserver import FeedServer
 from tests.helpers import Item, rss, write_config
 

@@ -1,11 +1,11 @@
-"""bot.query: the rule language parser, its error positions, and the simple form."""
+"""bot.matching.query: the rule language parser, its error positions, and the simple form."""
 
 from __future__ import annotations
 
 import pytest
 
 from bot.errors import QuerySyntaxError
-from bot.query import dump, from_simple, parse, render
+from bot.matching.query import dump, from_simple, parse, render
 
 VALID = [
     ("single-term", "ban", "ban"),

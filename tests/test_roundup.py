@@ -1,4 +1,4 @@
-"""The "and N more" list (bot/roundup.py): escaped, linked, inside Slack's limits."""
+"""The "and N more" list (bot/alerts/roundup.py): escaped, linked, inside Slack's limits."""
 
 from __future__ import annotations
 
@@ -8,9 +8,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from bot.format import MAX_BLOCKS, SECTION_TEXT_MAX
+from bot.alerts.format import MAX_BLOCKS, SECTION_TEXT_MAX
+from bot.alerts.roundup import post_id, render_digest, render_more
 from bot.models import Alert, Match, Story
-from bot.roundup import post_id, render_digest, render_more
 
 WHEN = datetime(2026, 11, 28, 9, 30, tzinfo=UTC)
 

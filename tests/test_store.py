@@ -11,7 +11,7 @@ import pytest
 
 from bot.errors import StoreError
 from bot.models import Alert, Match, Story, TermHit
-from bot.store import PARKED, SENDING, Store
+from bot.state.store import PARKED, SENDING, Store
 
 
 def story(n: int, url: str | None = None) -> Story:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import threading
 from pathlib import Path
 
-from bot.metrics import Metrics
-from bot.store import Store
+from bot.service.metrics import Metrics
+from bot.state.store import Store
 from tests.test_metrics import value
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.summarize import strip_clutter, summarize
+from bot.alerts.summarize import strip_clutter, summarize
 
 CLUTTER = [
     pytest.param(

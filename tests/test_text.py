@@ -1,10 +1,10 @@
-"""bot.text: normalisation, tokenisation and the light stemmer."""
+"""bot.matching.text: normalisation, tokenisation and the light stemmer."""
 
 from __future__ import annotations
 
 import pytest
 
-from bot.text import normalize, stem, token_texts, tokenize, words
+from bot.matching.text import normalize, stem, token_texts, tokenize, words
 
 
 @pytest.mark.parametrize(

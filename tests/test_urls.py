@@ -1,10 +1,10 @@
-"""bot.urls: canonical URLs and the http(s) check, table-driven."""
+"""bot.feeds.urls: canonical URLs and the http(s) check, table-driven."""
 
 from __future__ import annotations
 
 import pytest
 
-from bot.urls import canonical_url, is_http_url, redact_url
+from bot.feeds.urls import canonical_url, is_http_url, redact_url
 
 CANONICAL = [
     ("already canonical", "https://example.com/a/b?x=1", "https://example.com/a/b?x=1"),

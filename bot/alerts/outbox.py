@@ -1,0 +1,282 @@
+"""Drain the alert outbox into Slack: in order per channel, paced, idempotent, nothing lost.
+
+Contract of `Outbox.drain`:
+- each channel's alerts go out in the order they were queued; a failure holds back that channel
+  only (its later alerts wait behind it), never another channel;
+- an alert is marked `sending` before the post and `sent` with Slack's ts after; one left
+  `sending` (a crash, a timeout, a dropped connection) is first looked up in the channel's
+  history by its metadata id, and only posted again when Slack does not have it;
+- retryable failures (5xx, timeouts, 429) keep the alert queued with exponential backoff; an auth
+  failure stops all posting until it clears (logged once); a broken channel (not found, archived,
+  bot not in it) parks that channel's alerts with the reason; a message Slack finds too long or
+  malformed is sent again as a short plain-text fallback.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Protocol
+
+from bot.alerts.format import SlackMessage, render_alert, render_fallback, render_reply
+from bot.alerts.pacing import ChannelPacer
+from bot.errors import DeliveryError
+from bot.service.metrics import Metrics
+from bot.slack.deliver import Posted, classify
+from bot.state.store import SENDING, QueuedAlert, Store
+
+log = logging.getLogger(__name__)
+
+MAX_RETRY_DELAY = 15 * 60.0
+AUTH_RETRY_DELAY = 10 * 60.0
+HISTORY_SLACK = 120.0  # look this far before the alert was queued when searching Slack's history
+
+
+class Sender(Protocol):
+    def post(
+        self, alert_id: str, channel: str, message: SlackMessage, *, thread_ts: str | None = None
+    ) -> Posted: ...
+
+    def find_posted(
+        self, channel: str, alert_id: str, *, oldest: float, thread_ts: str | None = None
+    ) -> Posted | None: ...
+
+    def join(self, channel: str) -> bool: ...
+
+
+@dataclass
+class DrainResult:
+    sent: int = 0
+    failed: int = 0
+    parked: int = 0
+
+
+def retry_delay(attempts: int) -> float:
+    """5 s, 10 s, 20 s ... capped at 15 minutes: an outage of any length ends in delivery."""
+    return float(min(5.0 * 2 ** max(attempts - 1, 0), MAX_RETRY_DELAY))
+
+
+def _next_try_in(queued: QueuedAlert, exc: DeliveryError) -> float:
+    """Backoff by attempts so far, never sooner than Slack's Retry-After."""
+    return max(retry_delay(queued.attempts + 1), exc.retry_after or 0.0)
+
+
+def _message(queued: QueuedAlert, thread_ts: str | None) -> SlackMessage:
+    """A prebuilt post (digest, "and N more") as built; a story's alert rendered now."""
+    if queued.message is not None:
+        return queued.message
+    return render_reply(queued.alert) if thread_ts else render_alert(queued.alert)
+
+
+class Outbox:
+    def __init__(
+        self,
+        store: Store,
+        sender: Sender,
+        metrics: Metrics,
+        *,
+        pacer: ChannelPacer | None = None,
+        clock: Callable[[], float] = time.time,
+        sleep: Callable[[float], object] = time.sleep,
+        dry_run: bool = False,
+    ) -> None:
+        self.store = store
+        self.dry_run = dry_run  # the sender only prints: say "would post", never "delivered"
+        self.sender = sender
+        self.metrics = metrics
+        self.pacer = pacer or ChannelPacer()
+        self.clock = clock
+        self.sleep = sleep
+        self.auth_error: str | None = None
+        self._auth_retry_at = 0.0
+
+    def drain(
+        self, *, stop: threading.Event | None = None, ignore_backoff: bool = False
+    ) -> DrainResult:
+        """Deliver every due alert; return when none is due (or `stop` is set).
+
+        `ignore_backoff` (for `run --once`) tries every queued alert once, due or not.
+        """
+        result = DrainResult()
+        held: set[str] = set()  # channels that failed in this drain: their later alerts wait
+        while not (stop is not None and stop.is_set()):
+            if self.auth_error and self.clock() < self._auth_retry_at and not ignore_backoff:
+                break
+            heads = [
+                q
+                for q in self.store.queued_heads()
+                if q.alert.channel not in held
+                and (ignore_backoff or q.next_attempt <= self.clock())
+            ]
+            if not heads:
+                break
+            head = min(heads, key=lambda q: self.pacer.wait_time(q.alert.channel, self.clock()))
+            wait = self.pacer.wait_time(head.alert.channel, self.clock())
+            if wait > 0:
+                self.sleep(min(wait, 1.0))
+                continue
+            if not self._deliver(head, result):
+                held.add(head.alert.channel)
+                if self.auth_error:
+                    break
+        self.metrics.outbox_depth.set(self.store.outbox_depth())
+        return result
+
+    def _deliver(self, queued: QueuedAlert, result: DrainResult) -> bool:
+        alert = queued.alert
+        thread_ts = queued.parent_ts if alert.parent_id else None
+        if queued.status == SENDING:
+            known = self._already_posted(queued, thread_ts)
+            if known is None:
+                result.failed += 1
+                return False  # unknown: the channel waits, in order
+            if known:
+                result.sent += 1
+                return True
+        message = _message(queued, thread_ts)
+        self.store.mark_sending(alert.id)
+        started = time.monotonic()
+        try:
+            posted = self._post(queued, message, thread_ts)
+        except DeliveryError as exc:
+            result.failed += 1
+            return self._failed(queued, exc, result)
+        self.pacer.record(alert.channel, self.clock())
+        self.store.mark_sent(alert.id, posted.channel_id, posted.ts)
+        self.metrics.delivery_seconds.observe(time.monotonic() - started)
+        self.metrics.alerts_delivered.labels(topic=alert.topic, channel=alert.channel).inc()
+        self.auth_error = None
+        result.sent += 1
+        if self.dry_run:
+            log.info(
+                "would post alert",
+                extra={"alert_id": alert.id, "channel": alert.channel, "topic": alert.topic},
+            )
+            return True
+        log.info(
+            "alert delivered",
+            extra={
+                "alert_id": alert.id,
+                "channel": alert.channel,
+                "topic": alert.topic,
+                "ts": posted.ts,
+                "thread_ts": thread_ts or "",
+            },
+        )
+        return True
+
+    def _post(self, queued: QueuedAlert, message: SlackMessage, thread_ts: str | None) -> Posted:
+        alert = queued.alert
+        try:
+            return self.sender.post(alert.id, alert.channel, message, thread_ts=thread_ts)
+        except DeliveryError as exc:
+            action = classify(exc.code)
+            if action == "shorten":
+                log.warning(
+                    "message refused, sending the short form",
+                    extra={"alert_id": alert.id, "channel": alert.channel, "error": exc.code},
+                )
+                short = SlackMessage(message.text) if queued.message else render_fallback(alert)
+                return self.sender.post(alert.id, alert.channel, short, thread_ts=thread_ts)
+            if exc.code == "not_in_channel" and self.sender.join(alert.channel):
+                log.info("joined channel", extra={"channel": alert.channel})
+                return self.sender.post(alert.id, alert.channel, message, thread_ts=thread_ts)
+            raise
+
+    def _already_posted(self, queued: QueuedAlert, thread_ts: str | None) -> bool | None:
+        """An earlier attempt's outcome is unknown: does Slack already have this alert?
+
+        True: it does (now marked sent). False: it does not, post it. None: Slack could not say
+        (history lookup failed for a passing reason): hold the alert, ask again later, and never
+        risk a second post. A lookup that can never work (missing `channels:history` scope)
+        falls back to posting, with a warning that exactly-once needs that scope.
+        """
+        alert = queued.alert
+        try:
+            found = self.sender.find_posted(
+                alert.channel, alert.id, oldest=queued.created - HISTORY_SLACK, thread_ts=thread_ts
+            )
+        except DeliveryError as exc:
+            if classify(exc.code) == "retry":
+                delay = _next_try_in(queued, exc)
+                self.store.mark_retry(
+                    alert.id, f"history lookup: {exc.code}", self.clock() + delay, unknown=True
+                )
+                log.warning(
+                    "cannot tell whether Slack has the alert; holding it",
+                    extra={
+                        "alert_id": alert.id,
+                        "channel": alert.channel,
+                        "error": exc.code,
+                        "retry_in_s": round(delay),
+                    },
+                )
+                return None
+            log.warning(
+                "history lookup impossible; posting without the duplicate check "
+                "(grant channels:history/groups:history for exactly-once)",
+                extra={"alert_id": alert.id, "channel": alert.channel, "error": exc.code},
+            )
+            return False
+        if found is None:
+            return False
+        self.store.mark_sent(alert.id, found.channel_id, found.ts)
+        self.metrics.alerts_delivered.labels(topic=alert.topic, channel=alert.channel).inc()
+        log.info(
+            "alert was already posted; not posting again",
+            extra={"alert_id": alert.id, "channel": alert.channel, "ts": found.ts},
+        )
+        return True
+
+    def _failed(self, queued: QueuedAlert, exc: DeliveryError, result: DrainResult) -> bool:
+        alert = queued.alert
+        action = classify(exc.code)
+        self.metrics.alerts_failed.labels(channel=alert.channel, code=exc.code).inc()
+        if exc.code == "ratelimited":
+            self.metrics.slack_ratelimited.inc()
+        if action == "auth":
+            self._auth_failed(queued, exc)
+        elif action == "drop":
+            self.store.mark_failed(alert.id, exc.code)
+            log.error(
+                "Slack refused the alert; it is kept as failed (see `newsbot status`)",
+                extra={"alert_id": alert.id, "channel": alert.channel, "error": exc.code},
+            )
+            return True  # the channel's later alerts go on
+        elif action == "park":
+            parked = self.store.park_channel(alert.channel, exc.code)
+            result.parked += parked
+            log.error(
+                "channel parked: its alerts wait until the channel is fixed",
+                extra={"channel": alert.channel, "error": exc.code, "parked": parked},
+            )
+        else:
+            unknown = exc.code in ("timeout", "connection") or exc.code.startswith("http_5")
+            delay = _next_try_in(queued, exc)
+            if exc.retry_after:
+                self.pacer.defer(alert.channel, self.clock() + exc.retry_after)
+            self.store.mark_retry(alert.id, exc.code, self.clock() + delay, unknown=unknown)
+            log.warning(
+                "delivery failed, will retry",
+                extra={
+                    "alert_id": alert.id,
+                    "channel": alert.channel,
+                    "error": exc.code,
+                    "retry_in_s": round(delay),
+                },
+            )
+        return False
+
+    def _auth_failed(self, queued: QueuedAlert, exc: DeliveryError) -> None:
+        if self.auth_error != exc.code:  # one clear error, not one per alert
+            log.error(
+                "Slack rejected the token: posting stopped, alerts stay queued. "
+                "Fix SLACK_BOT_TOKEN and restart.",
+                extra={"error": exc.code},
+            )
+        self.auth_error = exc.code
+        self._auth_retry_at = self.clock() + AUTH_RETRY_DELAY
+        self.store.mark_retry(queued.alert.id, exc.code, self._auth_retry_at, unknown=False)

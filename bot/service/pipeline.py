@@ -1,0 +1,448 @@
+"""The coordinator of one feed's poll: fetch -> parse -> unseen -> match -> admit -> cluster ->
+outbox.
+
+It holds no business logic of its own: each stage is a module with a pure function or a narrow
+I/O object. Its one job beyond calling them in order is containment: whatever goes wrong with one
+feed is recorded against that feed (with backoff) and never reaches the other feeds.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import sqlite3
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from bot.alerts import admission
+from bot.alerts.admission import PollPolicy, Skipped
+from bot.alerts.roundup import Post, render_more
+from bot.config import Config
+from bot.errors import FeedGone, FetchError, ParseError, StoreError, clip
+from bot.feeds.fetch import Fetcher
+from bot.feeds.parse import parse_feed
+from bot.feeds.urls import redact_url
+from bot.matching import cluster
+from bot.matching.cluster_index import ReportIndex, prior_report
+from bot.matching.match import Matcher
+from bot.models import DIGEST, Alert, FeedSpec, FetchResult, Match, Story, Topic
+from bot.service.metrics import Metrics
+from bot.state.store import Store
+
+log = logging.getLogger(__name__)
+
+MAX_BACKOFF_SECONDS = 6 * 3600
+
+Candidate = tuple[Story, Topic, Match]
+
+
+@dataclass
+class Runtime:
+    """What a poll needs. Rebuilt (config, matcher) when the configuration is reloaded."""
+
+    config: Config
+    matcher: Matcher
+    store: Store
+    fetcher: Fetcher
+    metrics: Metrics
+    clock: Callable[[], float] = time.time
+    on_queued: Callable[[], None] = lambda: None  # wakes the outbox
+    reports: ReportIndex | None = None  # recent alerts per channel; made on first use
+
+    def report_index(self) -> ReportIndex:
+        if self.reports is None:
+            self.reports = ReportIndex(self.clock)
+        return self.reports
+
+
+@dataclass(frozen=True, slots=True)
+class PollOutcome:
+    feed_url: str
+    status: str  # ok | not_modified | failed | disabled | skipped | cancelled
+    new_stories: int = 0
+    queued: int = 0
+    error: str = ""
+    alerts: tuple[Alert, ...] = field(default=())
+    skipped: tuple[tuple[str, str], ...] = ()  # (headline, why) only marked seen: a first poll
+    overflow: int = 0  # stories over the per-poll cap, listed in an "and N more" message
+    held: int = 0  # stories held for a digest
+    kind: str = ""  # why it failed: a FetchError kind (dns, timeout, http, ...), parse, gone
+
+
+@dataclass(frozen=True, slots=True)
+class Intake:
+    """One poll's matches after the admission rule (bot/alerts/admission.py)."""
+
+    chosen: list[Candidate]  # to alert now, or to hold for a digest
+    skipped: list[Skipped[Story]]  # first poll: too old or undated; only marked seen
+    overflow: list[Candidate]  # over the per-poll cap: listed in an "and N more" message
+
+
+def alert_id(channel: str, story: Story) -> str:
+    """Stable across restarts and feeds: the same story in the same channel is one alert."""
+    return hashlib.sha256(f"{channel}\n{story.key}".encode()).hexdigest()[:24]
+
+
+def backoff_delay(interval: int, failures: int, retry_after: float | None) -> float:
+    """Exponential in the number of consecutive failures, capped; never sooner than Retry-After."""
+    delay: float = min(interval * 2 ** max(failures - 1, 0), MAX_BACKOFF_SECONDS)
+    return max(delay, retry_after or 0.0)
+
+
+def poll_feed(rt: Runtime, feed: FeedSpec, *, force: bool = False) -> PollOutcome:
+    """Poll one feed and queue its alerts. Never raises for a feed's own failure."""
+    state = rt.store.feed_state(feed.url)
+    if state.disabled:
+        return PollOutcome(feed.url, "disabled", error=state.last_error or "disabled")
+    if not force and state.next_due > rt.clock() + 1:
+        return PollOutcome(feed.url, "skipped")
+    started = time.monotonic()
+    try:
+        return _poll(rt, feed, state.etag, state.last_modified, state.initialized)
+    except FeedGone as exc:
+        return _failed(rt, feed, exc, "gone", disable=True)
+    except FetchError as exc:
+        if exc.kind == "cancelled":  # the service is stopping: not the feed's failure
+            return PollOutcome(feed.url, "cancelled", error=str(exc))
+        return _failed(rt, feed, exc, exc.kind, retry_after=exc.retry_after)
+    except ParseError as exc:
+        return _failed(rt, feed, exc, "parse")
+    except StoreError:
+        raise  # the state is broken: the service must say so, not carry on
+    except Exception as exc:  # a bug in one feed's handling must not stop the others
+        log.exception("poll crashed", extra={"feed_url": redact_url(feed.url)})
+        return _failed(rt, feed, exc, "internal")
+    finally:
+        rt.metrics.poll_seconds.observe(time.monotonic() - started)
+
+
+def _poll(
+    rt: Runtime, feed: FeedSpec, etag: str | None, last_modified: str | None, initialized: bool
+) -> PollOutcome:
+    result = rt.fetcher.fetch(feed.url, etag=etag, last_modified=last_modified)
+    rt.metrics.feeds_polled.labels(feed=_label(rt, feed)).inc()
+    if result.not_modified or result.body is None:
+        return _not_modified(rt, feed, result)
+    parsed = parse_feed(
+        result.body, feed_url=feed.url, content_type=result.content_type, source_name=feed.name
+    )
+    new = rt.store.unseen(feed.url, parsed.stories)
+    rt.metrics.stories_seen.inc(len(new))
+    intake = _admit(rt, feed, _matched(rt, feed, new), first_poll=not initialized)
+    policy = rt.config.policy_for(feed)
+    posts = more_posts(feed.name or parsed.title or feed.url, intake.overflow, policy)
+    with rt.store.transaction() as db:
+        index = rt.report_index()
+        planned = plan_alerts(
+            intake.chosen,
+            lambda channel, since: index.reports(rt.store, db, channel, since),
+            rt.clock(),
+            blocking=True,
+        )
+        digests = {topic.name for topic in rt.config.topics if _is_digest(topic)}
+        held_ids = {alert.id for alert in planned if alert.topic in digests}
+        recorded = rt.store.commit_poll(
+            db,
+            feed.url,
+            title=parsed.title,
+            etag=result.etag,
+            last_modified=result.last_modified,
+            stories=new,
+            alerts=[alert for alert in planned if alert.id not in held_ids],
+            held=[alert for alert in planned if alert.id in held_ids],
+            posts=posts,
+            next_due=0.0,
+        )
+    _healthy(rt, feed)
+    _log_admission(feed, intake, policy, posts)
+    queued = [alert for alert in recorded if alert.id not in held_ids]
+    held = [alert for alert in recorded if alert.id in held_ids]
+    for alert in queued:
+        rt.metrics.alerts_queued.labels(topic=alert.topic, channel=alert.channel).inc()
+        log.info(
+            "alert queued",
+            extra={
+                "feed_url": redact_url(feed.url),
+                "topic": alert.topic,
+                "channel": alert.channel,
+                "alert_id": alert.id,
+                "parent_id": alert.parent_id or "",
+                "score": round(alert.match.score, 1),
+                "terms": ", ".join(alert.match.terms),
+            },
+        )
+    log.log(
+        logging.INFO if new or posts else logging.DEBUG,  # quiet polls: see `_not_modified`
+        "polled",
+        extra={
+            "feed_url": redact_url(feed.url),
+            "status": result.status,
+            "elapsed_ms": result.elapsed_ms,
+            "stories": len(parsed.stories),
+            "new": len(new),
+            "queued": len(queued),
+            "skipped_old": len(intake.skipped),
+            "overflow": len(intake.overflow),
+            "held": len(held),
+        },
+    )
+    if queued or posts:
+        rt.on_queued()
+    return PollOutcome(
+        feed.url,
+        "ok",
+        len(new),
+        len(queued),
+        alerts=tuple(queued),
+        skipped=tuple((s.item.title, s.reason) for s in intake.skipped),
+        overflow=len({story.key for story, _, _ in intake.overflow}),
+        held=len(held),
+    )
+
+
+def _not_modified(rt: Runtime, feed: FeedSpec, result: FetchResult) -> PollOutcome:
+    rt.metrics.not_modified.labels(feed=_label(rt, feed)).inc()
+    rt.store.record_not_modified(feed.url, 0.0)
+    _healthy(rt, feed)
+    log.debug(  # a quiet poll: the service logs one summary line per interval
+        "not modified",
+        extra={
+            "feed_url": redact_url(feed.url),
+            "status": result.status,
+            "elapsed_ms": result.elapsed_ms,
+        },
+    )
+    return PollOutcome(feed.url, "not_modified")
+
+
+def _matched(rt: Runtime, feed: FeedSpec, new: Sequence[Story]) -> list[Candidate]:
+    """Every (story, topic, match) of the new stories, for the topics this feed serves."""
+    topics = {topic.name: topic for topic in rt.config.topics_for(feed)}
+    matched = []
+    for story in new:
+        for match in rt.matcher.match(story.title, story.summary):
+            if match.topic in topics:
+                rt.metrics.matches.labels(topic=match.topic).inc()
+                matched.append((story, topics[match.topic], match))
+    return matched
+
+
+def _admit(rt: Runtime, feed: FeedSpec, matched: list[Candidate], *, first_poll: bool) -> Intake:
+    """Apply the admission rule (first-poll window, per-poll cap) to the matched stories.
+
+    Stories for realtime topics and for digest topics are admitted apart: a digest topic's
+    stories over the cap are held for its digest rather than listed in an "and N more" message.
+    """
+    policy = rt.config.policy_for(feed)
+    now = datetime.fromtimestamp(rt.clock(), UTC)
+    chosen: set[tuple[str, bool]] = set()
+    over: set[tuple[str, bool]] = set()
+    skipped: dict[str, Skipped[Story]] = {}
+    for digest in (False, True):
+        stories = {c[0].id: c[0] for c in matched if _is_digest(c[1]) == digest}
+        decision = admission.admit(
+            [(story, story.published) for story in stories.values()],
+            first_poll=first_poll,
+            now=now,
+            policy=policy,
+        )
+        chosen.update((story.id, digest) for story in decision.alert)
+        (chosen if digest else over).update((story.id, digest) for story in decision.overflow)
+        skipped.update((entry.item.id, entry) for entry in decision.skipped)
+    return Intake(
+        [c for c in matched if (c[0].id, _is_digest(c[1])) in chosen],
+        list(skipped.values()),
+        [c for c in matched if (c[0].id, _is_digest(c[1])) in over],
+    )
+
+
+def _is_digest(topic: Topic) -> bool:
+    return topic.delivery == DIGEST
+
+
+def more_posts(source: str, overflow: Sequence[Candidate], policy: PollPolicy) -> list[Post]:
+    """One "and N more" message per channel for the stories the per-poll cap held back."""
+    by_channel: dict[str, dict[str, tuple[Story, Topic]]] = {}
+    for story, topic, _ in overflow:
+        for channel in topic.channels:
+            by_channel.setdefault(channel, {}).setdefault(story.key, (story, topic))
+    return [
+        render_more(
+            channel,
+            [topic.name for _, topic in listed.values()],
+            source,
+            [story for story, _ in listed.values()],
+            policy.max_alerts_per_poll,
+            next(iter(listed.values()))[1].timezone,
+        )
+        for channel, listed in by_channel.items()
+    ]
+
+
+def _log_admission(feed: FeedSpec, intake: Intake, policy: PollPolicy, posts: list[Post]) -> None:
+    if intake.skipped:
+        log.info(
+            "first poll: older or undated stories only marked seen",
+            extra={
+                "feed_url": redact_url(feed.url),
+                "skipped": len(intake.skipped),
+                "backfill_hours": policy.backfill_hours,
+            },
+        )
+        for entry in intake.skipped:
+            log.debug(
+                "not alerted",
+                extra={
+                    "feed_url": redact_url(feed.url),
+                    "title": entry.item.title,
+                    "reason": entry.reason,
+                },
+            )
+    if intake.overflow:
+        log.info(
+            "over the per-poll cap: the rest listed in an 'and N more' message",
+            extra={
+                "feed_url": redact_url(feed.url),
+                "overflow": len({story.key for story, _, _ in intake.overflow}),
+                "max_alerts_per_poll": policy.max_alerts_per_poll,
+                "posts": ",".join(post.id for post in posts),
+            },
+        )
+
+
+def _published(story: Story) -> float:
+    return story.published.timestamp() if story.published else 0.0
+
+
+Reports = Callable[[str, float], list[cluster.PriorReport]]
+
+
+def stored_reports(store: Store, db: sqlite3.Connection) -> Reports:
+    """The reports of `Store.alerted_reports`, read afresh (the poll reads `ReportIndex`)."""
+    return lambda channel, since: [
+        prior_report(report) for report in store.alerted_reports(db, channel, since)
+    ]
+
+
+def plan_alerts(
+    candidates: Sequence[Candidate], reports: Reports, now: float, *, blocking: bool = False
+) -> list[Alert]:
+    """One alert per (story, channel); a later report of an alerted event becomes a reply.
+
+    Alerts planned earlier in the same batch count as prior reports for the later ones, so five
+    reports of one event in one feed fold into one top-level alert too. `blocking`: see
+    `cluster.decide` (the decisions are the same).
+    """
+    planned: list[Alert] = []
+    for story, topic, match in candidates:
+        for channel in topic.channels:
+            key = alert_id(channel, story)
+            if any(alert.id == key for alert in planned):
+                continue  # two topics routing one story to one channel: one alert
+            fold = _cluster_parent(story, topic, channel, reports, planned, now, blocking)
+            reason = fold.reason if fold.parent_id else ""
+            planned.append(
+                Alert(
+                    key,
+                    topic.name,
+                    channel,
+                    story,
+                    match,
+                    fold.parent_id,
+                    reason,
+                    topic.timezone,
+                    fold.parent_published,
+                )
+            )
+    return planned
+
+
+def _cluster_parent(
+    story: Story,
+    topic: Topic,
+    channel: str,
+    reports: Reports,
+    planned: Sequence[Alert],
+    now: float,
+    blocking: bool,
+) -> cluster.ClusterDecision:
+    if not topic.cluster.enabled:
+        return cluster.ClusterDecision(None, 0.0, "")
+    decision = cluster_decision(story, topic, channel, reports, planned, now, blocking=blocking)
+    if decision.parent_id:
+        log.info(
+            "folded into earlier alert",
+            extra={
+                "channel": channel,
+                "alert_id": decision.parent_id,
+                "similarity": round(decision.similarity, 1),
+                "reason": decision.reason,
+            },
+        )
+    return decision
+
+
+def cluster_decision(
+    story: Story,
+    topic: Topic,
+    channel: str,
+    reports: Reports,
+    planned: Sequence[Alert],
+    now: float,
+    *,
+    blocking: bool = False,
+) -> cluster.ClusterDecision:
+    """Does `story` report an event already alerted in `channel`? (also used by `explain`)"""
+    settings = topic.cluster
+    since = now - settings.window_hours * 3600 * 2  # the decision applies the window itself
+    prior = list(reports(channel, since))
+    for alert in planned:
+        if alert.channel == channel:
+            when = datetime.fromtimestamp(_published(alert.story) or now, UTC)
+            prior.append(cluster.report_of(prior, alert.parent_id or alert.id, alert.story, when))
+    when = datetime.fromtimestamp(now, UTC)
+    return cluster.decide(story, prior, settings, when, blocking=blocking)
+
+
+def _failed(
+    rt: Runtime,
+    feed: FeedSpec,
+    exc: Exception,
+    kind: str,
+    *,
+    retry_after: float | None = None,
+    disable: bool = False,
+) -> PollOutcome:
+    state = rt.store.feed_state(feed.url)
+    delay = backoff_delay(feed.interval, state.consecutive_failures + 1, retry_after)
+    message = clip(str(exc))
+    if kind == "gone":
+        message = f"{message} (feed disabled: the server says it is gone)"
+    failures = rt.store.record_failure(feed.url, message, rt.clock() + delay, disable=disable)
+    rt.metrics.fetch_errors.labels(kind=kind).inc()
+    rt.metrics.feed_consecutive_failures.labels(feed=_label(rt, feed)).set(failures)
+    level = logging.ERROR if disable else logging.WARNING
+    log.log(
+        level,
+        "feed failed",
+        extra={
+            "feed_url": redact_url(feed.url),
+            "kind": kind,
+            "error": message,
+            "failures": failures,
+            "retry_in_s": 0 if disable else round(delay),
+        },
+    )
+    return PollOutcome(feed.url, "disabled" if disable else "failed", error=message, kind=kind)
+
+
+def _healthy(rt: Runtime, feed: FeedSpec) -> None:
+    rt.metrics.feed_consecutive_failures.labels(feed=_label(rt, feed)).set(0)
+    rt.metrics.feed_last_success_timestamp.labels(feed=_label(rt, feed)).set(rt.clock())
+
+
+def _label(rt: Runtime, feed: FeedSpec) -> str:
+    """The feed's /metrics label: its name, or its redacted URL; never a credential."""
+    return rt.metrics.feed_label(feed.name, feed.url)

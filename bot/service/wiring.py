@@ -1,0 +1,86 @@
+"""Build the service's parts from settings and config: the one place that picks implementations.
+
+Without a Slack token (or with --dry-run) alerts go to the terminal; --dry-run also works on a
+private in-memory copy of the state, so it shows what would be posted without changing anything.
+"""
+
+from __future__ import annotations
+
+import sys
+
+from bot.alerts.outbox import Outbox, Sender
+from bot.alerts.pacing import ChannelPacer
+from bot.config import Config
+from bot.feeds.fetch import Fetcher, FetchLimits
+from bot.feeds.guard import AddressPolicy
+from bot.matching.match import Matcher
+from bot.models import FeedSpec
+from bot.service.metrics import Metrics
+from bot.service.pipeline import Runtime
+from bot.service.runner import Service
+from bot.settings import Settings
+from bot.slack.deliver import SlackSender, TerminalSender
+from bot.slack.feedback import FeedbackSync
+from bot.state.store import Store
+
+
+def build_service(
+    settings: Settings,
+    config: Config,
+    *,
+    dry_run: bool = False,
+    feeds_override: list[FeedSpec] | None = None,
+) -> Service:
+    store = Store(settings.db_path)
+    if dry_run:
+        disk, store = store, store.copy_to_memory()
+        disk.close()
+    sender: Sender
+    pacer = ChannelPacer()  # Slack: about one message per second per channel
+    note = delivery_note(settings, dry_run)
+    if settings.slack_token and not dry_run:
+        sender = SlackSender(settings.slack_token, settings.slack_api_url)
+    else:
+        sender = TerminalSender(sys.stdout)
+        pacer = ChannelPacer(rate=1000.0, burst=1000)  # a terminal has no rate limit
+    defaults = config.defaults
+    fetcher = Fetcher(
+        FetchLimits(
+            connect_timeout=defaults.connect_timeout,
+            read_timeout=defaults.read_timeout,
+            total_timeout=defaults.fetch_deadline,
+            max_bytes=defaults.max_feed_bytes,
+        ),
+        policy=AddressPolicy(allow_private=defaults.allow_private_networks),
+    )
+    metrics = Metrics()
+    metrics.watch_store(store.lock_waits)
+    runtime = Runtime(config, Matcher(config.topics), store, fetcher, metrics)
+    feedback = FeedbackSync(store, sender) if isinstance(sender, SlackSender) else None
+    return Service(
+        settings,
+        runtime,
+        Outbox(store, sender, metrics, pacer=pacer, dry_run=dry_run),
+        feeds_override=feeds_override,
+        delivery_note=note,
+        feedback=feedback,
+    )
+
+
+def delivery_note(settings: Settings, dry_run: bool) -> str:
+    """How alerts will go out, said once at start so nobody waits for posts that cannot come."""
+    if dry_run:
+        return "dry run: alerts are printed here; nothing is posted to Slack or saved"
+    if not settings.slack_token:
+        return (
+            "no SLACK_BOT_TOKEN: alerts are printed here "
+            "(set SLACK_BOT_TOKEN or SLACK_BOT_TOKEN_FILE to post to Slack)"
+        )
+    return f"posting alerts to Slack at {settings.slack_api_url}"
+
+
+def build_feedback_sync(settings: Settings, store: Store) -> FeedbackSync | None:
+    """For `newsbot feedback sync`: reads Slack with the bot token; None without a token."""
+    if not settings.slack_token:
+        return None
+    return FeedbackSync(store, SlackSender(settings.slack_token, settings.slack_api_url))

@@ -1,0 +1,978 @@
+"""State in SQLite: feed poll state, stories seen, and the alert outbox.
+
+Contract:
+- `commit_poll` records a feed's new ETag/Last-Modified, the stories seen and the alerts they
+  produced in ONE transaction, so a crash or a failed post can never make a story vanish: either
+  all of it is recorded (and the outbox will deliver it) or none of it (and the next poll sees the
+  same stories again).
+- An alert's id is derived from channel + story key and is UNIQUE, so a story is never queued twice
+  for one channel, across feeds and restarts.
+- The outbox also carries messages newsbot builds whole (`roundup.Post`: a digest, an "and N
+  more" list): rows of another `kind`, delivered in the same per-channel order, exactly once.
+- A story matched by a topic in digest mode is recorded as an alert `held` for the digest; cutting
+  the digest (`cut_digest`) queues its messages and marks those alerts `digested` in ONE
+  transaction, so each held story is in exactly one digest.
+- Readers' feedback (bot/slack/feedback.py) is kept in its own table with a copy of the story, so it
+  outlives the pruning of its alert: it is the team's labelled data.
+- The schema is created and migrated here (`PRAGMA user_version`). A file that is not a newsbot
+  database, is corrupt, locked or read-only raises StoreError with the path and the fix; it is never
+  reset silently.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from bot.alerts.format import SlackMessage
+from bot.alerts.roundup import Post
+from bot.errors import StoreError
+from bot.models import Alert, Feedback, Match, Story, TermHit, Verdict
+
+SCHEMA_VERSION = 3  # 2: alerts.kind (digests); 3: the feedback table
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS feeds (
+    url TEXT PRIMARY KEY,
+    title TEXT,
+    etag TEXT,
+    last_modified TEXT,
+    initialized INTEGER NOT NULL DEFAULT 0,
+    last_attempt REAL,
+    last_success REAL,
+    consecutive_failures INTEGER NOT NULL DEFAULT 0,
+    last_error TEXT,
+    next_due REAL NOT NULL DEFAULT 0,
+    disabled INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE IF NOT EXISTS seen (
+    feed_url TEXT NOT NULL,
+    story_id TEXT NOT NULL,
+    story_key TEXT NOT NULL,
+    first_seen REAL NOT NULL,
+    PRIMARY KEY (feed_url, story_id)
+);
+CREATE INDEX IF NOT EXISTS seen_by_time ON seen (first_seen);
+CREATE TABLE IF NOT EXISTS alerts (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    id TEXT NOT NULL UNIQUE,
+    topic TEXT NOT NULL,
+    channel TEXT NOT NULL,
+    story_key TEXT NOT NULL,
+    parent_id TEXT,
+    payload TEXT NOT NULL,
+    published REAL NOT NULL,
+    status TEXT NOT NULL DEFAULT 'pending',
+    attempts INTEGER NOT NULL DEFAULT 0,
+    next_attempt REAL NOT NULL DEFAULT 0,
+    last_error TEXT,
+    channel_id TEXT,
+    ts TEXT,
+    created REAL NOT NULL,
+    delivered REAL,
+    kind TEXT NOT NULL DEFAULT 'alert',
+    UNIQUE (channel, story_key)
+);
+CREATE INDEX IF NOT EXISTS alerts_by_status ON alerts (status, channel, seq);
+CREATE INDEX IF NOT EXISTS alerts_by_channel_time ON alerts (channel, published);
+"""
+
+# Readers' verdicts (slack/feedback.py), with a copy of the story: kept when its alert is pruned.
+_FEEDBACK_TABLE = """
+CREATE TABLE IF NOT EXISTS feedback (
+    alert_id TEXT PRIMARY KEY,
+    topic TEXT NOT NULL,
+    channel TEXT NOT NULL,
+    story_id TEXT NOT NULL,
+    title TEXT NOT NULL,
+    summary TEXT NOT NULL,
+    url TEXT NOT NULL,
+    source TEXT NOT NULL,
+    published REAL,
+    feed_url TEXT NOT NULL,
+    label TEXT NOT NULL CHECK (label IN ('relevant', 'irrelevant')),
+    relevant INTEGER NOT NULL,
+    irrelevant INTEGER NOT NULL,
+    voters TEXT NOT NULL,
+    updated REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS feedback_by_time ON feedback (updated);
+"""
+_SCHEMA += _FEEDBACK_TABLE
+
+# Steps from one schema version to the next, applied in order to an existing database.
+_MIGRATIONS = {
+    2: "ALTER TABLE alerts ADD COLUMN kind TEXT NOT NULL DEFAULT 'alert';",
+    3: _FEEDBACK_TABLE,
+}
+
+# Outbox states. `sending` means a post was attempted and its outcome is unknown (a crash, a
+# timeout, a dropped connection): before trying again the outbox looks for the alert in Slack.
+PENDING, SENDING, SENT, PARKED, FAILED = "pending", "sending", "sent", "parked", "failed"
+QUEUED = (PENDING, SENDING)
+# A story for a topic in digest mode waits `held` until its digest is cut, then is `digested`.
+HELD, DIGESTED = "held", "digested"
+ALERT = "alert"  # the kind of a row that is one story's alert (other kinds: roundup.Post.kind)
+
+
+@dataclass(frozen=True, slots=True)
+class FeedState:
+    url: str
+    title: str | None = None
+    etag: str | None = None
+    last_modified: str | None = None
+    initialized: bool = False
+    last_attempt: float | None = None
+    last_success: float | None = None
+    consecutive_failures: int = 0
+    last_error: str | None = None
+    next_due: float = 0.0
+    disabled: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class QueuedAlert:
+    """An outbox row: the alert plus its delivery bookkeeping."""
+
+    seq: int
+    alert: Alert
+    status: str
+    attempts: int
+    next_attempt: float
+    parent_ts: str | None  # the parent's Slack ts when this is a thread reply and it is known
+    parent_channel_id: str | None
+    created: float
+    message: SlackMessage | None = None  # a Post's prebuilt message; None for a story's alert
+
+
+@dataclass(frozen=True, slots=True)
+class Undelivered:
+    """Alerts of one channel not in Slack, grouped by status and last error (for status, run)."""
+
+    status: str  # pending | sending | parked | failed
+    channel: str
+    error: str  # the last delivery error code, "" when not tried yet
+    count: int
+    since: float  # when the oldest of them was queued
+
+
+@dataclass(frozen=True, slots=True)
+class AlertRecord:
+    """One alert as `newsbot alerts` and `newsbot status` show it."""
+
+    id: str
+    topic: str
+    channel: str
+    status: str
+    created: float
+    delivered: float | None
+    channel_id: str | None
+    ts: str | None
+    error: str
+    title: str
+    url: str
+    source: str
+    parent_id: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class PostedAlert:
+    """A delivered alert and where it is in Slack, so its reactions can be read back."""
+
+    alert_id: str
+    topic: str
+    channel: str  # as configured ('#name' or an id)
+    channel_id: str
+    ts: str
+    thread_ts: str | None  # the parent's ts when this alert is a thread reply
+    story: Story
+
+
+@dataclass(frozen=True, slots=True)
+class AlertedReport:
+    """A story already alerted (or folded) in a channel, for the clustering decision."""
+
+    alert_id: str  # id of the top-level alert of its event
+    story: Story
+    published: float
+    event_start: float
+
+
+def _ts(value: datetime | None) -> float | None:
+    return value.timestamp() if value is not None else None
+
+
+def _story_to_json(story: Story) -> dict[str, Any]:
+    return {
+        "id": story.id,
+        "url": story.url,
+        "title": story.title,
+        "summary": story.summary,
+        "source": story.source,
+        "published": _ts(story.published),
+        "feed_url": story.feed_url,
+    }
+
+
+def _story_from_json(data: dict[str, Any]) -> Story:
+    published = data.get("published")
+    when = datetime.fromtimestamp(published, UTC) if published is not None else None
+    return Story(
+        data["id"],
+        data["url"],
+        data["title"],
+        data["summary"],
+        data["source"],
+        when,
+        data.get("feed_url", ""),
+    )
+
+
+def encode_alert(alert: Alert) -> str:
+    hits = [[h.term, h.field, h.text, h.start, h.similarity, h.concept] for h in alert.match.hits]
+    return json.dumps(
+        {
+            "story": _story_to_json(alert.story),
+            "match": {"topic": alert.match.topic, "score": alert.match.score, "hits": hits},
+            "cluster_reason": alert.cluster_reason,
+            "timezone": alert.timezone,
+            "parent_published": _ts(alert.parent_published),
+        }
+    )
+
+
+def _steps(version: int) -> str:
+    return "".join(_MIGRATIONS[step] for step in range(version + 1, SCHEMA_VERSION + 1))
+
+
+def encode_post(post: Post) -> str:
+    message = {"text": post.message.text, "blocks": post.message.blocks}
+    return json.dumps({"message": message, "label": post.label})
+
+
+def decode_post_message(row: sqlite3.Row) -> SlackMessage | None:
+    """The prebuilt message of a Post row; None for a story's alert."""
+    if row["kind"] == ALERT:
+        return None
+    data = json.loads(row["payload"])["message"]
+    return SlackMessage(data["text"], data.get("blocks"))
+
+
+def decode_alert(row: sqlite3.Row) -> Alert:
+    """A row as an Alert; a Post row becomes an Alert whose story is the post's label, so the
+    outbox's bookkeeping (id, topic, channel) treats both alike."""
+    data = json.loads(row["payload"])
+    if row["kind"] != ALERT:
+        label = Story(row["id"], "", data.get("label", row["kind"]), "", "newsbot", None)
+        return Alert(row["id"], row["topic"], row["channel"], label, Match(row["topic"], 0.0))
+    parent_published = data.get("parent_published")
+    match = Match(
+        data["match"]["topic"],
+        data["match"]["score"],
+        tuple(TermHit(*hit) for hit in data["match"]["hits"]),
+    )
+    return Alert(
+        row["id"],
+        row["topic"],
+        row["channel"],
+        _story_from_json(data["story"]),
+        match,
+        row["parent_id"],
+        data.get("cluster_reason", ""),
+        data.get("timezone", "UTC"),
+        datetime.fromtimestamp(parent_published, UTC) if parent_published else None,
+    )
+
+
+class WaitTimedLock:
+    """A re-entrant lock that counts how often, and how long, threads waited to take it: the
+    store's one connection serialises the poll workers and the outbox (exported in /metrics as
+    newsbot_store_lock_waits_total and newsbot_store_lock_wait_seconds_total)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.RLock()
+        self.waits = 0  # acquisitions that had to wait (changed only while holding the lock)
+        self.wait_seconds = 0.0
+
+    def __enter__(self) -> WaitTimedLock:
+        if not self._lock.acquire(blocking=False):
+            started = time.monotonic()
+            self._lock.acquire()
+            self.waits += 1
+            self.wait_seconds += time.monotonic() - started
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._lock.release()
+
+
+class Store:
+    """One SQLite connection shared by the poll workers and the outbox, behind a lock."""
+
+    def __init__(self, path: Path | str, *, clock: Any = time.time) -> None:
+        self.path = str(path)
+        self._clock = clock
+        self._lock = WaitTimedLock()
+        self._db = self._open(self.path)
+
+    # --- opening and migrating ---------------------------------------------------------------
+
+    @staticmethod
+    def _check_location(path: str) -> None:
+        if path == ":memory:":
+            return
+        target = Path(path)
+        folder = target.parent if str(target.parent) else Path(".")
+        if not folder.exists():
+            try:
+                folder.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise StoreError(
+                    f"state directory {folder} cannot be created: {exc.strerror}. "
+                    "Set NEWSBOT_DB to a writable path."
+                ) from None
+
+    def _open(self, path: str) -> sqlite3.Connection:
+        self._check_location(path)
+        try:
+            db = sqlite3.connect(path, timeout=5.0, check_same_thread=False, isolation_level=None)
+            db.row_factory = sqlite3.Row
+            self._migrate(db)
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(_explain_open_error(path, exc)) from None
+        return db
+
+    def _migrate(self, db: sqlite3.Connection) -> None:
+        version = db.execute("PRAGMA user_version").fetchone()[0]
+        if version > SCHEMA_VERSION:
+            raise sqlite3.DatabaseError(
+                f"schema version {version} is newer than this newsbot "
+                f"({SCHEMA_VERSION}): upgrade newsbot"
+            )
+        tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        if version == 0 and tables - {"sqlite_sequence"}:
+            raise sqlite3.DatabaseError("the file is an SQLite database, but not newsbot's")
+        if path_is_memory(db):
+            db.execute("PRAGMA journal_mode=MEMORY")
+        else:
+            db.execute("PRAGMA journal_mode=WAL")  # readers never block the writer
+        db.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL survives process crashes
+        db.execute("PRAGMA foreign_keys=ON")
+        if version < SCHEMA_VERSION:
+            steps = _SCHEMA if version == 0 else _steps(version)
+            db.executescript(f"BEGIN; {steps}; PRAGMA user_version={SCHEMA_VERSION}; COMMIT;")
+        db.execute("SELECT count(*) FROM feeds").fetchone()  # reads the file: finds corruption now
+        self._check_writable(db)
+
+    @staticmethod
+    def _check_writable(db: sqlite3.Connection) -> None:
+        db.execute("BEGIN IMMEDIATE")
+        db.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT)")
+        db.execute("INSERT OR REPLACE INTO meta VALUES ('opened', ?)", (str(time.time()),))
+        db.execute("COMMIT")
+
+    def lock_waits(self) -> tuple[int, float]:
+        """How many times a thread waited for the store, and the seconds spent waiting."""
+        return self._lock.waits, self._lock.wait_seconds
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """BEGIN IMMEDIATE ... COMMIT under the store lock; ROLLBACK on any error."""
+        with self._lock:
+            try:
+                self._db.execute("BEGIN IMMEDIATE")
+            except sqlite3.OperationalError as exc:
+                raise StoreError(f"{self.path}: {exc}") from None
+            try:
+                yield self._db
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            try:
+                self._db.execute("COMMIT")
+            except sqlite3.OperationalError as exc:
+                raise StoreError(f"{self.path}: cannot commit: {exc}") from None
+
+    def _query(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
+        with self._lock:
+            try:
+                return self._db.execute(sql, params).fetchall()
+            except sqlite3.DatabaseError as exc:
+                raise StoreError(f"{self.path}: {exc}") from None
+
+    def _write(self, sql: str, params: Sequence[Any] = ()) -> None:
+        with self.transaction() as db:
+            db.execute(sql, params)
+
+    def copy_to_memory(self) -> Store:
+        """A private in-memory copy, for --dry-run: it acts on real state but persists nothing."""
+        copy = Store.__new__(Store)
+        copy.path, copy._clock, copy._lock = ":memory:", self._clock, WaitTimedLock()
+        copy._db = sqlite3.connect(":memory:", check_same_thread=False, isolation_level=None)
+        copy._db.row_factory = sqlite3.Row
+        with self._lock:
+            self._db.backup(copy._db)
+        return copy
+
+    # --- feeds ---------------------------------------------------------------------------------
+
+    def feed_state(self, url: str) -> FeedState:
+        rows = self._query("SELECT * FROM feeds WHERE url = ?", (url,))
+        if not rows:
+            return FeedState(url)
+        row = rows[0]
+        return FeedState(
+            row["url"],
+            row["title"],
+            row["etag"],
+            row["last_modified"],
+            bool(row["initialized"]),
+            row["last_attempt"],
+            row["last_success"],
+            row["consecutive_failures"],
+            row["last_error"],
+            row["next_due"],
+            bool(row["disabled"]),
+        )
+
+    def all_feed_states(self) -> list[FeedState]:
+        return [self.feed_state(row["url"]) for row in self._query("SELECT url FROM feeds")]
+
+    def any_feed_initialized(self) -> bool:
+        return bool(self._query("SELECT 1 FROM feeds WHERE initialized = 1 LIMIT 1"))
+
+    def _ensure_feed(self, db: sqlite3.Connection, url: str) -> None:
+        db.execute("INSERT OR IGNORE INTO feeds (url) VALUES (?)", (url,))
+
+    def record_failure(
+        self, url: str, error: str, next_due: float, *, disable: bool = False
+    ) -> int:
+        """Count one more consecutive failure; returns the new count."""
+        with self.transaction() as db:
+            self._ensure_feed(db, url)
+            db.execute(
+                "UPDATE feeds SET consecutive_failures = consecutive_failures + 1, "
+                "last_error = ?, last_attempt = ?, next_due = ?, disabled = ? "
+                "WHERE url = ?",
+                (error, self._clock(), next_due, int(disable), url),
+            )
+            row = db.execute(
+                "SELECT consecutive_failures FROM feeds WHERE url = ?", (url,)
+            ).fetchone()
+        return int(row[0])
+
+    def record_not_modified(self, url: str, next_due: float) -> None:
+        now = self._clock()
+        with self.transaction() as db:
+            self._ensure_feed(db, url)
+            db.execute(
+                "UPDATE feeds SET consecutive_failures = 0, last_error = NULL, "
+                "last_attempt = ?, last_success = ?, next_due = ? WHERE url = ?",
+                (now, now, next_due, url),
+            )
+
+    def enable_feed(self, url: str) -> None:
+        self._write(
+            "UPDATE feeds SET disabled = 0, consecutive_failures = 0, next_due = 0 WHERE url = ?",
+            (url,),
+        )
+
+    # --- stories and alerts of one poll ------------------------------------------------------
+
+    def unseen(self, feed_url: str, stories: Sequence[Story]) -> list[Story]:
+        """The stories of this feed not recorded before, in feed order."""
+        if not stories:
+            return []
+        seen: set[str] = set()
+        ids = [story.id for story in stories]
+        for start in range(0, len(ids), 500):  # stay under SQLite's bound-parameter limit
+            chunk = ids[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            rows = self._query(
+                f"SELECT story_id FROM seen WHERE feed_url = ? AND story_id IN ({marks})",
+                (feed_url, *chunk),
+            )
+            seen.update(row[0] for row in rows)
+        return [story for story in stories if story.id not in seen]
+
+    def commit_poll(
+        self,
+        db: sqlite3.Connection,
+        feed_url: str,
+        *,
+        title: str | None,
+        etag: str | None,
+        last_modified: str | None,
+        stories: Sequence[Story],
+        alerts: Sequence[Alert],
+        next_due: float,
+        held: Sequence[Alert] = (),
+        posts: Sequence[Post] = (),
+    ) -> list[Alert]:
+        """Inside a `transaction()`: record the poll; returns the alerts actually recorded
+        (queued from `alerts`, held for a digest from `held`).
+
+        An alert whose channel already has the same story (same canonical URL, maybe from
+        another feed) is not recorded again. `posts` are queued behind the poll's alerts.
+        """
+        now = self._clock()
+        self._ensure_feed(db, feed_url)
+        db.executemany(
+            "INSERT OR IGNORE INTO seen VALUES (?, ?, ?, ?)",
+            [(feed_url, story.id, story.key, now) for story in stories],
+        )
+        queued = [alert for alert in alerts if self.queue_alert(db, alert, now)]
+        queued += [alert for alert in held if self.queue_alert(db, alert, now, status=HELD)]
+        for post in posts:
+            self.queue_post(db, post, now)
+        db.execute(
+            "UPDATE feeds SET title = ?, etag = ?, last_modified = ?, initialized = 1, "
+            "consecutive_failures = 0, last_error = NULL, last_attempt = ?, "
+            "last_success = ?, next_due = ? WHERE url = ?",
+            (title, etag, last_modified, now, now, next_due, feed_url),
+        )
+        return queued
+
+    def queue_alert(
+        self, db: sqlite3.Connection, alert: Alert, now: float, *, status: str = PENDING
+    ) -> bool:
+        published = _ts(alert.story.published) or now
+        cursor = db.execute(
+            "INSERT OR IGNORE INTO alerts (id, topic, channel, story_key, parent_id, payload, "
+            "published, created, status) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                alert.id,
+                alert.topic,
+                alert.channel,
+                alert.story.key,
+                alert.parent_id,
+                encode_alert(alert),
+                published,
+                now,
+                status,
+            ),
+        )
+        return cursor.rowcount == 1
+
+    def queue_post(self, db: sqlite3.Connection, post: Post, now: float) -> bool:
+        """Queue a prebuilt message; its id (also its story_key) makes a second copy a no-op."""
+        cursor = db.execute(
+            "INSERT OR IGNORE INTO alerts (id, topic, channel, story_key, payload, published, "
+            "created, kind) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (post.id, post.topic, post.channel, post.id, encode_post(post), now, now, post.kind),
+        )
+        return cursor.rowcount == 1
+
+    def alerted_reports(
+        self, db: sqlite3.Connection, channel: str, since: float
+    ) -> list[AlertedReport]:
+        """Stories alerted or folded in `channel` whose event started at or after `since`."""
+        rows = db.execute(
+            "SELECT a.id, a.parent_id, a.payload, a.topic, a.channel, a.published, "
+            "COALESCE(p.published, a.published) AS event_start FROM alerts a "
+            "LEFT JOIN alerts p ON p.id = a.parent_id WHERE a.kind = 'alert' "
+            "AND a.channel = ? AND COALESCE(p.published, a.published) >= ? ORDER BY a.seq",
+            (channel, since),
+        ).fetchall()
+        return [_alerted_report(row) for row in rows]
+
+    def alerted_after(
+        self, db: sqlite3.Connection, seq: int, since: float
+    ) -> list[tuple[int, str, AlertedReport]]:
+        """Inside a `transaction()`: (seq, channel, report) of the stories alerted or folded
+        after `seq` whose event started at or after `since`, in the order recorded (a range of
+        the primary key: bot/matching/cluster_index.py keeps the rest)."""
+        rows = db.execute(
+            "SELECT a.seq, a.id, a.parent_id, a.payload, a.channel, a.published, "
+            "COALESCE(p.published, a.published) AS event_start FROM alerts a "
+            "LEFT JOIN alerts p ON p.id = a.parent_id WHERE a.seq > ? AND a.kind = 'alert' "
+            "AND COALESCE(p.published, a.published) >= ? ORDER BY a.seq",
+            (seq, since),
+        ).fetchall()
+        return [(row["seq"], row["channel"], _alerted_report(row)) for row in rows]
+
+    @staticmethod
+    def last_alert_seq(db: sqlite3.Connection) -> int:
+        """Inside a `transaction()`: the highest alert sequence number recorded (0: none)."""
+        row = db.execute("SELECT COALESCE(MAX(seq), 0) FROM alerts").fetchone()
+        return int(row[0])
+
+    # --- digests --------------------------------------------------------------------------------
+
+    def held(self, db: sqlite3.Connection, topic: str) -> list[Alert]:
+        """Inside a `transaction()`: the alerts held for `topic`'s digest, in the order recorded."""
+        rows = db.execute(
+            "SELECT * FROM alerts WHERE status = ? AND topic = ? ORDER BY seq", (HELD, topic)
+        ).fetchall()
+        return [decode_alert(row) for row in rows]
+
+    def cut_digest(self, db: sqlite3.Connection, posts: Sequence[Post], held: Sequence[str]) -> int:
+        """Inside a `transaction()`: queue a digest's messages and mark the alerts it lists
+        digested, together; returns how many held alerts it took."""
+        now = self._clock()
+        for post in posts:
+            self.queue_post(db, post, now)
+        taken = 0
+        for start in range(0, len(held), 500):  # stay under SQLite's bound-parameter limit
+            chunk = list(held[start : start + 500])
+            marks = ",".join("?" * len(chunk))
+            taken += db.execute(
+                f"UPDATE alerts SET status = ? WHERE status = ? AND id IN ({marks})",
+                (DIGESTED, HELD, *chunk),
+            ).rowcount
+        return taken
+
+    def held_counts(self) -> dict[str, int]:
+        """Per topic, how many stories wait for its next digest (one per story and channel)."""
+        rows = self._query(
+            "SELECT topic, count(*) FROM alerts WHERE status = ? GROUP BY topic", (HELD,)
+        )
+        return {row[0]: int(row[1]) for row in rows}
+
+    # --- outbox ---------------------------------------------------------------------------------
+
+    def queued_heads(self) -> list[QueuedAlert]:
+        """For each channel, its oldest undelivered alert: delivery keeps each channel in order."""
+        rows = self._query(_QUEUED_HEADS)
+        return [self._queued(row) for row in rows]
+
+    @staticmethod
+    def _queued(row: sqlite3.Row) -> QueuedAlert:
+        return QueuedAlert(
+            row["seq"],
+            decode_alert(row),
+            row["status"],
+            row["attempts"],
+            row["next_attempt"],
+            row["parent_ts"],
+            row["parent_channel_id"],
+            row["created"],
+            decode_post_message(row),
+        )
+
+    def mark_sending(self, alert_id: str) -> None:
+        self._write(
+            "UPDATE alerts SET status = 'sending', attempts = attempts + 1 WHERE id = ?",
+            (alert_id,),
+        )
+
+    def mark_sent(self, alert_id: str, channel_id: str, ts: str) -> None:
+        self._write(
+            "UPDATE alerts SET status = 'sent', channel_id = ?, ts = ?, delivered = ?, "
+            "last_error = NULL WHERE id = ?",
+            (channel_id, ts, self._clock(), alert_id),
+        )
+
+    def mark_retry(self, alert_id: str, error: str, next_attempt: float, *, unknown: bool) -> None:
+        """Leave the alert queued; `unknown` keeps it `sending`: the next try checks Slack first."""
+        status = SENDING if unknown else PENDING
+        self._write(
+            "UPDATE alerts SET status = ?, last_error = ?, next_attempt = ? WHERE id = ?",
+            (status, error, next_attempt, alert_id),
+        )
+
+    def mark_failed(self, alert_id: str, error: str) -> None:
+        """Slack refused this alert for a reason resending cannot fix; kept, and shown in status."""
+        self._write(
+            "UPDATE alerts SET status = 'failed', last_error = ? WHERE id = ?", (error, alert_id)
+        )
+
+    def failed(self) -> list[tuple[str, str, str]]:
+        """(alert id, channel, error) of alerts Slack refused for good."""
+        rows = self._query(
+            "SELECT id, channel, last_error FROM alerts WHERE status = 'failed' ORDER BY seq"
+        )
+        return [(row[0], row[1], row[2] or "") for row in rows]
+
+    def park_channel(self, channel: str, reason: str) -> int:
+        with self.transaction() as db:
+            cursor = db.execute(
+                "UPDATE alerts SET status = 'parked', last_error = ? "
+                "WHERE channel = ? AND status IN ('pending', 'sending')",
+                (reason, channel),
+            )
+        return cursor.rowcount
+
+    def unpark_all(self) -> int:
+        """Give parked alerts another chance (at start-up: the admin may have fixed the channel).
+
+        They go back as `sending`: a parked alert may have been posted before its channel broke.
+        """
+        with self.transaction() as db:
+            cursor = db.execute(
+                "UPDATE alerts SET status = 'sending', next_attempt = 0 WHERE status = 'parked'"
+            )
+        return cursor.rowcount
+
+    def outbox_depth(self) -> int:
+        return int(
+            self._query("SELECT count(*) FROM alerts WHERE status IN ('pending', 'sending')")[0][0]
+        )
+
+    def parked(self) -> list[tuple[str, str, int]]:
+        rows = self._query(
+            "SELECT channel, last_error, count(*) FROM alerts WHERE status = "
+            "'parked' GROUP BY channel, last_error"
+        )
+        return [(row[0], row[1] or "", int(row[2])) for row in rows]
+
+    def undelivered(self) -> list[Undelivered]:
+        """Every alert not in Slack, grouped by channel, status and last error, oldest first."""
+        rows = self._query(
+            "SELECT status, channel, COALESCE(last_error, ''), count(*), min(created) FROM alerts "
+            "WHERE status IN ('pending', 'sending', 'parked', 'failed') "
+            "GROUP BY status, channel, COALESCE(last_error, '') "
+            "ORDER BY min(created)"
+        )
+        return [Undelivered(r[0], r[1], r[2], int(r[3]), float(r[4])) for r in rows]
+
+    def recent_alerts(
+        self, since: float, *, topic: str | None = None, limit: int | None = None
+    ) -> list[AlertRecord]:
+        """Alerts queued since `since` (optionally of one topic), newest first."""
+        rows = self._query(
+            "SELECT * FROM alerts WHERE created >= ? AND (? IS NULL OR topic = ?) "
+            "ORDER BY seq DESC LIMIT ?",
+            (since, topic, topic, -1 if limit is None else limit),
+        )
+        return [_record(row) for row in rows]
+
+    def meta(self, key: str) -> str | None:
+        rows = self._query("SELECT value FROM meta WHERE key = ?", (key,))
+        return str(rows[0][0]) if rows else None
+
+    def set_meta(self, key: str, value: str) -> None:
+        self._write("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, value))
+
+    def alert_counts_since(self, since: float) -> list[tuple[str, str, str, int]]:
+        """(topic, channel, status, count) for alerts created since `since`."""
+        rows = self._query(
+            "SELECT topic, channel, status, count(*) FROM alerts WHERE created >= ? "
+            "GROUP BY topic, channel, status ORDER BY topic, channel, status",
+            (since,),
+        )
+        return [(row[0], row[1], row[2], int(row[3])) for row in rows]
+
+    def delivered(self) -> list[tuple[str, str, str | None, str]]:
+        """(alert id, channel, parent id, ts) of every delivered alert, for tests and status."""
+        rows = self._query(
+            "SELECT id, channel, parent_id, ts FROM alerts WHERE status = 'sent' ORDER BY seq"
+        )
+        return [(row[0], row[1], row[2], row[3]) for row in rows]
+
+    # --- readers' feedback ------------------------------------------------------------------------
+
+    def posted_since(self, since: float) -> list[PostedAlert]:
+        """Alerts delivered at or after `since` with their place in Slack, oldest first."""
+        rows = self._query(
+            "SELECT a.id, a.topic, a.channel, a.channel_id, a.ts, a.parent_id, a.payload, "
+            "p.ts AS parent_ts FROM alerts a LEFT JOIN alerts p ON p.id = a.parent_id "
+            "WHERE a.status = 'sent' AND a.kind = 'alert' AND a.ts IS NOT NULL "
+            "AND a.channel_id IS NOT NULL "
+            "AND a.delivered >= ? ORDER BY a.seq",
+            (since,),
+        )
+        return [
+            PostedAlert(
+                row["id"],
+                row["topic"],
+                row["channel"],
+                row["channel_id"],
+                row["ts"],
+                row["parent_ts"] if row["parent_id"] else None,
+                _story_from_json(json.loads(row["payload"])["story"]),
+            )
+            for row in rows
+        ]
+
+    def feedback_for(self, alert_ids: Sequence[str]) -> dict[str, Feedback]:
+        """The recorded feedback of these alerts, by alert id (alerts without any are absent)."""
+        found: dict[str, Feedback] = {}
+        for start in range(0, len(alert_ids), 500):  # SQLite's bound-parameter limit
+            chunk = list(alert_ids[start : start + 500])
+            marks = ",".join("?" * len(chunk))
+            rows = self._query(f"SELECT * FROM feedback WHERE alert_id IN ({marks})", chunk)
+            found.update((row["alert_id"], _feedback(row)) for row in rows)
+        return found
+
+    def save_feedback(self, changed: Sequence[Feedback], cleared: Sequence[str]) -> None:
+        """Record new or changed verdicts and forget the cleared ones, in one transaction."""
+        with self.transaction() as db:
+            db.executemany(
+                "INSERT OR REPLACE INTO feedback VALUES "
+                "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [_feedback_row(item) for item in changed],
+            )
+            db.executemany("DELETE FROM feedback WHERE alert_id = ?", [(i,) for i in cleared])
+
+    def feedback_list(
+        self,
+        *,
+        since: float | None = None,
+        topic: str | None = None,
+        newest_first: bool = False,
+        limit: int | None = None,
+    ) -> list[Feedback]:
+        """Recorded verdicts changed at or after `since`, of one topic or all, by time."""
+        sql = "SELECT * FROM feedback WHERE updated >= ?"
+        params: list[Any] = [since if since is not None else float("-inf")]
+        if topic is not None:
+            sql += " AND topic = ?"
+            params.append(topic)
+        sql += " ORDER BY updated DESC, alert_id" if newest_first else " ORDER BY updated, alert_id"
+        if limit is not None:
+            sql += " LIMIT ?"
+            params.append(limit)
+        return [_feedback(row) for row in self._query(sql, params)]
+
+    def feedback_counts(self) -> list[tuple[str, int, int]]:
+        """(topic, alerts marked relevant, alerts marked not relevant), by topic."""
+        rows = self._query(
+            "SELECT topic, sum(label = 'relevant'), sum(label = 'irrelevant') FROM feedback "
+            "GROUP BY topic ORDER BY topic"
+        )
+        return [(row[0], int(row[1]), int(row[2])) for row in rows]
+
+    # --- retention -------------------------------------------------------------------------------
+
+    def prune(self, retention_days: float) -> tuple[int, int]:
+        """Forget seen stories and delivered alerts older than the retention; returns the counts.
+
+        A story can only come back after retention if its feed still carries it; feeds rarely
+        keep items for 30 days, and the default matches that.
+        """
+        cutoff = self._clock() - retention_days * 86400
+        with self.transaction() as db:
+            seen = db.execute("DELETE FROM seen WHERE first_seen < ?", (cutoff,)).rowcount
+            alerts = db.execute(
+                "DELETE FROM alerts WHERE status IN ('sent', 'digested') AND created < ?",
+                (cutoff,),
+            ).rowcount
+        return seen, alerts
+
+
+def _first_undelivered(column: str, where: str) -> str:
+    """The least `column` over the undelivered (pending or sending) alerts matching `where`:
+    one seek per status in the index alerts_by_status (status, channel, seq)."""
+    pending, sending = (
+        f"(SELECT min({column}) FROM alerts WHERE status = '{status}' AND {where})"
+        for status in (PENDING, SENDING)
+    )
+    return f"COALESCE(min({pending}, {sending}), {pending}, {sending})"
+
+
+# Each channel's oldest undelivered alert, in a time that does not grow with the queue: the
+# channels are walked through the index (a skip scan: one seek per channel), then each one's
+# first alert is one more seek (tests/test_outbox_index.py checks the plan).
+_QUEUED_HEADS = f"""
+WITH RECURSIVE channels(name) AS (
+    SELECT {_first_undelivered("channel", "1")}
+    UNION ALL
+    SELECT {_first_undelivered("channel", "channel > name")} FROM channels WHERE name IS NOT NULL
+),
+heads(seq) AS (
+    SELECT {_first_undelivered("seq", "channel = name")} FROM channels WHERE name IS NOT NULL
+)
+SELECT a.*, p.ts AS parent_ts, p.channel_id AS parent_channel_id
+FROM heads JOIN alerts a ON a.seq = heads.seq LEFT JOIN alerts p ON p.id = a.parent_id
+ORDER BY a.seq
+"""
+
+
+def _alerted_report(row: sqlite3.Row) -> AlertedReport:
+    story = _story_from_json(json.loads(row["payload"])["story"])
+    return AlertedReport(row["parent_id"] or row["id"], story, row["published"], row["event_start"])
+
+
+def _record(row: sqlite3.Row) -> AlertRecord:
+    data = json.loads(row["payload"])
+    story = data.get("story") or {"title": data.get("label") or row["kind"], "source": "newsbot"}
+    return AlertRecord(
+        row["id"],
+        row["topic"],
+        row["channel"],
+        row["status"],
+        row["created"],
+        row["delivered"],
+        row["channel_id"],
+        row["ts"],
+        row["last_error"] or "",
+        story.get("title") or "",
+        story.get("url") or "",
+        story.get("source") or "",
+        row["parent_id"],
+    )
+
+
+def _feedback_row(item: Feedback) -> tuple[Any, ...]:
+    story, verdict = item.story, item.verdict
+    return (
+        item.alert_id,
+        item.topic,
+        item.channel,
+        story.id,
+        story.title,
+        story.summary,
+        story.url,
+        story.source,
+        _ts(story.published),
+        story.feed_url,
+        verdict.label,
+        verdict.relevant,
+        verdict.irrelevant,
+        json.dumps(list(verdict.voters)),
+        item.updated,
+    )
+
+
+def _feedback(row: sqlite3.Row) -> Feedback:
+    published = row["published"]
+    when = datetime.fromtimestamp(published, UTC) if published is not None else None
+    story = Story(
+        row["story_id"],
+        row["url"],
+        row["title"],
+        row["summary"],
+        row["source"],
+        when,
+        row["feed_url"],
+    )
+    verdict = Verdict(
+        row["label"], row["relevant"], row["irrelevant"], tuple(json.loads(row["voters"]))
+    )
+    return Feedback(row["alert_id"], row["topic"], row["channel"], story, verdict, row["updated"])
+
+
+def path_is_memory(db: sqlite3.Connection) -> bool:
+    rows = db.execute("PRAGMA database_list").fetchall()
+    return not rows or not rows[0][2]
+
+
+def _explain_open_error(path: str, exc: sqlite3.DatabaseError) -> str:
+    text = str(exc)
+    if "locked" in text or "busy" in text:
+        hint = "another newsbot (or tool) holds it; stop it, or set NEWSBOT_DB to another file"
+    elif "readonly" in text or "unable to open" in text:
+        hint = "the file or its directory is not writable; fix permissions or set NEWSBOT_DB"
+    elif "disk is full" in text or "disk I/O" in text:
+        hint = "the disk is full or failing; free space and start again"
+    elif "not a database" in text or "malformed" in text or "not newsbot" in text:
+        hint = (
+            "the file is not a healthy newsbot database; it was left untouched. Restore a "
+            "backup or move it aside to start fresh (every feed will then count as new)"
+        )
+    else:
+        hint = "see the SQLite message"
+    return f"state database {path}: {text} ({hint})"
