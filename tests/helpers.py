@@ -1,10 +1,17 @@
-"""Test helpers: build feed bodies and run `newsbot` as a real subprocess."""
+"""Test helpers: feed bodies, and `newsbot` run as a real subprocess (a command or the service)."""
 
 from __future__ import annotations
 
 import os
+import signal
+import socket
 import subprocess
 import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
@@ -73,18 +80,90 @@ def newsbot(
     *args: str, env: dict[str, str], timeout: float = 60.0
 ) -> subprocess.CompletedProcess[str]:
     """Run `python -m bot ARGS` from the repository root with only the given settings."""
-    base = {
-        key: value
-        for key, value in os.environ.items()
-        if not key.startswith(("SLACK_", "NEWSBOT_"))
-    }
-    base.update({"NEWSBOT_HTTP_PORT": "0", **env})
     return subprocess.run(
         [sys.executable, "-m", "bot", *args],
         cwd=ROOT,
-        env=base,
+        env=clean_env({"NEWSBOT_HTTP_PORT": "0", **env}),
         capture_output=True,
         text=True,
         timeout=timeout,
         check=False,
     )
+
+
+def clean_env(settings: dict[str, str]) -> dict[str, str]:
+    """This process's environment without any SLACK_/NEWSBOT_ setting, plus `settings`."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "NEWSBOT_"))}
+    env.update(settings)
+    return env
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_until(condition: Callable[[], bool], timeout: float = 15.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(0.1)
+    raise AssertionError("condition not reached in time")
+
+
+def get(url: str) -> tuple[int, str]:
+    """GET on a local endpoint: (status, body); (0, "") when nothing answers."""
+    try:
+        with urllib.request.urlopen(url, timeout=2) as response:
+            return response.status, response.read().decode()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read().decode()
+    except OSError:
+        return 0, ""
+
+
+@dataclass
+class ServiceProcess:
+    """A `newsbot run` service started as an operator starts it, its output in a log file."""
+
+    process: subprocess.Popen[str]
+    config: Path
+    log: Path
+    port: int
+
+    def url(self, path: str) -> str:
+        return f"http://127.0.0.1:{self.port}{path}"
+
+    def logs(self) -> str:
+        return self.log.read_text(encoding="utf-8")
+
+    def stop(self, timeout: float = 15.0) -> int:
+        """SIGTERM, as a service manager stops it; its exit code."""
+        self.process.send_signal(signal.SIGTERM)
+        return self.process.wait(timeout=timeout)
+
+
+@contextmanager
+def running_service(
+    config: Path, env: dict[str, str], log: Path, *, extra_args: tuple[str, ...] = ()
+) -> Iterator[ServiceProcess]:
+    """Start `python -m bot run --config CONFIG` with only `env`'s settings (plus a free health
+    port unless `env` names one); kill it on the way out if the test did not stop it."""
+    port = int(env.get("NEWSBOT_HTTP_PORT") or free_port())
+    with log.open("w") as sink:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "bot", "run", "--config", str(config), *extra_args],
+            cwd=ROOT,
+            env=clean_env({**env, "NEWSBOT_HTTP_PORT": str(port)}),
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+    try:
+        yield ServiceProcess(process, config, log, port)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()

@@ -13,6 +13,7 @@ import signal
 import subprocess
 import sys
 import time
+from contextlib import AbstractContextManager
 from datetime import datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -20,7 +21,16 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from tests.feedserver import FeedServer
-from tests.helpers import ROOT, Item, newsbot, rss, write_config, write_feed_list
+from tests.helpers import (
+    ROOT,
+    Item,
+    ServiceProcess,
+    newsbot,
+    rss,
+    running_service,
+    write_config,
+    write_feed_list,
+)
 from tests.slackstub import SlackStub
 
 DIGEST_TOPIC = """\
@@ -230,6 +240,16 @@ def test_sigkill_while_the_digest_is_posted_leaves_it_there_exactly_once(
     assert "alert was already posted; not posting again" in result.stderr
 
 
+def _service(ctx: dict[str, object], tmp_path: Path) -> AbstractContextManager[ServiceProcess]:
+    """`newsbot run` on the context's config, feeds and state, as a service."""
+    return running_service(
+        ctx["config"],  # type: ignore[arg-type]
+        {"NEWSBOT_HTTP_PORT": "0", **ctx["env"]},  # type: ignore[dict-item]
+        tmp_path / "service.log",
+        extra_args=("--feeds", str(ctx["feeds"])),
+    )
+
+
 def _base_env() -> dict[str, str]:
     import os
 
@@ -252,24 +272,12 @@ def test_the_service_posts_the_digest_at_its_time_in_its_zone(
     (tmp_path / "config" / "topics.yaml").write_text(topics, encoding="utf-8")
     run(ctx, "run", "--once")  # the stories are held
     assert slack.messages == []
-    log = tmp_path / "service.log"
-    command = [sys.executable, "-m", "bot", "run", "--config", str(ctx["config"]), "--feeds"]
-    with open(log, "w") as out:
-        process = subprocess.Popen(
-            [*command, str(ctx["feeds"])],
-            cwd=ROOT,
-            env={**_base_env(), **ctx["env"]},  # type: ignore[dict-item]
-            stdout=out,
-            stderr=out,
-        )
-    try:
+    with _service(ctx, tmp_path) as service:
         slack.wait_for_messages(1, timeout=240)
         posted_at = datetime.now(zone)
-    finally:
-        process.send_signal(signal.SIGTERM)
-        process.wait(timeout=60)
+        service.stop(timeout=60)
     assert posted_at >= due, (posted_at, due)
-    assert "digest queued" in log.read_text(encoding="utf-8")
+    assert "digest queued" in service.logs()
     assert sorted(posted_story_numbers(slack), key=int) == ["0", "1", "2", "3", "4", "5", "100"]
     assert slack.messages[0]["metadata"]["event_payload"]["alert_id"].startswith("digest-")
 
@@ -315,22 +323,10 @@ def test_the_service_sends_what_a_topic_back_in_realtime_still_holds(
         '  digest: {at: "08:00", days: [mon, wed, fri], timezone: Europe/Paris}\n', ""
     )
     (tmp_path / "config" / "topics.yaml").write_text(realtime, encoding="utf-8")
-    log = tmp_path / "service.log"
-    command = [sys.executable, "-m", "bot", "run", "--config", str(ctx["config"]), "--feeds"]
-    with open(log, "w") as out:
-        process = subprocess.Popen(
-            [*command, str(ctx["feeds"])],
-            cwd=ROOT,
-            env={**_base_env(), **ctx["env"]},  # type: ignore[dict-item]
-            stdout=out,
-            stderr=out,
-        )
-    try:
+    with _service(ctx, tmp_path) as service:
         slack.wait_for_messages(1, timeout=60)
-    finally:
-        process.send_signal(signal.SIGTERM)
-        process.wait(timeout=60)
-    assert "its held stories go out in a last digest" in log.read_text(encoding="utf-8")
+        service.stop(timeout=60)
+    assert "its held stories go out in a last digest" in service.logs()
     (message,) = slack.messages
     assert message["metadata"]["event_payload"]["alert_id"].startswith("digest-")
     assert sorted(posted_story_numbers(slack), key=int) == ["0", "1", "2", "3", "4", "5", "100"]

@@ -7,10 +7,6 @@ from __future__ import annotations
 import io
 import json
 import logging
-import os
-import signal
-import subprocess
-import sys
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -18,9 +14,18 @@ import pytest
 
 from bot.logs import setup_logging
 from tests.feedserver import FeedServer
-from tests.helpers import ROOT, TEST_TOPICS, Item, newsbot, rss, write_config, write_feed_list
+from tests.helpers import (
+    TEST_TOPICS,
+    Item,
+    get,
+    newsbot,
+    rss,
+    running_service,
+    wait_until,
+    write_config,
+    write_feed_list,
+)
 from tests.slackstub import SlackStub
-from tests.test_service import free_port, get, wait_until
 
 PASSWORD = "pw-SECRET-hunter2"
 API_KEY = "key-SECRET-0042"
@@ -107,43 +112,23 @@ def test_feed_credentials_never_show_in_metrics_or_service_logs(
     config.write_text(
         "defaults:\n  jitter: 0\ntopics: topics.yaml\nfeeds: feeds.yaml\n", encoding="utf-8"
     )
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "NEWSBOT_"))}
-    env.update(
-        {
-            "NEWSBOT_DB": str(tmp_path / "state.db"),
-            "SLACK_BOT_TOKEN": slack.token,
-            "SLACK_API_URL": slack.api_url,
-            "NEWSBOT_HTTP_PORT": str(port),
-            "NEWSBOT_LOG_FORMAT": "json",
-            "NEWSBOT_LOG_LEVEL": "DEBUG",
-        }
-    )
-    log = tmp_path / "service.log"
-    with log.open("w") as sink:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "bot", "run", "--config", str(config)],
-            cwd=ROOT,
-            env=env,
-            stdout=sink,
-            stderr=subprocess.STDOUT,
-            text=True,
-        )
-    try:
+    env = {
+        "NEWSBOT_DB": str(tmp_path / "state.db"),
+        "SLACK_BOT_TOKEN": slack.token,
+        "SLACK_API_URL": slack.api_url,
+        "NEWSBOT_LOG_FORMAT": "json",
+        "NEWSBOT_LOG_LEVEL": "DEBUG",
+    }
+    with running_service(config, env, tmp_path / "service.log") as service:
         slack.wait_for_messages(1, timeout=20)
-        wait_until(lambda: log.read_text(encoding="utf-8").count('"feed failed"') >= 4)
-        status, metrics = get(f"http://127.0.0.1:{port}/metrics")
+        wait_until(lambda: service.logs().count('"feed failed"') >= 4)
+        status, metrics = get(service.url("/metrics"))
         assert status == 200
         assert_no_secret(metrics)
         assert 'newsbot_feeds_polled_total{feed="Outlet A"} 1.0' in metrics
         assert "/down.xml" in metrics  # an unnamed feed: its redacted URL
-        process.send_signal(signal.SIGTERM)
-        assert process.wait(timeout=15) == 0
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
-    logs = log.read_text(encoding="utf-8")
+        assert service.stop() == 0
+    logs = service.logs()
     assert "HTTP 500" in logs
     assert_no_secret(logs)
 

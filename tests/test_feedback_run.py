@@ -4,18 +4,15 @@ reader reacts, `newsbot feedback sync` reads it, `feedback export` writes it, `e
 from __future__ import annotations
 
 import json
-import os
-import signal
 import sqlite3
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 
 from tests.feedserver import FeedServer
-from tests.helpers import ROOT, Item, newsbot, rss, write_config, write_feed_list
+from tests.helpers import Item, newsbot, rss, running_service, write_config, write_feed_list
 from tests.slackstub import SlackStub
 
 STORIES = [
@@ -189,19 +186,8 @@ def test_the_service_reads_reactions_on_its_schedule(
         config.read_text().replace("feeds: []", f"feeds:\n  - url: {feed_server.url('/a.xml')}\n"),
         encoding="utf-8",
     )
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "NEWSBOT_"))}
-    env.update({**setup["env"], "NEWSBOT_HTTP_PORT": "0"})  # type: ignore[dict-item]
-    log = tmp / "service.log"
-    with log.open("w") as sink:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "bot", "run", "--config", str(config)],
-            cwd=ROOT,
-            env=env,
-            stdout=sink,
-            stderr=subprocess.STDOUT,
-            text=True,
-        )
-    try:
+    env = {**setup["env"], "NEWSBOT_HTTP_PORT": "0"}  # type: ignore[dict-item]
+    with running_service(config, env, tmp / "service.log") as service:
         slack.wait_for_messages(2, timeout=30)
         slack.add_reaction("#frt-alerts", ts_of(slack, "Springfield"), "-1")
         deadline = time.monotonic() + 40
@@ -210,11 +196,6 @@ def test_the_service_reads_reactions_on_its_schedule(
             time.sleep(0.5)
             with sqlite3.connect(str(setup["env"]["NEWSBOT_DB"])) as db:  # type: ignore[index]
                 labels = db.execute("SELECT title, label FROM feedback").fetchall()
-        assert labels == [(STORIES[0].title, "irrelevant")], log.read_text()
-        process.send_signal(signal.SIGTERM)
-        assert process.wait(timeout=20) == 0
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
-    assert "feedback recorded" in log.read_text()
+        assert labels == [(STORIES[0].title, "irrelevant")], service.logs()
+        assert service.stop(timeout=20) == 0
+    assert "feedback recorded" in service.logs()

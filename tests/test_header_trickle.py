@@ -15,9 +15,18 @@ from pathlib import Path
 import pytest
 
 from tests.feedserver import FeedServer
-from tests.helpers import ROOT, TEST_TOPICS, Item, newsbot, rss, write_config, write_feed_list
+from tests.helpers import (
+    ROOT,
+    TEST_TOPICS,
+    Item,
+    free_port,
+    newsbot,
+    rss,
+    wait_until,
+    write_config,
+    write_feed_list,
+)
 from tests.slackstub import SlackStub
-from tests.test_service import free_port, wait_until
 
 DEADLINE = 3  # seconds: defaults.fetch_deadline in these tests
 GOOD = [Item("g1", "Council bans facial recognition in schools", "The ban starts in May.")]

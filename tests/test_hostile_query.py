@@ -3,10 +3,6 @@ long OR list is one lookup, not a walk over thousands of alternatives."""
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -17,8 +13,16 @@ from bot.matching.match import Matcher
 from bot.matching.query import MAX_DEPTH, parse
 from bot.models import Topic
 from tests.feedserver import FeedServer
-from tests.helpers import ROOT, TEST_TOPICS, Item, newsbot, rss, write_config
-from tests.test_service import free_port, get, wait_until
+from tests.helpers import (
+    TEST_TOPICS,
+    Item,
+    get,
+    newsbot,
+    rss,
+    running_service,
+    wait_until,
+    write_config,
+)
 
 DEEP = [
     ("parentheses", "(" * 300 + "ban" + ")" * 300),
@@ -91,26 +95,14 @@ def test_deeply_nested_query_reload_is_rejected_once_and_shown_in_readyz(
         f"  - url: {feed_server.url('/a.xml')}\n",
         encoding="utf-8",
     )
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "NEWSBOT_"))}
-    env.update({"NEWSBOT_DB": str(tmp_path / "state.db"), "NEWSBOT_HTTP_PORT": str(port)})
-    log = tmp_path / "service.log"
-    with log.open("w") as sink:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "bot", "run", "--config", str(config)],
-            cwd=ROOT,
-            env=env,
-            stdout=sink,
-            stderr=subprocess.STDOUT,
-            text=True,
-        )
-    try:
-        readyz = f"http://127.0.0.1:{port}/readyz"
+    env = {"NEWSBOT_DB": str(tmp_path / "state.db")}
+    with running_service(config, env, tmp_path / "service.log") as service:
+        readyz = service.url("/readyz")
         wait_until(lambda: get(readyz)[0] == 200, timeout=30)
         topics.write_text(_topics("(" * 500 + "ban" + ")" * 500), encoding="utf-8")
-        wait_until(lambda: "config change rejected" in log.read_text(encoding="utf-8"))
+        wait_until(lambda: "config change rejected" in service.logs())
         time.sleep(5)  # two more reload checks
-        text = log.read_text(encoding="utf-8")
+        text = service.logs()
         assert "Traceback" not in text
         assert text.count("config change rejected") == 1
         assert "nested more than" in text
@@ -119,12 +111,7 @@ def test_deeply_nested_query_reload_is_rejected_once_and_shown_in_readyz(
         assert "nested more than" in body
         topics.write_text(TEST_TOPICS, encoding="utf-8")  # fixed: ready again
         wait_until(lambda: get(readyz)[0] == 200)
-        process.send_signal(signal.SIGTERM)
-        assert process.wait(timeout=20) == 0
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
+        assert service.stop(timeout=20) == 0
 
 
 def _huge_or(count: int) -> tuple[str, list[str]]:
