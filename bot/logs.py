@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import sys
 from datetime import UTC, datetime
 from typing import Any, TextIO
+from urllib.parse import quote
 
 from bot.feeds.urls import redact_url
 
@@ -60,15 +62,33 @@ def _quote(value: Any) -> str:
     return json.dumps(text, ensure_ascii=False) if (" " in text or not text) else text
 
 
+def secret_renderings(secret: str) -> set[str]:
+    """The ways a secret can show up in text: as it is, each piece of it between whitespace or
+    control characters (a token broken by a newline), and those escaped (repr, JSON) or
+    percent-encoded. Pieces shorter than 8 characters are too common to scrub."""
+    forms = {secret, secret.strip()}
+    forms |= set(re.split(r"[\s\x00-\x1f\x7f]+", secret))
+    for form in list(forms):
+        forms.add(repr(form)[1:-1])
+        forms.add(json.dumps(form)[1:-1])
+        forms.add(quote(form, safe=""))
+        forms.add("".join(chr(b) if chr(b).isalnum() else f"%{b:02X}" for b in form.encode()))
+    return {form for form in forms if len(form) >= 8}
+
+
 class RedactFilter(logging.Filter):
-    """Replaces every occurrence of the secrets in the rendered message and the extras."""
+    """Replaces every rendering of the secrets (any letter case) in the message and the extras."""
 
     def __init__(self, secrets: list[str]) -> None:
         super().__init__()
-        self.secrets = [secret for secret in secrets if secret]
+        forms = set().union(*(secret_renderings(secret) for secret in secrets if secret))
+        longest_first = sorted(forms, key=len, reverse=True)
+        self.pattern = (
+            re.compile("|".join(map(re.escape, longest_first)), re.IGNORECASE) if forms else None
+        )
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if not self.secrets:
+        if self.pattern is None:
             return True
         message = self._scrub(record.getMessage())
         record.msg, record.args = message, None
@@ -82,9 +102,7 @@ class RedactFilter(logging.Filter):
         return True
 
     def _scrub(self, text: str) -> str:
-        for secret in self.secrets:
-            text = text.replace(secret, REDACTED)
-        return text
+        return self.pattern.sub(REDACTED, text) if self.pattern is not None else text
 
 
 class FeedUrlFilter(logging.Filter):

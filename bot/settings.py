@@ -7,6 +7,7 @@ and never logged.
 from __future__ import annotations
 
 import os
+import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,20 +34,53 @@ class Settings:
 
 
 def read_token(env: Mapping[str, str]) -> str | None:
-    """SLACK_BOT_TOKEN, else the contents of SLACK_BOT_TOKEN_FILE (container secrets)."""
-    token = env.get("SLACK_BOT_TOKEN", "").strip()
-    if token:
-        return token
+    """SLACK_BOT_TOKEN, else the contents of SLACK_BOT_TOKEN_FILE (container secrets).
+
+    Unset (or an empty SLACK_BOT_TOKEN, which compose passes for an unset `${VAR}`) means no
+    token: alerts are printed. A token FILE that is configured but empty, unreadable or not UTF-8
+    is an error: printing and marking alerts sent would lose them for Slack. Errors name the
+    source, never its contents.
+    """
+    token = env.get("SLACK_BOT_TOKEN", "")
+    if token.strip():
+        return _one_line(token, source="SLACK_BOT_TOKEN", file="")
     path = env.get("SLACK_BOT_TOKEN_FILE", "").strip()
     if not path:
         return None
+
+    def refused(problem: str) -> ConfigError:
+        return ConfigError(problem, path="SLACK_BOT_TOKEN_FILE", file=path)
+
     try:
-        return Path(path).read_text(encoding="utf-8").strip() or None
+        data = Path(path).read_bytes()
     except OSError as exc:
-        # The message names the file, never its contents.
-        raise ConfigError(
-            f"cannot read the token file: {exc.strerror}", path="SLACK_BOT_TOKEN_FILE", file=path
+        raise refused(f"cannot read the token file: {exc.strerror}") from None
+    try:
+        text = data.decode("utf-8").removeprefix("\ufeff")
+    except UnicodeDecodeError:
+        raise refused(
+            "the token file is not UTF-8 text: write the bot token (xoxb-...) in it"
         ) from None
+    if not text.strip():
+        raise refused(
+            "the token file is empty: write the bot token (xoxb-...) in it, or unset "
+            "SLACK_BOT_TOKEN_FILE to have alerts printed here"
+        )
+    return _one_line(text, source="SLACK_BOT_TOKEN_FILE", file=path)
+
+
+def _one_line(raw: str, *, source: str, file: str) -> str:
+    """The token without surrounding whitespace; one with whitespace or control characters
+    inside is refused (it would go into an HTTP header, and be printed by the error)."""
+    token = raw.strip()
+    if any(char.isspace() or unicodedata.category(char)[0] == "C" for char in token):
+        raise ConfigError(
+            "the token holds whitespace or a control character inside it (a line break?): "
+            "it must be one line, like xoxb-...",
+            path=source,
+            file=file,
+        )
+    return token
 
 
 def _port(env: Mapping[str, str]) -> int:
