@@ -293,10 +293,72 @@ def _read_yaml(path: Path) -> tuple[Any, dict[Loc, int]]:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.YAMLError as exc:
         raise _yaml_error(path, text, exc) from None
+    except RecursionError:
+        raise ConfigError("YAML nested too deeply to read", file=str(path)) from None
     lines: dict[Loc, int] = {}
     if node is None:
         return None, lines
+    _check_expanded_size(node, path)
     return _node_to_data(node, (), lines), lines
+
+
+MAX_YAML_VALUES = 250_000  # 6,000 feeds with a name and an interval each are about 42,000
+
+
+def _check_expanded_size(root: yaml.Node, path: Path) -> None:
+    """Refuse a file whose anchors and aliases expand to more than MAX_YAML_VALUES values.
+
+    PyYAML composes an alias as the same node object, so a "billion laughs" file is small as a
+    graph and huge as data: reading it into dicts and lists (and the line map) would take
+    gigabytes. The expanded size is counted on the graph, each distinct node once, before any
+    expansion; the error points at the anchor that expands the most.
+    """
+    size: dict[int, int] = {}
+    uses: dict[int, int] = {}
+    stack: list[tuple[yaml.Node, bool]] = [(root, False)]
+    while stack:
+        node, children_done = stack.pop()
+        key = id(node)
+        if children_done:
+            size[key] = 1 + sum(size[id(child)] for child in _children(node))
+            continue
+        uses[key] = uses.get(key, 0) + 1
+        if uses[key] > 1:
+            continue  # an alias: counted from the node's size, not walked again
+        stack.append((node, True))
+        stack.extend((child, False) for child in _children(node))
+    if size[id(root)] <= MAX_YAML_VALUES:
+        return
+    nodes = {id(node): node for node in _all_nodes(root)}
+    worst = max((key for key in nodes if uses[key] > 1), key=lambda key: size[key] * uses[key])
+    raise ConfigError(
+        f"anchors and aliases expand this file to more than {MAX_YAML_VALUES:,} values "
+        f"(the anchor on this line is repeated by {uses[worst] - 1:,} aliases): write the values "
+        "out, or use fewer aliases",
+        file=str(path),
+        line=nodes[worst].start_mark.line + 1,
+    )
+
+
+def _children(node: yaml.Node) -> list[yaml.Node]:
+    if isinstance(node, yaml.MappingNode):
+        return [part for pair in node.value for part in pair]
+    if isinstance(node, yaml.SequenceNode):
+        return list(node.value)
+    return []
+
+
+def _all_nodes(root: yaml.Node) -> list[yaml.Node]:
+    """Each distinct node of the graph once."""
+    seen: set[int] = set()
+    found, stack = [], [root]
+    while stack:
+        node = stack.pop()
+        if id(node) not in seen:
+            seen.add(id(node))
+            found.append(node)
+            stack.extend(_children(node))
+    return found
 
 
 _YAML_HINTS = (  # PyYAML's words -> what to change
