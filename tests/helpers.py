@@ -147,10 +147,16 @@ class ServiceProcess:
 
 @contextmanager
 def running_service(
-    config: Path, env: dict[str, str], log: Path, *, extra_args: tuple[str, ...] = ()
+    config: Path,
+    env: dict[str, str],
+    log: Path,
+    *,
+    extra_args: tuple[str, ...] = (),
+    preexec_fn: Callable[[], None] | None = None,
 ) -> Iterator[ServiceProcess]:
     """Start `python -m bot run --config CONFIG` with only `env`'s settings (plus a free health
-    port unless `env` names one); kill it on the way out if the test did not stop it."""
+    port unless `env` names one); kill it on the way out if the test did not stop it.
+    `preexec_fn` runs in the child before newsbot starts (resource limits)."""
     port = int(env.get("NEWSBOT_HTTP_PORT") or free_port())
     with log.open("w") as sink:
         process = subprocess.Popen(
@@ -160,6 +166,7 @@ def running_service(
             stdout=sink,
             stderr=subprocess.STDOUT,
             text=True,
+            preexec_fn=preexec_fn,
         )
     try:
         yield ServiceProcess(process, config, log, port)

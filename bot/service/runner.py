@@ -163,6 +163,7 @@ class Service:
         self.feedback = feedback
         self.feeds_override = list(feeds_override) if feeds_override is not None else None
         self.stop_event = threading.Event()
+        self._fatal = ""  # the state error that stopped the service: exit 1, not 0
         self.wake = threading.Event()
         self.rt.on_queued = self.wake.set
         self.scheduler: BackgroundScheduler | None = None
@@ -283,6 +284,9 @@ class Service:
         self._deliverer.join(timeout=30)
         if health is not None:
             health.stop()
+        if self._fatal:
+            log.critical("stopped after a fatal state error", extra={"error": self._fatal})
+            return 1  # so a service manager's Restart=on-failure restarts it
         log.info("stopped cleanly")
         return 0
 
@@ -410,6 +414,7 @@ class Service:
         if feed is None:
             return
         try:
+            self.rt.store.check_file()
             outcome = poll_feed(self.rt, feed)
         except StoreError as exc:
             self._store_failed(exc)
@@ -474,7 +479,9 @@ class Service:
         )
 
     def _store_failed(self, exc: StoreError) -> None:
-        log.critical("state database failed: stopping", extra={"error": str(exc)})
+        if not self._fatal:
+            self._fatal = str(exc)
+            log.critical("state database failed: stopping", extra={"error": str(exc)})
         self.stop()
 
     def _feeds(self) -> Sequence[FeedSpec]:
@@ -483,6 +490,7 @@ class Service:
     def _deliver_loop(self) -> None:
         while True:
             try:
+                self.rt.store.check_file()
                 self.outbox.drain(stop=self.stop_event)
             except StoreError as exc:
                 self._store_failed(exc)
@@ -581,6 +589,7 @@ class Service:
         config = f"edit rejected: {self._config_problem}" if self._config_problem else "ok"
         checks = {"scheduler": "ok" if alive else "not running", "config": config}
         try:
+            self.rt.store.check_file()
             checks["outbox"] = f"{self.rt.store.outbox_depth()} queued"
             checks["store"] = "ok"
         except StoreError as exc:

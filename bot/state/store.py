@@ -21,7 +21,9 @@ Contract:
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import sqlite3
 import threading
 import time
@@ -322,6 +324,7 @@ class Store:
         self._clock = clock
         self._lock = WaitTimedLock()
         self._db = self._open(self.path)
+        self._identity = _file_identity(self.path)
 
     # --- opening and migrating ---------------------------------------------------------------
 
@@ -379,6 +382,24 @@ class Store:
         db.execute("INSERT OR REPLACE INTO meta VALUES ('opened', ?)", (str(time.time()),))
         db.execute("COMMIT")
 
+    def check_file(self) -> None:
+        """Raise StoreError when the database file was removed or replaced since it was opened.
+
+        SQLite keeps writing to the open file either way, so nothing fails: what was seen and
+        posted would be forgotten at the next start, and everything posted again.
+        """
+        if self._identity is None:
+            return
+        now = _file_identity(self.path)
+        if now == self._identity:
+            return
+        what = "removed" if now is None else "replaced"
+        raise StoreError(
+            f"{self.path}: the state file was {what} while newsbot was running: stopping, so "
+            "nothing is posted twice. Restore the file, or start newsbot again to use what is "
+            "there now."
+        )
+
     def lock_waits(self) -> tuple[int, float]:
         """How many times a thread waited for the store, and the seconds spent waiting."""
         return self._lock.waits, self._lock.wait_seconds
@@ -397,13 +418,21 @@ class Store:
                 raise StoreError(f"{self.path}: {exc}") from None
             try:
                 yield self._db
+            except sqlite3.DatabaseError as exc:  # a write failed mid-way: disk full, I/O error
+                self._rollback()
+                raise StoreError(f"{self.path}: {exc}") from None
             except BaseException:
-                self._db.execute("ROLLBACK")
+                self._rollback()
                 raise
             try:
                 self._db.execute("COMMIT")
             except sqlite3.OperationalError as exc:
                 raise StoreError(f"{self.path}: cannot commit: {exc}") from None
+
+    def _rollback(self) -> None:
+        # SQLite may have rolled back already (after SQLITE_FULL), or cannot: the same outcome.
+        with contextlib.suppress(sqlite3.DatabaseError):
+            self._db.execute("ROLLBACK")
 
     def _query(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
         with self._lock:
@@ -953,6 +982,17 @@ def _feedback(row: sqlite3.Row) -> Feedback:
         row["label"], row["relevant"], row["irrelevant"], tuple(json.loads(row["voters"]))
     )
     return Feedback(row["alert_id"], row["topic"], row["channel"], story, verdict, row["updated"])
+
+
+def _file_identity(path: str) -> tuple[int, int] | None:
+    """(device, inode) of a database file; None for an in-memory database or a missing file."""
+    if path == ":memory:" or path.startswith("file::memory:"):
+        return None
+    try:
+        status = os.stat(path)
+    except OSError:
+        return None
+    return status.st_dev, status.st_ino
 
 
 def path_is_memory(db: sqlite3.Connection) -> bool:
