@@ -1,4 +1,4 @@
-"""Shared fixtures: the local feed server and the Slack Web API stand-in live in their own
-modules."""
+"""Shared fixtures: the local feed server, the Slack Web API stand-in and the PostgreSQL server
+live in their own modules."""
 
-pytest_plugins = ["tests.feedserver", "tests.slackstub"]
+pytest_plugins = ["tests.feedserver", "tests.slackstub", "tests.pgserver"]
