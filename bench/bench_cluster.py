@@ -26,7 +26,7 @@ from pathlib import Path
 from bot.matching.cluster_index import ReportIndex
 from bot.models import Alert, Match, Story, TermHit, Topic
 from bot.service.pipeline import Reports, plan_alerts, stored_reports
-from bot.state.store import Store
+from bot.state.sqlite import SqliteStore as Store
 
 DATA = Path(__file__).resolve().parent.parent / "tests" / "data" / "relevance"
 MATCH = Match("topic", 80.0, (TermHit("ban", "title", "bans", 3, 100.0),))
@@ -51,15 +51,13 @@ def _story(n: int, texts: list[tuple[str, str]], when: datetime) -> Story:
 
 def _fill(store: Store, count: int, texts: list[tuple[str, str]]) -> None:
     start = NOW - timedelta(hours=60)
-    with store.transaction() as db:
-        alerts = [
-            Alert(f"a{n}", "topic", "#news", story, MATCH)
-            for n in range(count)
-            for story in [_story(n, texts, start + timedelta(seconds=n * 20))]
-        ]
-        store.commit_poll(
-            db,
-            "https://feed.example/rss",
+    alerts = [
+        Alert(f"a{n}", "topic", "#news", story, MATCH)
+        for n in range(count)
+        for story in [_story(n, texts, start + timedelta(seconds=n * 20))]
+    ]
+    with store.poll("https://feed.example/rss") as tx:
+        tx.record(
             title="Feed",
             etag=None,
             last_modified=None,
@@ -71,16 +69,16 @@ def _fill(store: Store, count: int, texts: list[tuple[str, str]]) -> None:
 
 def _run(store: Store, stories: list[Story], mode: str) -> tuple[float, list[str | None]]:
     index = ReportIndex(lambda: NOW.timestamp())
-    with store.transaction() as db:  # the index's first load is start-up, not per story
-        index.reports(store, db, "#news", NOW.timestamp() - 144 * 3600)
+    # the index's first load is start-up, not per story
+    index.reports(store, "#news", NOW.timestamp() - 144 * 3600)
     decided: list[str | None] = []
     started = time.process_time()
     for story in stories:
-        with store.transaction() as db:
+        with store.poll("https://feed.example/rss") as tx:
             reports: Reports = (
-                stored_reports(store, db)
+                stored_reports(store)
                 if mode == "full"
-                else lambda ch, since: index.reports(store, db, ch, since)
+                else lambda ch, since: index.reports(tx, ch, since)
             )
             planned = plan_alerts(
                 [(story, TOPIC, MATCH)], reports, NOW.timestamp(), blocking=mode == "index"

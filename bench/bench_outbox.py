@@ -14,7 +14,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from bot.models import Alert, Match, Story, TermHit
-from bot.state.store import _QUEUED_HEADS, Store
+from bot.state.sqlite import _QUEUED_HEADS
+from bot.state.sqlite import SqliteStore as Store
 
 BEFORE = (
     "SELECT a.*, p.ts AS parent_ts, p.channel_id AS parent_channel_id FROM alerts a "
@@ -47,9 +48,11 @@ def main(argv: list[str] | None = None) -> int:
     for count in args.queued:
         with tempfile.TemporaryDirectory() as tmp:
             store = Store(Path(tmp) / "newsbot.db")
-            with store.transaction() as db:
-                for n in range(count):
-                    store.queue_alert(db, _alert(n, f"#c{n % args.channels}"), 0.0)
+            with store.poll("https://feed.example/rss") as tx:
+                alerts = [_alert(n, f"#c{n % args.channels}") for n in range(count)]
+                tx.record(
+                    title=None, etag=None, last_modified=None, stories=[], alerts=alerts, next_due=0
+                )
             before, after = _ms_per_query(store, BEFORE), _ms_per_query(store, _QUEUED_HEADS)
             store.close()
         print(f"{count:>7} {before:>10.3f} {after:>9.3f}")

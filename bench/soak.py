@@ -60,7 +60,7 @@ from bot.models import FeedSpec  # noqa: E402
 from bot.service.metrics import Metrics  # noqa: E402
 from bot.service.pipeline import PollOutcome, Runtime, poll_feed  # noqa: E402
 from bot.slack.deliver import TerminalSender  # noqa: E402
-from bot.state.store import Store  # noqa: E402
+from bot.state.sqlite import SqliteStore as Store  # noqa: E402
 
 CYCLE_SECONDS = 300.0  # compressed time: one cycle is one default poll interval
 PRUNE_EVERY = 3600.0  # compressed seconds between prunes

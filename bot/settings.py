@@ -24,13 +24,35 @@ class Settings:
     """Where things are and how to reach Slack. Built by `from_env`."""
 
     config_path: Path = DEFAULT_CONFIG
-    db_path: Path = DEFAULT_DB
+    db_path: Path = DEFAULT_DB  # the SQLite file (when db_url is empty)
+    db_url: str = field(default="", repr=False)  # a postgresql:// URL (may hold a password)
     slack_token: str | None = field(default=None, repr=False)
     slack_api_url: str = DEFAULT_SLACK_API_URL
     log_format: str = "text"  # "text" or "json"
     log_level: str = "INFO"
     http_host: str = "127.0.0.1"
     http_port: int = 8080  # 0 disables the health/metrics endpoint
+
+
+def state_target(settings: Settings) -> str:
+    """What NEWSBOT_DB names, for `bot.state.open_store`: the URL, or the SQLite file."""
+    return settings.db_url or str(settings.db_path)
+
+
+def state_exists(settings: Settings) -> bool:
+    """Is there state to read? (A database server is asked when opened; a file must exist.)"""
+    return bool(settings.db_url) or settings.db_path.exists()
+
+
+def _db(env: Mapping[str, str]) -> tuple[Path, str]:
+    """NEWSBOT_DB as (SQLite file, PostgreSQL URL): a path, or a URL the state package takes.
+    `mysql://...` and any other URL is refused here (exit 2), never taken for a file name."""
+    from bot.state import POSTGRES, engine_for
+
+    raw = env.get("NEWSBOT_DB", "").strip()
+    if raw and engine_for(raw) == POSTGRES:
+        return DEFAULT_DB, raw
+    return Path(raw or DEFAULT_DB), ""
 
 
 def read_token(env: Mapping[str, str]) -> str | None:
@@ -103,9 +125,11 @@ def from_env(env: Mapping[str, str] | None = None, *, config: str | None = None)
     api_url = env.get("SLACK_API_URL", "").strip() or DEFAULT_SLACK_API_URL
     if not api_url.endswith("/"):
         api_url += "/"  # slack_sdk joins base_url and the method name by plain concatenation
+    db_path, db_url = _db(env)
     return Settings(
         config_path=Path(config or env.get("NEWSBOT_CONFIG", "") or DEFAULT_CONFIG),
-        db_path=Path(env.get("NEWSBOT_DB", "") or DEFAULT_DB),
+        db_path=db_path,
+        db_url=db_url,
         slack_token=read_token(env),
         slack_api_url=api_url,
         log_format=_log_format(env),

@@ -16,7 +16,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 from xml.sax.saxutils import escape
+
+if TYPE_CHECKING:
+    from bot.models import Alert
+    from bot.state.interface import Store
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -174,3 +179,13 @@ def running_service(
         if process.poll() is None:
             process.kill()
             process.wait()
+
+
+def queue_alerts(
+    store: Store, alerts: list[Alert], feed_url: str = "https://feed.example/rss"
+) -> list[Alert]:
+    """Queue `alerts` in the outbox through the store's poll unit of work (as a poll would)."""
+    with store.poll(feed_url) as tx:
+        return tx.record(
+            title=None, etag=None, last_modified=None, stories=[], alerts=alerts, next_due=0.0
+        )

@@ -16,7 +16,7 @@ from bot.matching.cluster_index import ReportIndex
 from bot.matching.evaluate_clusters import load_items
 from bot.models import Alert, ClusterSettings, Match, Story, TermHit, Topic
 from bot.service.pipeline import plan_alerts, stored_reports
-from bot.state.store import Store
+from bot.state.sqlite import SqliteStore as Store
 from tests.helpers import newsbot
 
 DATA = Path(__file__).parent / "data"
@@ -68,10 +68,8 @@ def store(tmp_path: Path) -> Iterator[Store]:
 
 
 def _record(store: Store, alerts: list[Alert]) -> None:
-    with store.transaction() as db:
-        store.commit_poll(
-            db,
-            "https://feed.example/rss",
+    with store.poll("https://feed.example/rss") as tx:
+        tx.record(
             title="Feed",
             etag=None,
             last_modified=None,
@@ -94,15 +92,12 @@ def test_polls_through_the_index_decide_as_polls_reading_every_stored_alert(
     try:
         for item in load_items(str(path)):
             now = item.published.timestamp()
-            with fast.transaction() as db:
-                reports = lambda channel, since: index.reports(fast, db, channel, since)  # noqa: E731
+            with fast.poll("https://feed.example/rss") as tx:
+                reports = lambda channel, since: index.reports(tx, channel, since)  # noqa: E731
                 planned_fast = plan_alerts(
                     [(item.story, topic, MATCH)], reports, now, blocking=True
                 )
-            with slow.transaction() as db:
-                planned_slow = plan_alerts(
-                    [(item.story, topic, MATCH)], stored_reports(slow, db), now
-                )
+            planned_slow = plan_alerts([(item.story, topic, MATCH)], stored_reports(slow), now)
             _record(fast, planned_fast)
             _record(slow, planned_slow)
             decided["fast"] += [alert.parent_id for alert in planned_fast]
@@ -135,9 +130,8 @@ def test_the_index_holds_what_the_store_would_read(store: Store, tmp_path: Path)
     since = (start - timedelta(days=1)).timestamp()
 
     def both(channel: str, since: float) -> tuple[list[str], list[str]]:
-        with store.transaction() as db:
-            held = index.reports(store, db, channel, since)
-            read = stored_reports(store, db)(channel, since)
+        held = index.reports(store, channel, since)
+        read = stored_reports(store)(channel, since)
         assert held == read  # the same reports (features aside), in the same order
         return [r.title for r in held], [r.alert_id for r in held]
 
@@ -162,15 +156,11 @@ def test_the_index_forgets_events_older_than_anything_asked_for(store: Store) ->
     _record(store, [_alert(1, "#a", start), _alert(2, "#a", start + timedelta(days=4))])
     clock = [start.timestamp()]
     index = ReportIndex(lambda: clock[0])
-    with store.transaction() as db:
-        assert len(index.reports(store, db, "#a", start.timestamp() - 1)) == 2
+    assert len(index.reports(store, "#a", start.timestamp() - 1)) == 2
     clock[0] += 5 * 86400  # past the prune interval; the poll now asks for the last two days
-    with store.transaction() as db:
-        recent = index.reports(store, db, "#a", clock[0] - 2 * 86400)
+    recent = index.reports(store, "#a", clock[0] - 2 * 86400)
     assert [r.title for r in recent] == ["Title 2"]
-    with store.transaction() as db:
-        index.reports(store, db, "#a", clock[0] - 2 * 86400)
+    index.reports(store, "#a", clock[0] - 2 * 86400)
     clock[0] += 700
-    with store.transaction() as db:
-        index.reports(store, db, "#a", clock[0] - 2 * 86400)
+    index.reports(store, "#a", clock[0] - 2 * 86400)
     assert index.size() == 1

@@ -23,7 +23,9 @@ from bot.slack.feedback import (
     parse_since,
     reaction_label,
 )
-from bot.state.store import SCHEMA_VERSION, Store
+from bot.state.sqlite import SCHEMA_VERSION
+from bot.state.sqlite import SqliteStore as Store
+from tests.helpers import queue_alerts
 
 # -- which reaction means what ------------------------------------------------------------------
 
@@ -184,8 +186,7 @@ def make_alert(n: int, channel: str = "#a", parent: str | None = None) -> Alert:
 
 
 def deliver(store: Store, alert: Alert, ts: str) -> None:
-    with store.transaction() as db:
-        store.queue_alert(db, alert, 1000.0)
+    queue_alerts(store, [alert])
     store.mark_sent(alert.id, "C0000000001", ts)
 
 
@@ -207,8 +208,7 @@ def store(tmp_path: Path) -> Iterator[Store]:
 def test_posted_since_gives_each_delivered_alert_its_place_in_slack(store: Store) -> None:
     deliver(store, make_alert(1), "1700000000.000100")
     deliver(store, make_alert(2, parent="alert-#a-1"), "1700000001.000200")
-    with store.transaction() as db:
-        store.queue_alert(db, make_alert(3), 1000.0)  # queued, never delivered
+    queue_alerts(store, [make_alert(3)])  # queued, never delivered
     posted = store.posted_since(0)
     assert [(p.alert_id, p.ts, p.thread_ts) for p in posted] == [
         ("alert-#a-1", "1700000000.000100", None),
@@ -251,9 +251,11 @@ def test_feedback_list_filters_by_time_and_topic(store: Store) -> None:
 
 
 def test_feedback_outlives_the_pruning_of_its_alert(tmp_path: Path) -> None:
-    store = Store(tmp_path / "state.db", clock=lambda: 10 * 86400.0)
+    now = [1000.0]
+    store = Store(tmp_path / "state.db", clock=lambda: now[0])
     try:
-        deliver(store, make_alert(1), "1700000000.000100")
+        deliver(store, make_alert(1), "1700000000.000100")  # queued at 1000
+        now[0] = 10 * 86400.0
         store.save_feedback([feedback(1)], [])
         assert store.prune(retention_days=1) == (0, 1)
         assert store.posted_since(0) == []

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -14,7 +13,8 @@ from bot.alerts.format import render_alert, render_reply
 from bot.models import Alert, Match, Story
 from bot.slack.deliver import SlackSender
 from bot.slack.feedback import IRRELEVANT, RELEVANT, FeedbackSync
-from bot.state.store import Store
+from bot.state.sqlite import SqliteStore as Store
+from tests.helpers import queue_alerts
 from tests.slackstub import SlackStub
 
 
@@ -59,8 +59,7 @@ class World:
         alert = Alert(
             f"a{self.n}", "frt", channel, story, Match("frt", 90.0), parent.id if parent else None
         )
-        with self.store.transaction() as db:
-            self.store.queue_alert(db, alert, time.time())
+        queue_alerts(self.store, [alert])
         thread_ts = self.ts[parent.id] if parent else None
         message = render_reply(alert) if parent else render_alert(alert)
         posted = self.sender.post(alert.id, channel, message, thread_ts=thread_ts)

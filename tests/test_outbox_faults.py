@@ -15,7 +15,8 @@ from bot.alerts.pacing import ChannelPacer
 from bot.models import Alert, Match, Story, TermHit
 from bot.service.metrics import Metrics
 from bot.slack.deliver import SlackSender
-from bot.state.store import Store
+from bot.state.sqlite import SqliteStore as Store
+from tests.helpers import queue_alerts
 from tests.slackstub import SlackStub
 
 
@@ -34,9 +35,7 @@ def make_alert(n: int, channel: str = "#news", parent: str | None = None, title:
 
 
 def queue(store: Store, alerts: list[Alert]) -> None:
-    with store.transaction() as db:
-        for alert in alerts:
-            store.queue_alert(db, alert, 1_000.0)
+    queue_alerts(store, alerts)
 
 
 @pytest.fixture

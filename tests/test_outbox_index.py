@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.state.store import _QUEUED_HEADS, FAILED, PENDING, SENDING, SENT, Store
+from bot.state.sqlite import _QUEUED_HEADS, FAILED, PENDING, SENDING, SENT
+from bot.state.sqlite import SqliteStore as Store
 from tests.test_store import alert, poll, story
 
 # What the outbox read before issue 13: the same heads, found by a scan of the pending set.
@@ -42,7 +43,7 @@ def test_the_heads_are_each_channels_oldest_pending_or_sending_alert(store: Stor
     alerts = [alert(n, rng.choice(channels)) for n in range(1, 400)]
     poll(store, [story(n) for n in range(1, 400)], alerts)
     statuses = [PENDING, SENDING, SENT, FAILED]
-    with store.transaction() as db:
+    with store._transaction() as db:
         for item in alerts:
             db.execute(
                 "UPDATE alerts SET status = ? WHERE id = ?",

@@ -26,7 +26,7 @@ from bot.matching.match import Matcher
 from bot.models import FeedSpec, Topic
 from bot.service.metrics import Metrics
 from bot.service.pipeline import Runtime, poll_feed
-from bot.state.store import Store
+from bot.state.sqlite import SqliteStore as Store
 from tests.feedserver import FeedServer
 from tests.helpers import Item, rss, write_config
 

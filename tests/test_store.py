@@ -11,7 +11,8 @@ import pytest
 
 from bot.errors import StoreError
 from bot.models import Alert, Match, Story, TermHit
-from bot.state.store import PARKED, SENDING, Store
+from bot.state.sqlite import PARKED, SENDING
+from bot.state.sqlite import SqliteStore as Store
 
 
 def story(n: int, url: str | None = None) -> Story:
@@ -38,10 +39,8 @@ def alert(n: int, channel: str = "#a", parent: str | None = None, url: str | Non
 
 
 def poll(store: Store, stories: list[Story], alerts: list[Alert], etag: str = "e1") -> list[Alert]:
-    with store.transaction() as db:
-        return store.commit_poll(
-            db,
-            "https://feed.example/rss",
+    with store.poll("https://feed.example/rss") as tx:
+        return tx.record(
             title="Feed",
             etag=etag,
             last_modified=None,
@@ -68,10 +67,8 @@ def test_a_poll_records_etag_seen_stories_and_alerts_together(store: Store) -> N
 
 
 def crash_mid_poll(store: Store) -> None:
-    with store.transaction() as db:
-        store.commit_poll(
-            db,
-            "https://feed.example/rss",
+    with store.poll("https://feed.example/rss") as tx:
+        tx.record(
             title=None,
             etag="new",
             last_modified=None,
@@ -101,7 +98,7 @@ def test_outbox_heads_keep_each_channel_in_order(store: Store) -> None:
     poll(store, [], [alert(1), alert(2), alert(3, "#b"), alert(4)])
     heads = store.queued_heads()
     assert [q.alert.id for q in heads] == ["alert-#a-1", "alert-#b-3"]
-    store.mark_sending("alert-#a-1")
+    assert store.claim_next("#a") is not None
     store.mark_sent("alert-#a-1", "C1", "1.0001")
     assert [q.alert.id for q in store.queued_heads()] == ["alert-#a-2", "alert-#b-3"]
 
@@ -119,7 +116,7 @@ def test_a_reply_carries_its_parents_ts(store: Store) -> None:
 
 def test_unknown_outcome_stays_sending_and_parked_channels_come_back(store: Store) -> None:
     poll(store, [], [alert(1), alert(2, "#b")])
-    store.mark_sending("alert-#a-1")
+    assert store.claim_next("#a") is not None
     store.mark_retry("alert-#a-1", "timeout", 0, unknown=True)
     assert store.queued_heads()[0].status == SENDING
     assert store.park_channel("#b", "channel_not_found") == 1

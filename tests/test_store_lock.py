@@ -6,7 +6,7 @@ import threading
 from pathlib import Path
 
 from bot.service.metrics import Metrics
-from bot.state.store import Store
+from bot.state.sqlite import SqliteStore as Store
 from tests.test_metrics import value
 
 
@@ -21,7 +21,7 @@ def test_a_thread_that_waits_for_the_store_is_counted_and_exported(tmp_path: Pat
         holding, done = threading.Event(), threading.Event()
 
         def hold() -> None:
-            with store.transaction():
+            with store.poll("https://feed.example/rss"):
                 holding.set()
                 done.wait(5)
 

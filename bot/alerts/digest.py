@@ -20,7 +20,7 @@ from apscheduler.triggers.cron import CronTrigger
 
 from bot.alerts.roundup import render_digest
 from bot.models import DIGEST, Alert, DigestSchedule, Topic
-from bot.state.store import Store
+from bot.state.interface import Store
 
 log = logging.getLogger(__name__)
 
@@ -65,13 +65,13 @@ def cut(store: Store, topic: Topic) -> list[DigestOutcome]:
     """Queue the digest of every story held for `topic`, one per channel; [] when none is held."""
     zone = topic.digest.timezone if topic.digest else topic.timezone
     outcomes = []
-    with store.transaction() as db:
+    with store.digest(topic.name) as tx:
         by_channel: dict[str, list[Alert]] = {}
-        for alert in store.held(db, topic.name):
+        for alert in tx.held():
             by_channel.setdefault(alert.channel, []).append(alert)
         for channel, alerts in by_channel.items():
             posts = render_digest(topic.name, channel, alerts, zone)
-            taken = store.cut_digest(db, posts, [alert.id for alert in alerts])
+            taken = tx.cut(posts, [alert.id for alert in alerts])
             outcomes.append(DigestOutcome(topic.name, channel, taken, len(posts)))
     for outcome in outcomes:
         log.info(

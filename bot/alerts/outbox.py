@@ -3,7 +3,9 @@
 Contract of `Outbox.drain`:
 - each channel's alerts go out in the order they were queued; a failure holds back that channel
   only (its later alerts wait behind it), never another channel;
-- an alert is marked `sending` before the post and `sent` with Slack's ts after; one left
+- an alert is claimed from the store (`claim_next`: taken and marked `sending` in one atomic
+  step, so no other deliverer can take it too) before the post and marked `sent` with Slack's
+  ts after; one left
   `sending` (a crash, a timeout, a dropped connection) is first looked up in the channel's
   history by its metadata id, and only posted again when Slack does not have it;
 - retryable failures (5xx, timeouts, 429) keep the alert queued with exponential backoff; an auth
@@ -26,7 +28,7 @@ from bot.alerts.pacing import ChannelPacer
 from bot.errors import DeliveryError
 from bot.service.metrics import Metrics
 from bot.slack.deliver import Posted, classify
-from bot.state.store import SENDING, QueuedAlert, Store
+from bot.state.interface import AlertStatus, QueuedAlert, Store
 
 log = logging.getLogger(__name__)
 
@@ -118,7 +120,12 @@ class Outbox:
             if wait > 0:
                 self.sleep(min(wait, 1.0))
                 continue
-            if not self._deliver(head, result):
+            due_by = None if ignore_backoff else self.clock()
+            claimed = self.store.claim_next(head.alert.channel, due_by=due_by)
+            if claimed is None:  # taken or rescheduled since it was read: leave the channel be
+                held.add(head.alert.channel)
+                continue
+            if not self._deliver(claimed, result):
                 held.add(head.alert.channel)
                 if self.auth_error:
                     break
@@ -126,9 +133,10 @@ class Outbox:
         return result
 
     def _deliver(self, queued: QueuedAlert, result: DrainResult) -> bool:
+        """Deliver a claimed alert (`queued` as it was before the claim)."""
         alert = queued.alert
         thread_ts = queued.parent_ts if alert.parent_id else None
-        if queued.status == SENDING:
+        if queued.status == AlertStatus.SENDING:
             known = self._already_posted(queued, thread_ts)
             if known is None:
                 result.failed += 1
@@ -137,7 +145,6 @@ class Outbox:
                 result.sent += 1
                 return True
         message = _message(queued, thread_ts)
-        self.store.mark_sending(alert.id)
         started = time.monotonic()
         try:
             posted = self._post(queued, message, thread_ts)

@@ -21,10 +21,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
-from bot.settings import Settings
+from bot.settings import Settings, state_exists, state_target
 
 if TYPE_CHECKING:  # imported lazily at run time: every `newsbot` command imports this module
-    from bot.state.store import Store
+    from bot.state.interface import Store
 
 RECENT = 5  # verdicts listed by `newsbot status`
 
@@ -92,7 +92,7 @@ def _since(text: str) -> float:
 def _sync(settings: Settings) -> int:
     from bot.config import load_config
     from bot.service.wiring import build_feedback_sync
-    from bot.state.store import Store
+    from bot.state import open_store
 
     config = load_config(settings.config_path)
     if not settings.slack_token:
@@ -102,13 +102,13 @@ def _sync(settings: Settings) -> int:
             file=sys.stderr,
         )
         return 2
-    if not settings.db_path.exists():
+    if not state_exists(settings):
         print(
             f"newsbot: no state yet at {settings.db_path}: no alerts to read reactions on",
             file=sys.stderr,
         )
         return 0
-    store = Store(settings.db_path)
+    store = open_store(state_target(settings))
     try:
         syncer = build_feedback_sync(settings, store)
         assert syncer is not None  # a token is set
@@ -121,11 +121,11 @@ def _sync(settings: Settings) -> int:
 
 def _export(settings: Settings, since: float | None, topic: str | None, output: Path | None) -> int:
     from bot.slack.feedback import IRRELEVANT, export_line
-    from bot.state.store import Store
+    from bot.state import open_store
 
     items = []
-    if settings.db_path.exists():
-        store = Store(settings.db_path)
+    if state_exists(settings):
+        store = open_store(state_target(settings))
         try:
             items = store.feedback_list(since=since, topic=topic)
         finally:

@@ -26,12 +26,12 @@ from bot.cli import feedback as cli_feedback
 from bot.errors import ConfigError, NewsbotError
 from bot.feeds.urls import redact_url
 from bot.logs import setup_logging
-from bot.settings import Settings, from_env
+from bot.settings import Settings, from_env, state_exists, state_target
 
 if TYPE_CHECKING:  # imported lazily at run time, by the commands that need them (`--help` and
     # argument errors import neither pydantic nor the query language)
     from bot.config import Config
-    from bot.state.store import Store
+    from bot.state.interface import Store
 
 log = logging.getLogger("newsbot")
 
@@ -415,57 +415,56 @@ def _explain_clusters(
     from bot.matching.match import Matcher
     from bot.models import Story
     from bot.service.pipeline import cluster_decision, stored_reports
-    from bot.state.store import Store
+    from bot.state import open_store
 
     matches = Matcher(config.topics).match(text, summary)
     if not matches:
         return
-    if not settings.db_path.exists():
+    if not state_exists(settings):
         print(
             f"\nclustering: no state at {settings.db_path}, so this would be a new alert", file=out
         )
         return
-    store = Store(settings.db_path)
+    store = open_store(state_target(settings))
     story = Story("explain", "", text, summary, "explain", datetime.now(UTC))
     topics = {topic.name: topic for topic in config.topics}
     try:
-        with store.transaction() as db:
-            for match in matches:
-                topic = topics[match.topic]
-                for channel in topic.channels:
-                    decision = cluster_decision(
-                        story,
-                        topic,
-                        channel,
-                        stored_reports(store, db),
-                        [],
-                        time.time(),
-                    )
-                    verdict = (
-                        f"folds into alert {decision.parent_id}"
-                        if decision.parent_id
-                        else "would be a new alert"
-                    )
-                    print(
-                        f"\nclustering in {channel}: {verdict} (similarity "
-                        f"{decision.similarity:.0f}): {decision.reason}",
-                        file=out,
-                    )
+        for match in matches:
+            topic = topics[match.topic]
+            for channel in topic.channels:
+                decision = cluster_decision(
+                    story,
+                    topic,
+                    channel,
+                    stored_reports(store),
+                    [],
+                    time.time(),
+                )
+                verdict = (
+                    f"folds into alert {decision.parent_id}"
+                    if decision.parent_id
+                    else "would be a new alert"
+                )
+                print(
+                    f"\nclustering in {channel}: {verdict} (similarity "
+                    f"{decision.similarity:.0f}): {decision.reason}",
+                    file=out,
+                )
     finally:
         store.close()
 
 
 def _status(settings: Settings, out: TextIO, *, wide: bool = False) -> int:
-    from bot.state.store import Store
+    from bot.state import open_store
 
-    if not settings.db_path.exists():
+    if not state_exists(settings):
         print(
             f"no state yet at {settings.db_path} (newsbot has not run with this NEWSBOT_DB)",
             file=out,
         )
         return 0
     names, note = _feed_names(settings)
-    store = Store(settings.db_path)
+    store = open_store(state_target(settings))
     try:
         _print_status(store, out, names, wide=wide)
         _print_digests(settings, store, out)
@@ -515,9 +514,9 @@ def _print_digests(settings: Settings, store: Store, out: TextIO) -> None:
 
 
 def _enable(settings: Settings, url: str, out: TextIO) -> int:
-    from bot.state.store import Store
+    from bot.state import open_store
 
-    store = Store(settings.db_path)
+    store = open_store(state_target(settings))
     try:
         known = _known_feeds(settings, store)
         url = next((u for u, name in known.items() if url in (u, name)), url)
@@ -559,6 +558,7 @@ def _print_status(
 ) -> None:
     names = names or {}
     from bot.service.runner import undelivered_lines
+    from bot.state.interface import QUEUED, AlertStatus
 
     header = (
         "FEED",
@@ -592,9 +592,9 @@ def _print_status(
     print(f"feeds ({len(states)}):", file=out)
     _table(rows, out)
     undelivered = store.undelivered()
-    waiting = sum(u.count for u in undelivered if u.status in ("pending", "sending"))
-    parked = sum(u.count for u in undelivered if u.status == "parked")
-    failed = sum(u.count for u in undelivered if u.status == "failed")
+    waiting = sum(u.count for u in undelivered if u.status in QUEUED)
+    parked = sum(u.count for u in undelivered if u.status == AlertStatus.PARKED)
+    failed = sum(u.count for u in undelivered if u.status == AlertStatus.FAILED)
     print(f"\noutbox: {waiting} waiting, {parked} parked, {failed} failed", file=out)
     for line in undelivered_lines(undelivered, since=True):
         print(f"  {line}", file=out)
@@ -630,12 +630,12 @@ def _without_url(error: str, url: str) -> str:
 def _alerts(
     settings: Settings, out: TextIO, *, since: float, topic: str | None, as_json: bool
 ) -> int:
-    from bot.state.store import Store
+    from bot.state import open_store
 
-    if not settings.db_path.exists():
+    if not state_exists(settings):
         print(f"no state yet at {settings.db_path}", file=out)
         return 0
-    store = Store(settings.db_path)
+    store = open_store(state_target(settings))
     try:
         records = store.recent_alerts(time.time() - since, topic=topic)
         workspace = store.meta("slack_workspace_url")

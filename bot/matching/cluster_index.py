@@ -1,7 +1,7 @@
 """Each channel's recent alerts, held in memory for the clustering decision.
 
-Contract: `ReportIndex.reports(store, db, channel, since)`, called inside a store transaction,
-returns what `Store.alerted_reports(db, channel, since)` would (the stories alerted or folded in
+Contract: `ReportIndex.reports(tx, channel, since)`, called with a poll's unit of work (or the
+store), returns what `tx.prior_reports(channel, since)` would (the stories alerted or folded in
 `channel` whose event started at or after `since`, in the order recorded), as
 `cluster.PriorReport`s whose comparison features were computed once, when the index first saw
 them. It is brought up to date by a query on the alerts recorded since it last looked (a range
@@ -13,14 +13,13 @@ by the clustering window.
 
 from __future__ import annotations
 
-import sqlite3
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from bot.matching import cluster
-from bot.state.store import AlertedReport, Store
+from bot.state.interface import AlertedReport, Reports
 
 PRUNE_SECONDS = 600.0
 
@@ -60,14 +59,12 @@ class ReportIndex:
         self._pruned = 0.0
         self.loads = 0  # full loads from the store (the first, and any for older reports)
 
-    def reports(
-        self, store: Store, db: sqlite3.Connection, channel: str, since: float
-    ) -> list[cluster.PriorReport]:
+    def reports(self, tx: Reports, channel: str, since: float) -> list[cluster.PriorReport]:
         with self._lock:
             if self._floor is None or since < self._floor:
-                self._load(store, db, since)
+                self._load(tx, since)
             else:
-                self._refresh(store, db)
+                self._refresh(tx)
             self._asked = min(self._asked, since)
             self._prune()
             return [e.report for e in self._channels.get(channel, ()) if e.event_start >= since]
@@ -77,19 +74,20 @@ class ReportIndex:
         with self._lock:
             return sum(len(entries) for entries in self._channels.values())
 
-    def _load(self, store: Store, db: sqlite3.Connection, since: float) -> None:
+    def _load(self, tx: Reports, since: float) -> None:
         self.loads += 1
         self._channels = {}
         self._floor = since
         self._last_seq = 0
-        self._refresh(store, db)
+        self._refresh(tx)
 
-    def _refresh(self, store: Store, db: sqlite3.Connection) -> None:
+    def _refresh(self, tx: Reports) -> None:
         assert self._floor is not None
-        for seq, channel, report in store.alerted_after(db, self._last_seq, self._floor):
-            entry = _Entry(seq, report.event_start, prior_report(report, with_features=True))
-            self._channels.setdefault(channel, []).append(entry)
-        self._last_seq = max(self._last_seq, store.last_alert_seq(db))
+        for found in tx.reports_after(self._last_seq, self._floor):
+            report = found.report
+            entry = _Entry(found.seq, report.event_start, prior_report(report, with_features=True))
+            self._channels.setdefault(found.channel, []).append(entry)
+        self._last_seq = max(self._last_seq, tx.last_alert_seq())
 
     def _prune(self) -> None:
         now = self._clock()

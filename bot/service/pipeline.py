@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import sqlite3
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -29,7 +28,7 @@ from bot.matching.cluster_index import ReportIndex, prior_report
 from bot.matching.match import Matcher
 from bot.models import DIGEST, Alert, FeedSpec, FetchResult, Match, Story, Topic
 from bot.service.metrics import Metrics
-from bot.state.store import Store
+from bot.state.interface import Store
 
 log = logging.getLogger(__name__)
 
@@ -133,19 +132,17 @@ def _poll(
     intake = _admit(rt, feed, _matched(rt, feed, new), first_poll=not initialized)
     policy = rt.config.policy_for(feed)
     posts = more_posts(feed.name or parsed.title or feed.url, intake.overflow, policy)
-    with rt.store.transaction() as db:
+    with rt.store.poll(feed.url) as tx:
         index = rt.report_index()
         planned = plan_alerts(
             intake.chosen,
-            lambda channel, since: index.reports(rt.store, db, channel, since),
+            lambda channel, since: index.reports(tx, channel, since),
             rt.clock(),
             blocking=True,
         )
         digests = {topic.name for topic in rt.config.topics if _is_digest(topic)}
         held_ids = {alert.id for alert in planned if alert.topic in digests}
-        recorded = rt.store.commit_poll(
-            db,
-            feed.url,
+        recorded = tx.record(
             title=parsed.title,
             etag=result.etag,
             last_modified=result.last_modified,
@@ -319,10 +316,10 @@ def _published(story: Story) -> float:
 Reports = Callable[[str, float], list[cluster.PriorReport]]
 
 
-def stored_reports(store: Store, db: sqlite3.Connection) -> Reports:
-    """The reports of `Store.alerted_reports`, read afresh (the poll reads `ReportIndex`)."""
+def stored_reports(store: Store) -> Reports:
+    """The reports of `Store.prior_reports`, read afresh (the poll reads `ReportIndex`)."""
     return lambda channel, since: [
-        prior_report(report) for report in store.alerted_reports(db, channel, since)
+        prior_report(report) for report in store.prior_reports(channel, since)
     ]
 
 

@@ -46,7 +46,7 @@ from bot.service.pipeline import PollOutcome, Runtime, poll_feed
 from bot.settings import Settings
 from bot.slack.deliver import advice, classify
 from bot.slack.feedback import FeedbackSync
-from bot.state.store import Undelivered
+from bot.state.interface import QUEUED, AlertStatus, Undelivered
 
 log = logging.getLogger(__name__)
 
@@ -130,7 +130,7 @@ def undelivered_lines(rows: Sequence[Undelivered], *, since: bool = False) -> li
     """
     groups: dict[tuple[str, str], list[Undelivered]] = {}
     for row in rows:
-        state = {"pending": "waiting", "sending": "waiting"}.get(row.status, row.status)
+        state = "waiting" if row.status in QUEUED else row.status.value
         groups.setdefault((state, row.channel), []).append(row)
     lines = []
     for (state, channel), group in groups.items():
@@ -220,7 +220,7 @@ class Service:
             skipped,
             sum(o.overflow for o in outcomes),
             sum(o.held for o in outcomes),
-            parked=sum(r.count for r in rows if r.status == "parked"),
+            parked=sum(r.count for r in rows if r.status == AlertStatus.PARKED),
             failed=len(failed),
             dry_run=self.outbox.dry_run,
             problems=tuple(problems),

@@ -18,10 +18,11 @@ from bot.models import FeedSpec
 from bot.service.metrics import Metrics
 from bot.service.pipeline import Runtime
 from bot.service.runner import Service
-from bot.settings import Settings
+from bot.settings import Settings, state_target
 from bot.slack.deliver import SlackSender, TerminalSender
 from bot.slack.feedback import FeedbackSync
-from bot.state.store import Store
+from bot.state import open_store
+from bot.state.interface import Store
 
 
 def build_service(
@@ -31,7 +32,7 @@ def build_service(
     dry_run: bool = False,
     feeds_override: list[FeedSpec] | None = None,
 ) -> Service:
-    store = Store(settings.db_path)
+    store = open_store(state_target(settings))
     if dry_run:
         disk, store = store, store.copy_to_memory()
         disk.close()

@@ -40,7 +40,7 @@ from bot.alerts.pacing import ChannelPacer
 from bot.errors import DeliveryError
 from bot.models import Feedback, ReactedMessage, Reaction, Verdict
 from bot.slack.deliver import classify
-from bot.state.store import PostedAlert, Store
+from bot.state.interface import PostedAlert, Store
 
 log = logging.getLogger(__name__)
 

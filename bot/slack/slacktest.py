@@ -19,7 +19,7 @@ from typing import TextIO
 
 from bot.config import Config
 from bot.errors import DeliveryError
-from bot.settings import Settings
+from bot.settings import Settings, state_exists, state_target
 from bot.slack.deliver import AuthInfo, ChannelInfo, SlackSender, advice
 
 OK, MISSING, FAIL, OPTIONAL, UNKNOWN = "ok", "MISSING", "FAIL", "optional", "unknown"
@@ -163,11 +163,11 @@ def _post(sender: SlackSender, row: Row) -> Row:
 
 def _remember_workspace(settings: Settings, url: str) -> None:
     """Keep the workspace URL in the state database, so `newsbot alerts` can link messages."""
-    if not url or not settings.db_path.exists():
+    if not url or not state_exists(settings):
         return
-    from bot.state.store import Store
+    from bot.state import open_store
 
-    store = Store(settings.db_path)
+    store = open_store(state_target(settings))
     try:
         store.set_meta("slack_workspace_url", url)
     finally:

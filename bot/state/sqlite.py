@@ -1,22 +1,18 @@
-"""State in SQLite: feed poll state, stories seen, and the alert outbox.
+"""The SQLite engine of the store (bot/state/interface.py): the embedded default, one file.
 
-Contract:
-- `commit_poll` records a feed's new ETag/Last-Modified, the stories seen and the alerts they
-  produced in ONE transaction, so a crash or a failed post can never make a story vanish: either
-  all of it is recorded (and the outbox will deliver it) or none of it (and the next poll sees the
-  same stories again).
-- An alert's id is derived from channel + story key and is UNIQUE, so a story is never queued twice
-  for one channel, across feeds and restarts.
+Contract, beyond the interface's:
+- One connection per process, shared by the poll workers and the outbox behind a lock; every
+  unit of work is one `BEGIN IMMEDIATE ... COMMIT`, rolled back on any error.
+- WAL journal: readers never block the writer. Synchronous NORMAL: a process crash loses
+  nothing committed.
 - The outbox also carries messages newsbot builds whole (`roundup.Post`: a digest, an "and N
   more" list): rows of another `kind`, delivered in the same per-channel order, exactly once.
-- A story matched by a topic in digest mode is recorded as an alert `held` for the digest; cutting
-  the digest (`cut_digest`) queues its messages and marks those alerts `digested` in ONE
-  transaction, so each held story is in exactly one digest.
-- Readers' feedback (bot/slack/feedback.py) is kept in its own table with a copy of the story, so it
-  outlives the pruning of its alert: it is the team's labelled data.
+- Readers' feedback (bot/slack/feedback.py) is kept in its own table with a copy of the story, so
+  it outlives the pruning of its alert: it is the team's labelled data.
 - The schema is created and migrated here (`PRAGMA user_version`). A file that is not a newsbot
-  database, is corrupt, locked or read-only raises StoreError with the path and the fix; it is never
-  reset silently.
+  database, is corrupt, locked or read-only raises StoreError with the path and the fix; it is
+  never reset silently.
+- One long-running service per file: see bot/state/instance.py (the file lock beside it).
 """
 
 from __future__ import annotations
@@ -27,17 +23,57 @@ import os
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
-from bot.alerts.format import SlackMessage
-from bot.alerts.roundup import Post
 from bot.errors import StoreError
-from bot.models import Alert, Feedback, Match, Story, TermHit, Verdict
+from bot.models import Feedback, Story
+from bot.state import sql
+from bot.state.interface import (
+    ALERT,
+    QUEUED,
+    AlertedReport,
+    AlertRecord,
+    AlertStatus,
+    DigestWork,
+    FeedState,
+    PollWork,
+    PostedAlert,
+    QueuedAlert,
+    SeqReport,
+    Undelivered,
+)
+from bot.state.rows import (
+    alert_record,
+    feedback_row,
+    feedback_value,
+    queued_alert,
+    story_from_json,
+)
+
+PENDING, SENDING, SENT = AlertStatus.PENDING, AlertStatus.SENDING, AlertStatus.SENT
+PARKED, FAILED = AlertStatus.PARKED, AlertStatus.FAILED
+HELD, DIGESTED = AlertStatus.HELD, AlertStatus.DIGESTED
+T = TypeVar("T")
+
+
+class _Conn:
+    """`sql.Exec` over the store's connection (SQLite takes the `?` placeholders as written)."""
+
+    def __init__(self, db: sqlite3.Connection) -> None:
+        self._db = db
+
+    def rows(self, statement: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
+        return self._db.execute(statement, params).fetchall()
+
+    def change(self, statement: str, params: Sequence[Any] = ()) -> int:
+        return self._db.execute(statement, params).rowcount
+
+    def many(self, statement: str, params: Sequence[Sequence[Any]]) -> None:
+        self._db.executemany(statement, params)
+
 
 SCHEMA_VERSION = 3  # 2: alerts.kind (digests); 3: the feedback table
 
@@ -116,182 +152,9 @@ _MIGRATIONS = {
     3: _FEEDBACK_TABLE,
 }
 
-# Outbox states. `sending` means a post was attempted and its outcome is unknown (a crash, a
-# timeout, a dropped connection): before trying again the outbox looks for the alert in Slack.
-PENDING, SENDING, SENT, PARKED, FAILED = "pending", "sending", "sent", "parked", "failed"
-QUEUED = (PENDING, SENDING)
-# A story for a topic in digest mode waits `held` until its digest is cut, then is `digested`.
-HELD, DIGESTED = "held", "digested"
-ALERT = "alert"  # the kind of a row that is one story's alert (other kinds: roundup.Post.kind)
-
-
-@dataclass(frozen=True, slots=True)
-class FeedState:
-    url: str
-    title: str | None = None
-    etag: str | None = None
-    last_modified: str | None = None
-    initialized: bool = False
-    last_attempt: float | None = None
-    last_success: float | None = None
-    consecutive_failures: int = 0
-    last_error: str | None = None
-    next_due: float = 0.0
-    disabled: bool = False
-
-
-@dataclass(frozen=True, slots=True)
-class QueuedAlert:
-    """An outbox row: the alert plus its delivery bookkeeping."""
-
-    seq: int
-    alert: Alert
-    status: str
-    attempts: int
-    next_attempt: float
-    parent_ts: str | None  # the parent's Slack ts when this is a thread reply and it is known
-    parent_channel_id: str | None
-    created: float
-    message: SlackMessage | None = None  # a Post's prebuilt message; None for a story's alert
-
-
-@dataclass(frozen=True, slots=True)
-class Undelivered:
-    """Alerts of one channel not in Slack, grouped by status and last error (for status, run)."""
-
-    status: str  # pending | sending | parked | failed
-    channel: str
-    error: str  # the last delivery error code, "" when not tried yet
-    count: int
-    since: float  # when the oldest of them was queued
-
-
-@dataclass(frozen=True, slots=True)
-class AlertRecord:
-    """One alert as `newsbot alerts` and `newsbot status` show it."""
-
-    id: str
-    topic: str
-    channel: str
-    status: str
-    created: float
-    delivered: float | None
-    channel_id: str | None
-    ts: str | None
-    error: str
-    title: str
-    url: str
-    source: str
-    parent_id: str | None
-
-
-@dataclass(frozen=True, slots=True)
-class PostedAlert:
-    """A delivered alert and where it is in Slack, so its reactions can be read back."""
-
-    alert_id: str
-    topic: str
-    channel: str  # as configured ('#name' or an id)
-    channel_id: str
-    ts: str
-    thread_ts: str | None  # the parent's ts when this alert is a thread reply
-    story: Story
-
-
-@dataclass(frozen=True, slots=True)
-class AlertedReport:
-    """A story already alerted (or folded) in a channel, for the clustering decision."""
-
-    alert_id: str  # id of the top-level alert of its event
-    story: Story
-    published: float
-    event_start: float
-
-
-def _ts(value: datetime | None) -> float | None:
-    return value.timestamp() if value is not None else None
-
-
-def _story_to_json(story: Story) -> dict[str, Any]:
-    return {
-        "id": story.id,
-        "url": story.url,
-        "title": story.title,
-        "summary": story.summary,
-        "source": story.source,
-        "published": _ts(story.published),
-        "feed_url": story.feed_url,
-    }
-
-
-def _story_from_json(data: dict[str, Any]) -> Story:
-    published = data.get("published")
-    when = datetime.fromtimestamp(published, UTC) if published is not None else None
-    return Story(
-        data["id"],
-        data["url"],
-        data["title"],
-        data["summary"],
-        data["source"],
-        when,
-        data.get("feed_url", ""),
-    )
-
-
-def encode_alert(alert: Alert) -> str:
-    hits = [[h.term, h.field, h.text, h.start, h.similarity, h.concept] for h in alert.match.hits]
-    return json.dumps(
-        {
-            "story": _story_to_json(alert.story),
-            "match": {"topic": alert.match.topic, "score": alert.match.score, "hits": hits},
-            "cluster_reason": alert.cluster_reason,
-            "timezone": alert.timezone,
-            "parent_published": _ts(alert.parent_published),
-        }
-    )
-
 
 def _steps(version: int) -> str:
     return "".join(_MIGRATIONS[step] for step in range(version + 1, SCHEMA_VERSION + 1))
-
-
-def encode_post(post: Post) -> str:
-    message = {"text": post.message.text, "blocks": post.message.blocks}
-    return json.dumps({"message": message, "label": post.label})
-
-
-def decode_post_message(row: sqlite3.Row) -> SlackMessage | None:
-    """The prebuilt message of a Post row; None for a story's alert."""
-    if row["kind"] == ALERT:
-        return None
-    data = json.loads(row["payload"])["message"]
-    return SlackMessage(data["text"], data.get("blocks"))
-
-
-def decode_alert(row: sqlite3.Row) -> Alert:
-    """A row as an Alert; a Post row becomes an Alert whose story is the post's label, so the
-    outbox's bookkeeping (id, topic, channel) treats both alike."""
-    data = json.loads(row["payload"])
-    if row["kind"] != ALERT:
-        label = Story(row["id"], "", data.get("label", row["kind"]), "", "newsbot", None)
-        return Alert(row["id"], row["topic"], row["channel"], label, Match(row["topic"], 0.0))
-    parent_published = data.get("parent_published")
-    match = Match(
-        data["match"]["topic"],
-        data["match"]["score"],
-        tuple(TermHit(*hit) for hit in data["match"]["hits"]),
-    )
-    return Alert(
-        row["id"],
-        row["topic"],
-        row["channel"],
-        _story_from_json(data["story"]),
-        match,
-        row["parent_id"],
-        data.get("cluster_reason", ""),
-        data.get("timezone", "UTC"),
-        datetime.fromtimestamp(parent_published, UTC) if parent_published else None,
-    )
 
 
 class WaitTimedLock:
@@ -316,7 +179,7 @@ class WaitTimedLock:
         self._lock.release()
 
 
-class Store:
+class SqliteStore:
     """One SQLite connection shared by the poll workers and the outbox, behind a lock."""
 
     def __init__(self, path: Path | str, *, clock: Any = time.time) -> None:
@@ -409,7 +272,7 @@ class Store:
             self._db.close()
 
     @contextmanager
-    def transaction(self) -> Iterator[sqlite3.Connection]:
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
         """BEGIN IMMEDIATE ... COMMIT under the store lock; ROLLBACK on any error."""
         with self._lock:
             try:
@@ -434,20 +297,27 @@ class Store:
         with contextlib.suppress(sqlite3.DatabaseError):
             self._db.execute("ROLLBACK")
 
-    def _query(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
+    def _query(self, statement: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
         with self._lock:
             try:
-                return self._db.execute(sql, params).fetchall()
+                return self._db.execute(statement, params).fetchall()
             except sqlite3.DatabaseError as exc:
                 raise StoreError(f"{self.path}: {exc}") from None
 
-    def _write(self, sql: str, params: Sequence[Any] = ()) -> None:
-        with self.transaction() as db:
-            db.execute(sql, params)
+    def _write(self, statement: str, params: Sequence[Any] = ()) -> None:
+        with self._transaction() as db:
+            db.execute(statement, params)
 
-    def copy_to_memory(self) -> Store:
+    def _read(self, read: Callable[[sql.Exec], T]) -> T:
+        with self._lock:
+            try:
+                return read(_Conn(self._db))
+            except sqlite3.DatabaseError as exc:
+                raise StoreError(f"{self.path}: {exc}") from None
+
+    def copy_to_memory(self) -> SqliteStore:
         """A private in-memory copy, for --dry-run: it acts on real state but persists nothing."""
-        copy = Store.__new__(Store)
+        copy = SqliteStore.__new__(SqliteStore)
         copy.path, copy._clock, copy._lock = ":memory:", self._clock, WaitTimedLock()
         copy._db = sqlite3.connect(":memory:", check_same_thread=False, isolation_level=None)
         copy._db.row_factory = sqlite3.Row
@@ -482,14 +352,15 @@ class Store:
     def any_feed_initialized(self) -> bool:
         return bool(self._query("SELECT 1 FROM feeds WHERE initialized = 1 LIMIT 1"))
 
-    def _ensure_feed(self, db: sqlite3.Connection, url: str) -> None:
-        db.execute("INSERT OR IGNORE INTO feeds (url) VALUES (?)", (url,))
+    @staticmethod
+    def _ensure_feed(db: sqlite3.Connection, url: str) -> None:
+        db.execute(sql.ENSURE_FEED, (url,))
 
     def record_failure(
         self, url: str, error: str, next_due: float, *, disable: bool = False
     ) -> int:
         """Count one more consecutive failure; returns the new count."""
-        with self.transaction() as db:
+        with self._transaction() as db:
             self._ensure_feed(db, url)
             db.execute(
                 "UPDATE feeds SET consecutive_failures = consecutive_failures + 1, "
@@ -504,7 +375,7 @@ class Store:
 
     def record_not_modified(self, url: str, next_due: float) -> None:
         now = self._clock()
-        with self.transaction() as db:
+        with self._transaction() as db:
             self._ensure_feed(db, url)
             db.execute(
                 "UPDATE feeds SET consecutive_failures = 0, last_error = NULL, "
@@ -518,150 +389,36 @@ class Store:
             (url,),
         )
 
-    # --- stories and alerts of one poll ------------------------------------------------------
+    # --- units of work ---------------------------------------------------------------------
+
+    @contextmanager
+    def poll(self, feed_url: str) -> Iterator[PollWork]:
+        """One feed's poll as one transaction (see bot/state/interface.py)."""
+        with self._transaction() as db:
+            yield sql.SqlPoll(_Conn(db), feed_url, self._clock())
+
+    @contextmanager
+    def digest(self, topic: str) -> Iterator[DigestWork]:
+        """One topic's digest cut as one transaction (see bot/state/interface.py)."""
+        with self._transaction() as db:
+            yield sql.SqlDigest(_Conn(db), topic, self._clock())
+
+    # --- reads for the clustering decision and the poll ---------------------------------------
 
     def unseen(self, feed_url: str, stories: Sequence[Story]) -> list[Story]:
         """The stories of this feed not recorded before, in feed order."""
         if not stories:
             return []
-        seen: set[str] = set()
-        ids = [story.id for story in stories]
-        for start in range(0, len(ids), 500):  # stay under SQLite's bound-parameter limit
-            chunk = ids[start : start + 500]
-            marks = ",".join("?" * len(chunk))
-            rows = self._query(
-                f"SELECT story_id FROM seen WHERE feed_url = ? AND story_id IN ({marks})",
-                (feed_url, *chunk),
-            )
-            seen.update(row[0] for row in rows)
-        return [story for story in stories if story.id not in seen]
+        return self._read(lambda ex: sql.unseen(ex, feed_url, stories))
 
-    def commit_poll(
-        self,
-        db: sqlite3.Connection,
-        feed_url: str,
-        *,
-        title: str | None,
-        etag: str | None,
-        last_modified: str | None,
-        stories: Sequence[Story],
-        alerts: Sequence[Alert],
-        next_due: float,
-        held: Sequence[Alert] = (),
-        posts: Sequence[Post] = (),
-    ) -> list[Alert]:
-        """Inside a `transaction()`: record the poll; returns the alerts actually recorded
-        (queued from `alerts`, held for a digest from `held`).
+    def prior_reports(self, channel: str, since: float) -> list[AlertedReport]:
+        return self._read(lambda ex: sql.prior_reports(ex, channel, since))
 
-        An alert whose channel already has the same story (same canonical URL, maybe from
-        another feed) is not recorded again. `posts` are queued behind the poll's alerts.
-        """
-        now = self._clock()
-        self._ensure_feed(db, feed_url)
-        db.executemany(
-            "INSERT OR IGNORE INTO seen VALUES (?, ?, ?, ?)",
-            [(feed_url, story.id, story.key, now) for story in stories],
-        )
-        queued = [alert for alert in alerts if self.queue_alert(db, alert, now)]
-        queued += [alert for alert in held if self.queue_alert(db, alert, now, status=HELD)]
-        for post in posts:
-            self.queue_post(db, post, now)
-        db.execute(
-            "UPDATE feeds SET title = ?, etag = ?, last_modified = ?, initialized = 1, "
-            "consecutive_failures = 0, last_error = NULL, last_attempt = ?, "
-            "last_success = ?, next_due = ? WHERE url = ?",
-            (title, etag, last_modified, now, now, next_due, feed_url),
-        )
-        return queued
+    def reports_after(self, seq: int, since: float) -> list[SeqReport]:
+        return self._read(lambda ex: sql.reports_after(ex, seq, since))
 
-    def queue_alert(
-        self, db: sqlite3.Connection, alert: Alert, now: float, *, status: str = PENDING
-    ) -> bool:
-        published = _ts(alert.story.published) or now
-        cursor = db.execute(
-            "INSERT OR IGNORE INTO alerts (id, topic, channel, story_key, parent_id, payload, "
-            "published, created, status) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (
-                alert.id,
-                alert.topic,
-                alert.channel,
-                alert.story.key,
-                alert.parent_id,
-                encode_alert(alert),
-                published,
-                now,
-                status,
-            ),
-        )
-        return cursor.rowcount == 1
-
-    def queue_post(self, db: sqlite3.Connection, post: Post, now: float) -> bool:
-        """Queue a prebuilt message; its id (also its story_key) makes a second copy a no-op."""
-        cursor = db.execute(
-            "INSERT OR IGNORE INTO alerts (id, topic, channel, story_key, payload, published, "
-            "created, kind) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            (post.id, post.topic, post.channel, post.id, encode_post(post), now, now, post.kind),
-        )
-        return cursor.rowcount == 1
-
-    def alerted_reports(
-        self, db: sqlite3.Connection, channel: str, since: float
-    ) -> list[AlertedReport]:
-        """Stories alerted or folded in `channel` whose event started at or after `since`."""
-        rows = db.execute(
-            "SELECT a.id, a.parent_id, a.payload, a.topic, a.channel, a.published, "
-            "COALESCE(p.published, a.published) AS event_start FROM alerts a "
-            "LEFT JOIN alerts p ON p.id = a.parent_id WHERE a.kind = 'alert' "
-            "AND a.channel = ? AND COALESCE(p.published, a.published) >= ? ORDER BY a.seq",
-            (channel, since),
-        ).fetchall()
-        return [_alerted_report(row) for row in rows]
-
-    def alerted_after(
-        self, db: sqlite3.Connection, seq: int, since: float
-    ) -> list[tuple[int, str, AlertedReport]]:
-        """Inside a `transaction()`: (seq, channel, report) of the stories alerted or folded
-        after `seq` whose event started at or after `since`, in the order recorded (a range of
-        the primary key: bot/matching/cluster_index.py keeps the rest)."""
-        rows = db.execute(
-            "SELECT a.seq, a.id, a.parent_id, a.payload, a.channel, a.published, "
-            "COALESCE(p.published, a.published) AS event_start FROM alerts a "
-            "LEFT JOIN alerts p ON p.id = a.parent_id WHERE a.seq > ? AND a.kind = 'alert' "
-            "AND COALESCE(p.published, a.published) >= ? ORDER BY a.seq",
-            (seq, since),
-        ).fetchall()
-        return [(row["seq"], row["channel"], _alerted_report(row)) for row in rows]
-
-    @staticmethod
-    def last_alert_seq(db: sqlite3.Connection) -> int:
-        """Inside a `transaction()`: the highest alert sequence number recorded (0: none)."""
-        row = db.execute("SELECT COALESCE(MAX(seq), 0) FROM alerts").fetchone()
-        return int(row[0])
-
-    # --- digests --------------------------------------------------------------------------------
-
-    def held(self, db: sqlite3.Connection, topic: str) -> list[Alert]:
-        """Inside a `transaction()`: the alerts held for `topic`'s digest, in the order recorded."""
-        rows = db.execute(
-            "SELECT * FROM alerts WHERE status = ? AND topic = ? ORDER BY seq", (HELD, topic)
-        ).fetchall()
-        return [decode_alert(row) for row in rows]
-
-    def cut_digest(self, db: sqlite3.Connection, posts: Sequence[Post], held: Sequence[str]) -> int:
-        """Inside a `transaction()`: queue a digest's messages and mark the alerts it lists
-        digested, together; returns how many held alerts it took."""
-        now = self._clock()
-        for post in posts:
-            self.queue_post(db, post, now)
-        taken = 0
-        for start in range(0, len(held), 500):  # stay under SQLite's bound-parameter limit
-            chunk = list(held[start : start + 500])
-            marks = ",".join("?" * len(chunk))
-            taken += db.execute(
-                f"UPDATE alerts SET status = ? WHERE status = ? AND id IN ({marks})",
-                (DIGESTED, HELD, *chunk),
-            ).rowcount
-        return taken
+    def last_alert_seq(self) -> int:
+        return self._read(sql.last_alert_seq)
 
     def held_counts(self) -> dict[str, int]:
         """Per topic, how many stories wait for its next digest (one per story and channel)."""
@@ -675,33 +432,18 @@ class Store:
     def queued_heads(self) -> list[QueuedAlert]:
         """For each channel, its oldest undelivered alert: delivery keeps each channel in order."""
         rows = self._query(_QUEUED_HEADS)
-        return [self._queued(row) for row in rows]
+        return [queued_alert(row) for row in rows]
 
-    @staticmethod
-    def _queued(row: sqlite3.Row) -> QueuedAlert:
-        return QueuedAlert(
-            row["seq"],
-            decode_alert(row),
-            row["status"],
-            row["attempts"],
-            row["next_attempt"],
-            row["parent_ts"],
-            row["parent_channel_id"],
-            row["created"],
-            decode_post_message(row),
-        )
-
-    def mark_sending(self, alert_id: str) -> None:
-        self._write(
-            "UPDATE alerts SET status = 'sending', attempts = attempts + 1 WHERE id = ?",
-            (alert_id,),
-        )
+    def claim_next(self, channel: str, *, due_by: float | None = None) -> QueuedAlert | None:
+        """Take the channel's next alert: select and mark `sending` in one transaction."""
+        with self._transaction() as db:
+            return sql.claim_next(_Conn(db), channel, due_by)
 
     def mark_sent(self, alert_id: str, channel_id: str, ts: str) -> None:
         self._write(
-            "UPDATE alerts SET status = 'sent', channel_id = ?, ts = ?, delivered = ?, "
+            "UPDATE alerts SET status = ?, channel_id = ?, ts = ?, delivered = ?, "
             "last_error = NULL WHERE id = ?",
-            (channel_id, ts, self._clock(), alert_id),
+            (SENT, channel_id, ts, self._clock(), alert_id),
         )
 
     def mark_retry(self, alert_id: str, error: str, next_attempt: float, *, unknown: bool) -> None:
@@ -715,22 +457,22 @@ class Store:
     def mark_failed(self, alert_id: str, error: str) -> None:
         """Slack refused this alert for a reason resending cannot fix; kept, and shown in status."""
         self._write(
-            "UPDATE alerts SET status = 'failed', last_error = ? WHERE id = ?", (error, alert_id)
+            "UPDATE alerts SET status = ?, last_error = ? WHERE id = ?", (FAILED, error, alert_id)
         )
 
     def failed(self) -> list[tuple[str, str, str]]:
         """(alert id, channel, error) of alerts Slack refused for good."""
         rows = self._query(
-            "SELECT id, channel, last_error FROM alerts WHERE status = 'failed' ORDER BY seq"
+            "SELECT id, channel, last_error FROM alerts WHERE status = ? ORDER BY seq", (FAILED,)
         )
         return [(row[0], row[1], row[2] or "") for row in rows]
 
     def park_channel(self, channel: str, reason: str) -> int:
-        with self.transaction() as db:
+        with self._transaction() as db:
             cursor = db.execute(
-                "UPDATE alerts SET status = 'parked', last_error = ? "
-                "WHERE channel = ? AND status IN ('pending', 'sending')",
-                (reason, channel),
+                "UPDATE alerts SET status = ?, last_error = ? "
+                "WHERE channel = ? AND status IN (?, ?)",
+                (PARKED, reason, channel, *QUEUED),
             )
         return cursor.rowcount
 
@@ -739,21 +481,20 @@ class Store:
 
         They go back as `sending`: a parked alert may have been posted before its channel broke.
         """
-        with self.transaction() as db:
+        with self._transaction() as db:
             cursor = db.execute(
-                "UPDATE alerts SET status = 'sending', next_attempt = 0 WHERE status = 'parked'"
+                "UPDATE alerts SET status = ?, next_attempt = 0 WHERE status = ?", (SENDING, PARKED)
             )
         return cursor.rowcount
 
     def outbox_depth(self) -> int:
-        return int(
-            self._query("SELECT count(*) FROM alerts WHERE status IN ('pending', 'sending')")[0][0]
-        )
+        return int(self._query("SELECT count(*) FROM alerts WHERE status IN (?, ?)", QUEUED)[0][0])
 
     def parked(self) -> list[tuple[str, str, int]]:
         rows = self._query(
-            "SELECT channel, last_error, count(*) FROM alerts WHERE status = "
-            "'parked' GROUP BY channel, last_error"
+            "SELECT channel, last_error, count(*) FROM alerts WHERE status = ? "
+            "GROUP BY channel, last_error",
+            (PARKED,),
         )
         return [(row[0], row[1] or "", int(row[2])) for row in rows]
 
@@ -761,11 +502,12 @@ class Store:
         """Every alert not in Slack, grouped by channel, status and last error, oldest first."""
         rows = self._query(
             "SELECT status, channel, COALESCE(last_error, ''), count(*), min(created) FROM alerts "
-            "WHERE status IN ('pending', 'sending', 'parked', 'failed') "
+            "WHERE status IN (?, ?, ?, ?) "
             "GROUP BY status, channel, COALESCE(last_error, '') "
-            "ORDER BY min(created)"
+            "ORDER BY min(created)",
+            (*QUEUED, PARKED, FAILED),
         )
-        return [Undelivered(r[0], r[1], r[2], int(r[3]), float(r[4])) for r in rows]
+        return [Undelivered(AlertStatus(r[0]), r[1], r[2], int(r[3]), float(r[4])) for r in rows]
 
     def recent_alerts(
         self, since: float, *, topic: str | None = None, limit: int | None = None
@@ -776,28 +518,32 @@ class Store:
             "ORDER BY seq DESC LIMIT ?",
             (since, topic, topic, -1 if limit is None else limit),
         )
-        return [_record(row) for row in rows]
+        return [alert_record(row) for row in rows]
 
     def meta(self, key: str) -> str | None:
         rows = self._query("SELECT value FROM meta WHERE key = ?", (key,))
         return str(rows[0][0]) if rows else None
 
     def set_meta(self, key: str, value: str) -> None:
-        self._write("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, value))
+        self._write(
+            "INSERT INTO meta (key, value) VALUES (?, ?) "
+            "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            (key, value),
+        )
 
-    def alert_counts_since(self, since: float) -> list[tuple[str, str, str, int]]:
+    def alert_counts_since(self, since: float) -> list[tuple[str, str, AlertStatus, int]]:
         """(topic, channel, status, count) for alerts created since `since`."""
         rows = self._query(
             "SELECT topic, channel, status, count(*) FROM alerts WHERE created >= ? "
             "GROUP BY topic, channel, status ORDER BY topic, channel, status",
             (since,),
         )
-        return [(row[0], row[1], row[2], int(row[3])) for row in rows]
+        return [(row[0], row[1], AlertStatus(row[2]), int(row[3])) for row in rows]
 
     def delivered(self) -> list[tuple[str, str, str | None, str]]:
         """(alert id, channel, parent id, ts) of every delivered alert, for tests and status."""
         rows = self._query(
-            "SELECT id, channel, parent_id, ts FROM alerts WHERE status = 'sent' ORDER BY seq"
+            "SELECT id, channel, parent_id, ts FROM alerts WHERE status = ? ORDER BY seq", (SENT,)
         )
         return [(row[0], row[1], row[2], row[3]) for row in rows]
 
@@ -808,10 +554,10 @@ class Store:
         rows = self._query(
             "SELECT a.id, a.topic, a.channel, a.channel_id, a.ts, a.parent_id, a.payload, "
             "p.ts AS parent_ts FROM alerts a LEFT JOIN alerts p ON p.id = a.parent_id "
-            "WHERE a.status = 'sent' AND a.kind = 'alert' AND a.ts IS NOT NULL "
+            "WHERE a.status = ? AND a.kind = ? AND a.ts IS NOT NULL "
             "AND a.channel_id IS NOT NULL "
             "AND a.delivered >= ? ORDER BY a.seq",
-            (since,),
+            (SENT, ALERT, since),
         )
         return [
             PostedAlert(
@@ -821,7 +567,7 @@ class Store:
                 row["channel_id"],
                 row["ts"],
                 row["parent_ts"] if row["parent_id"] else None,
-                _story_from_json(json.loads(row["payload"])["story"]),
+                story_from_json(json.loads(row["payload"])["story"]),
             )
             for row in rows
         ]
@@ -833,16 +579,16 @@ class Store:
             chunk = list(alert_ids[start : start + 500])
             marks = ",".join("?" * len(chunk))
             rows = self._query(f"SELECT * FROM feedback WHERE alert_id IN ({marks})", chunk)
-            found.update((row["alert_id"], _feedback(row)) for row in rows)
+            found.update((row["alert_id"], feedback_value(row)) for row in rows)
         return found
 
     def save_feedback(self, changed: Sequence[Feedback], cleared: Sequence[str]) -> None:
         """Record new or changed verdicts and forget the cleared ones, in one transaction."""
-        with self.transaction() as db:
+        with self._transaction() as db:
             db.executemany(
                 "INSERT OR REPLACE INTO feedback VALUES "
                 "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                [_feedback_row(item) for item in changed],
+                [feedback_row(item) for item in changed],
             )
             db.executemany("DELETE FROM feedback WHERE alert_id = ?", [(i,) for i in cleared])
 
@@ -864,7 +610,7 @@ class Store:
         if limit is not None:
             sql += " LIMIT ?"
             params.append(limit)
-        return [_feedback(row) for row in self._query(sql, params)]
+        return [feedback_value(row) for row in self._query(sql, params)]
 
     def feedback_counts(self) -> list[tuple[str, int, int]]:
         """(topic, alerts marked relevant, alerts marked not relevant), by topic."""
@@ -883,11 +629,11 @@ class Store:
         keep items for 30 days, and the default matches that.
         """
         cutoff = self._clock() - retention_days * 86400
-        with self.transaction() as db:
+        with self._transaction() as db:
             seen = db.execute("DELETE FROM seen WHERE first_seen < ?", (cutoff,)).rowcount
             alerts = db.execute(
-                "DELETE FROM alerts WHERE status IN ('sent', 'digested') AND created < ?",
-                (cutoff,),
+                "DELETE FROM alerts WHERE status IN (?, ?) AND created < ?",
+                (SENT, DIGESTED, cutoff),
             ).rowcount
         return seen, alerts
 
@@ -918,70 +664,6 @@ SELECT a.*, p.ts AS parent_ts, p.channel_id AS parent_channel_id
 FROM heads JOIN alerts a ON a.seq = heads.seq LEFT JOIN alerts p ON p.id = a.parent_id
 ORDER BY a.seq
 """
-
-
-def _alerted_report(row: sqlite3.Row) -> AlertedReport:
-    story = _story_from_json(json.loads(row["payload"])["story"])
-    return AlertedReport(row["parent_id"] or row["id"], story, row["published"], row["event_start"])
-
-
-def _record(row: sqlite3.Row) -> AlertRecord:
-    data = json.loads(row["payload"])
-    story = data.get("story") or {"title": data.get("label") or row["kind"], "source": "newsbot"}
-    return AlertRecord(
-        row["id"],
-        row["topic"],
-        row["channel"],
-        row["status"],
-        row["created"],
-        row["delivered"],
-        row["channel_id"],
-        row["ts"],
-        row["last_error"] or "",
-        story.get("title") or "",
-        story.get("url") or "",
-        story.get("source") or "",
-        row["parent_id"],
-    )
-
-
-def _feedback_row(item: Feedback) -> tuple[Any, ...]:
-    story, verdict = item.story, item.verdict
-    return (
-        item.alert_id,
-        item.topic,
-        item.channel,
-        story.id,
-        story.title,
-        story.summary,
-        story.url,
-        story.source,
-        _ts(story.published),
-        story.feed_url,
-        verdict.label,
-        verdict.relevant,
-        verdict.irrelevant,
-        json.dumps(list(verdict.voters)),
-        item.updated,
-    )
-
-
-def _feedback(row: sqlite3.Row) -> Feedback:
-    published = row["published"]
-    when = datetime.fromtimestamp(published, UTC) if published is not None else None
-    story = Story(
-        row["story_id"],
-        row["url"],
-        row["title"],
-        row["summary"],
-        row["source"],
-        when,
-        row["feed_url"],
-    )
-    verdict = Verdict(
-        row["label"], row["relevant"], row["irrelevant"], tuple(json.loads(row["voters"]))
-    )
-    return Feedback(row["alert_id"], row["topic"], row["channel"], story, verdict, row["updated"])
 
 
 def _file_identity(path: str) -> tuple[int, int] | None:

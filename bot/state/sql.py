@@ -1,0 +1,265 @@
+"""SQL shared by the engines, and the units of work built on it.
+
+Contract: each statement here is written once, with `?` placeholders, in SQL that SQLite (3.24 or
+later) and PostgreSQL both accept (`ON CONFLICT ... DO NOTHING/UPDATE`, `COALESCE`, `LEFT JOIN`,
+`UNION ALL`). An engine runs it through an `Exec` over its own connection, inside its own
+transaction: SQLite's passes it as it is, PostgreSQL's through `pyformat` (`?` -> `%s`). The
+poll and digest units of work (`PollWork`, `DigestWork` in bot/state/interface.py) are
+implemented here once, over an `Exec`. The schema and the engine-specific statements (SQLite's
+skip-scan over the outbox, PostgreSQL's locks) stay in each engine.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, Protocol
+
+from bot.alerts.roundup import Post
+from bot.models import Alert, Story
+from bot.state.interface import ALERT, QUEUED, AlertedReport, AlertStatus, QueuedAlert, SeqReport
+from bot.state.rows import (
+    Row,
+    alerted_report,
+    decode_alert,
+    encode_alert,
+    encode_post,
+    epoch,
+    queued_alert,
+)
+
+CHUNK = 500  # ids per `IN (...)`: under SQLite's bound-parameter limit (999 before 3.32)
+
+
+class Exec(Protocol):
+    """An engine's connection, inside one of its transactions."""
+
+    def rows(self, sql: str, params: Sequence[Any] = (), /) -> Sequence[Row]:
+        """Run a query; its rows."""
+        ...
+
+    def change(self, sql: str, params: Sequence[Any] = (), /) -> int:
+        """Run a write; how many rows it changed."""
+        ...
+
+    def many(self, sql: str, params: Sequence[Sequence[Any]], /) -> None:
+        """Run a write once per parameter row."""
+        ...
+
+
+def pyformat(sql: str) -> str:
+    """This module's `?` placeholders as the `%s` of psycopg (DB-API `format` style)."""
+    return sql.replace("%", "%%").replace("?", "%s")
+
+
+def marks(count: int) -> str:
+    return ",".join("?" * count)
+
+
+# --- feeds and stories -------------------------------------------------------------------------
+
+ENSURE_FEED = "INSERT INTO feeds (url) VALUES (?) ON CONFLICT (url) DO NOTHING"
+MARK_SEEN = (
+    "INSERT INTO seen (feed_url, story_id, story_key, first_seen) VALUES (?, ?, ?, ?) "
+    "ON CONFLICT (feed_url, story_id) DO NOTHING"
+)
+POLLED = (
+    "UPDATE feeds SET title = ?, etag = ?, last_modified = ?, initialized = 1, "
+    "consecutive_failures = 0, last_error = NULL, last_attempt = ?, "
+    "last_success = ?, next_due = ? WHERE url = ?"
+)
+
+
+def unseen(ex: Exec, feed_url: str, stories: Sequence[Story]) -> list[Story]:
+    """The stories of this feed not recorded before, in feed order."""
+    seen: set[str] = set()
+    ids = [story.id for story in stories]
+    for start in range(0, len(ids), CHUNK):
+        chunk = ids[start : start + CHUNK]
+        rows = ex.rows(
+            f"SELECT story_id FROM seen WHERE feed_url = ? AND story_id IN ({marks(len(chunk))})",
+            (feed_url, *chunk),
+        )
+        seen.update(row["story_id"] for row in rows)
+    return [story for story in stories if story.id not in seen]
+
+
+# --- alerts ------------------------------------------------------------------------------------
+
+
+def queue_alert(ex: Exec, alert: Alert, now: float, status: AlertStatus) -> bool:
+    """Record one alert; False when its id, or its story in its channel, is already there."""
+    return (
+        ex.change(
+            "INSERT INTO alerts (id, topic, channel, story_key, parent_id, payload, published, "
+            "created, status, kind) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+            (
+                alert.id,
+                alert.topic,
+                alert.channel,
+                alert.story.key,
+                alert.parent_id,
+                encode_alert(alert),
+                epoch(alert.story.published) or now,
+                now,
+                status.value,
+                ALERT,
+            ),
+        )
+        == 1
+    )
+
+
+def queue_post(ex: Exec, post: Post, now: float) -> bool:
+    """Queue a prebuilt message; its id (also its story_key) makes a second copy a no-op."""
+    return (
+        ex.change(
+            "INSERT INTO alerts (id, topic, channel, story_key, payload, published, created, "
+            "status, kind) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+            (
+                post.id,
+                post.topic,
+                post.channel,
+                post.id,
+                encode_post(post),
+                now,
+                now,
+                AlertStatus.PENDING.value,
+                post.kind,
+            ),
+        )
+        == 1
+    )
+
+
+_REPORT_COLUMNS = (
+    "SELECT a.seq, a.id, a.parent_id, a.payload, a.channel, a.published, "
+    "COALESCE(p.published, a.published) AS event_start FROM alerts a "
+    "LEFT JOIN alerts p ON p.id = a.parent_id WHERE a.kind = ? "
+)
+
+
+def prior_reports(ex: Exec, channel: str, since: float) -> list[AlertedReport]:
+    rows = ex.rows(
+        _REPORT_COLUMNS + "AND a.channel = ? AND COALESCE(p.published, a.published) >= ? "
+        "ORDER BY a.seq",
+        (ALERT, channel, since),
+    )
+    return [alerted_report(row) for row in rows]
+
+
+def reports_after(ex: Exec, seq: int, since: float) -> list[SeqReport]:
+    rows = ex.rows(
+        _REPORT_COLUMNS + "AND a.seq > ? AND COALESCE(p.published, a.published) >= ? "
+        "ORDER BY a.seq",
+        (ALERT, seq, since),
+    )
+    return [SeqReport(row["seq"], row["channel"], alerted_report(row)) for row in rows]
+
+
+def last_alert_seq(ex: Exec) -> int:
+    return int(ex.rows("SELECT COALESCE(MAX(seq), 0) AS seq FROM alerts")[0]["seq"])
+
+
+# --- the outbox --------------------------------------------------------------------------------
+
+# A channel's oldest undelivered alert: one index seek per status (alerts_by_status is
+# (status, channel, seq)), whatever the length of the queue.
+_CHANNEL_HEAD = (
+    "SELECT a.*, p.ts AS parent_ts, p.channel_id AS parent_channel_id FROM alerts a "
+    "LEFT JOIN alerts p ON p.id = a.parent_id WHERE a.seq = (SELECT min(s) FROM ("
+    "SELECT min(seq) AS s FROM alerts WHERE status = ? AND channel = ? UNION ALL "
+    "SELECT min(seq) AS s FROM alerts WHERE status = ? AND channel = ?) AS heads)"
+)
+
+
+def channel_head(ex: Exec, channel: str) -> QueuedAlert | None:
+    pending, sending = (status.value for status in QUEUED)
+    rows = ex.rows(_CHANNEL_HEAD, (pending, channel, sending, channel))
+    return queued_alert(rows[0]) if rows else None
+
+
+def claim_next(ex: Exec, channel: str, due_by: float | None) -> QueuedAlert | None:
+    """Inside a write transaction: see `Store.claim_next`. The update names the status it read,
+    so it takes nothing another claim changed in between (PostgreSQL's READ COMMITTED)."""
+    head = channel_head(ex, channel)
+    if head is None or (due_by is not None and head.next_attempt > due_by):
+        return None
+    taken = ex.change(
+        "UPDATE alerts SET status = ?, attempts = attempts + 1 WHERE seq = ? AND status = ?",
+        (AlertStatus.SENDING.value, head.seq, head.status.value),
+    )
+    return head if taken == 1 else None
+
+
+# --- the units of work -------------------------------------------------------------------------
+
+
+class SqlPoll:
+    """`PollWork` over an engine's `Exec`, inside the transaction the engine opened."""
+
+    def __init__(self, ex: Exec, feed_url: str, now: float) -> None:
+        self._ex = ex
+        self._feed_url = feed_url
+        self._now = now
+
+    def unseen(self, stories: Sequence[Story]) -> list[Story]:
+        return unseen(self._ex, self._feed_url, stories)
+
+    def prior_reports(self, channel: str, since: float) -> list[AlertedReport]:
+        return prior_reports(self._ex, channel, since)
+
+    def reports_after(self, seq: int, since: float) -> list[SeqReport]:
+        return reports_after(self._ex, seq, since)
+
+    def last_alert_seq(self) -> int:
+        return last_alert_seq(self._ex)
+
+    def record(
+        self,
+        *,
+        title: str | None,
+        etag: str | None,
+        last_modified: str | None,
+        stories: Sequence[Story],
+        alerts: Sequence[Alert],
+        next_due: float,
+        held: Sequence[Alert] = (),
+        posts: Sequence[Post] = (),
+    ) -> list[Alert]:
+        ex, now, url = self._ex, self._now, self._feed_url
+        ex.change(ENSURE_FEED, (url,))
+        ex.many(MARK_SEEN, [(url, story.id, story.key, now) for story in stories])
+        queued = [a for a in alerts if queue_alert(ex, a, now, AlertStatus.PENDING)]
+        queued += [a for a in held if queue_alert(ex, a, now, AlertStatus.HELD)]
+        for post in posts:
+            queue_post(ex, post, now)
+        ex.change(POLLED, (title, etag, last_modified, now, now, next_due, url))
+        return queued
+
+
+class SqlDigest:
+    """`DigestWork` over an engine's `Exec`, inside the transaction the engine opened."""
+
+    def __init__(self, ex: Exec, topic: str, now: float) -> None:
+        self._ex = ex
+        self._topic = topic
+        self._now = now
+
+    def held(self) -> list[Alert]:
+        rows = self._ex.rows(
+            "SELECT * FROM alerts WHERE status = ? AND topic = ? ORDER BY seq",
+            (AlertStatus.HELD.value, self._topic),
+        )
+        return [decode_alert(row) for row in rows]
+
+    def cut(self, posts: Sequence[Post], held: Sequence[str]) -> int:
+        for post in posts:
+            queue_post(self._ex, post, self._now)
+        taken = 0
+        for start in range(0, len(held), CHUNK):
+            chunk = list(held[start : start + CHUNK])
+            taken += self._ex.change(
+                f"UPDATE alerts SET status = ? WHERE status = ? AND id IN ({marks(len(chunk))})",
+                (AlertStatus.DIGESTED.value, AlertStatus.HELD.value, *chunk),
+            )
+        return taken
