@@ -11,6 +11,7 @@ skip-scan over the outbox, PostgreSQL's locks) stay in each engine.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from typing import Any, Protocol
 
@@ -26,6 +27,8 @@ from bot.state.rows import (
     epoch,
     queued_alert,
 )
+
+log = logging.getLogger(__name__)
 
 CHUNK = 500  # ids per `IN (...)`: under SQLite's bound-parameter limit (999 before 3.32)
 
@@ -172,10 +175,34 @@ _CHANNEL_HEAD = (
 )
 
 
+# What decoding a damaged stored alert raises (bad JSON, missing or mistyped fields).
+UNREADABLE = (ValueError, KeyError, TypeError, IndexError, AttributeError)
+
+
+def set_aside(ex: Exec, alert_id: str, channel: str, exc: Exception) -> None:
+    """A queued alert that cannot be decoded would stop its channel for good: mark it failed
+    with the reason (`newsbot status` shows it) so the channel's next alert can go."""
+    reason = f"stored alert cannot be read ({type(exc).__name__}: {str(exc)[:120]})"
+    log.error(
+        "stored alert cannot be read: set aside as failed",
+        extra={"alert_id": alert_id, "channel": channel, "error": reason},
+    )
+    ex.change(
+        "UPDATE alerts SET status = ?, last_error = ? WHERE id = ?",
+        (AlertStatus.FAILED.value, reason, alert_id),
+    )
+
+
 def channel_head(ex: Exec, channel: str) -> QueuedAlert | None:
     pending, sending = (status.value for status in QUEUED)
-    rows = ex.rows(_CHANNEL_HEAD, (pending, channel, sending, channel))
-    return queued_alert(rows[0]) if rows else None
+    while True:
+        rows = ex.rows(_CHANNEL_HEAD, (pending, channel, sending, channel))
+        if not rows:
+            return None
+        try:
+            return queued_alert(rows[0])
+        except UNREADABLE as exc:
+            set_aside(ex, rows[0]["id"], channel, exc)
 
 
 def claim_next(ex: Exec, channel: str, due_by: float | None) -> QueuedAlert | None:

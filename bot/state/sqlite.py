@@ -211,6 +211,7 @@ class SqliteStore:
         try:
             db = sqlite3.connect(path, timeout=5.0, check_same_thread=False, isolation_level=None)
             db.row_factory = sqlite3.Row
+            db.text_factory = _text  # damaged text reads as U+FFFD, not a failed query
             self._migrate(db)
         except sqlite3.DatabaseError as exc:
             raise StoreError(_explain_open_error(path, exc)) from None
@@ -430,9 +431,23 @@ class SqliteStore:
     # --- outbox ---------------------------------------------------------------------------------
 
     def queued_heads(self) -> list[QueuedAlert]:
-        """For each channel, its oldest undelivered alert: delivery keeps each channel in order."""
-        rows = self._query(_QUEUED_HEADS)
-        return [queued_alert(row) for row in rows]
+        """For each channel, its oldest undelivered alert: delivery keeps each channel in order.
+
+        A row that cannot be decoded (a damaged payload) would stop its channel, and every
+        delivery round, for good: it is set aside as failed with the reason (`sql.set_aside`),
+        and the channel's next alert becomes its head.
+        """
+        while True:
+            heads, unreadable = [], False
+            for row in self._query(_QUEUED_HEADS):
+                try:
+                    heads.append(queued_alert(row))
+                except sql.UNREADABLE as exc:
+                    with self._transaction() as db:
+                        sql.set_aside(_Conn(db), row["id"], row["channel"], exc)
+                    unreadable = True
+            if not unreadable:
+                return heads
 
     def claim_next(self, channel: str, *, due_by: float | None = None) -> QueuedAlert | None:
         """Take the channel's next alert: select and mark `sending` in one transaction."""
@@ -664,6 +679,10 @@ SELECT a.*, p.ts AS parent_ts, p.channel_id AS parent_channel_id
 FROM heads JOIN alerts a ON a.seq = heads.seq LEFT JOIN alerts p ON p.id = a.parent_id
 ORDER BY a.seq
 """
+
+
+def _text(data: bytes) -> str:
+    return data.decode("utf-8", "replace")
 
 
 def _file_identity(path: str) -> tuple[int, int] | None:
