@@ -312,6 +312,7 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
 def _digest(args: argparse.Namespace, settings: Settings, config: Config) -> int:
     from bot.alerts.digest import digest_topics, leftover_topics
     from bot.service.wiring import build_service
+    from bot.state.instance import DIGEST
 
     topics = digest_topics(config.topics)
     if args.topic:
@@ -325,7 +326,7 @@ def _digest(args: argparse.Namespace, settings: Settings, config: Config) -> int
             )
             return 2
         topics = named
-    service = build_service(settings, config, dry_run=args.dry_run)
+    service = build_service(settings, config, dry_run=args.dry_run, role=DIGEST)
     try:
         if not args.topic:  # and the stories a topic back in realtime mode still holds
             topics += leftover_topics(config.topics, service.rt.store.held_counts())
@@ -371,6 +372,7 @@ def _count(number: int, one: str, many: str) -> str:
 def _run(args: argparse.Namespace, settings: Settings, config: Config) -> int:
     from bot.config import load_feed_list
     from bot.service.wiring import build_service
+    from bot.state.instance import ONCE, SERVICE
 
     if args.feeds:
         config = config.with_feeds(load_feed_list(args.feeds, config.defaults))
@@ -379,6 +381,7 @@ def _run(args: argparse.Namespace, settings: Settings, config: Config) -> int:
         config,
         dry_run=args.dry_run,
         feeds_override=list(config.feeds) if args.feeds else None,
+        role=ONCE if args.once else SERVICE,
     )
     try:
         if not args.once:

@@ -31,11 +31,20 @@ def build_service(
     *,
     dry_run: bool = False,
     feeds_override: list[FeedSpec] | None = None,
+    role: str = "",
 ) -> Service:
+    """`role` ("service", "run --once", "digest"): this process delivers from the state, so it
+    holds the state's instance (bot/state/instance.py); a dry run works on a private copy."""
     store = open_store(state_target(settings))
     if dry_run:
         disk, store = store, store.copy_to_memory()
         disk.close()
+    elif role:
+        try:
+            store.hold_instance(role)
+        except BaseException:
+            store.close()
+            raise
     sender: Sender
     pacer = ChannelPacer()  # Slack: about one message per second per channel
     note = delivery_note(settings, dry_run)

@@ -218,6 +218,13 @@ class Store(Reports, Protocol):
         """How many times a thread waited for the store, and the seconds spent waiting."""
         ...
 
+    def hold_instance(self, role: str) -> None:
+        """Say this process delivers from this state, as `role` ("service", "run --once",
+        "digest"), until `close`. SQLite: one such process per file; another raises
+        bot.state.instance.InstanceBusy (exit 1) naming the holder. A server engine, where
+        replicas share the work through leases, may record the replica instead."""
+        ...
+
     def copy_to_memory(self) -> Store:
         """A private in-memory copy, for --dry-run: it acts on real state but persists nothing."""
         ...

@@ -31,6 +31,7 @@ from typing import Any, TypeVar
 from bot.errors import StoreError
 from bot.models import Feedback, Story
 from bot.state import sql
+from bot.state.instance import InstanceLock
 from bot.state.interface import (
     ALERT,
     QUEUED,
@@ -188,6 +189,7 @@ class SqliteStore:
         self._lock = WaitTimedLock()
         self._db = self._open(self.path)
         self._identity = _file_identity(self.path)
+        self._instance: InstanceLock | None = None
 
     # --- opening and migrating ---------------------------------------------------------------
 
@@ -271,6 +273,14 @@ class SqliteStore:
     def close(self) -> None:
         with self._lock:
             self._db.close()
+        if self._instance is not None:
+            self._instance.release()
+            self._instance = None
+
+    def hold_instance(self, role: str) -> None:
+        """Take the file's instance lock (bot/state/instance.py); an in-memory copy needs none."""
+        if self.path != ":memory:" and self._instance is None:
+            self._instance = InstanceLock.take(self.path, role)
 
     @contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:
@@ -320,6 +330,7 @@ class SqliteStore:
         """A private in-memory copy, for --dry-run: it acts on real state but persists nothing."""
         copy = SqliteStore.__new__(SqliteStore)
         copy.path, copy._clock, copy._lock = ":memory:", self._clock, WaitTimedLock()
+        copy._identity, copy._instance = None, None
         copy._db = sqlite3.connect(":memory:", check_same_thread=False, isolation_level=None)
         copy._db.row_factory = sqlite3.Row
         with self._lock:
