@@ -4,7 +4,7 @@
 
 A real Store on a temp file holds N alerts in one channel, all within the clustering window:
 the stories of the relevance sets (tests/data/relevance/*.jsonl), cycled with distinct ids and
-URLs. Then --new stories of the same sets are planned one poll each (`pipeline.plan_alerts`,
+URLs. Then --new stories of the same sets are planned one poll each (`plan.plan_alerts`,
 inside a store transaction as a poll does) both ways:
 - full: `stored_reports` (every stored alert read back and decoded, then scored), as before
   issue 13;
@@ -23,9 +23,10 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from bot.alerts.plan import Reports, plan_alerts
 from bot.matching.cluster_index import ReportIndex
 from bot.models import Alert, Match, Story, TermHit, Topic
-from bot.service.pipeline import Reports, plan_alerts, stored_reports
+from bot.service.pipeline import stored_reports
 from bot.state.sqlite import SqliteStore as Store
 
 DATA = Path(__file__).resolve().parent.parent / "tests" / "data" / "relevance"

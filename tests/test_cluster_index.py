@@ -11,11 +11,12 @@ from pathlib import Path
 
 import pytest
 
+from bot.alerts.plan import plan_alerts
 from bot.matching import cluster
 from bot.matching.cluster_index import ReportIndex
 from bot.matching.evaluate_clusters import load_items
 from bot.models import Alert, ClusterSettings, Match, Story, TermHit, Topic
-from bot.service.pipeline import plan_alerts, stored_reports
+from bot.service.pipeline import stored_reports
 from bot.state.sqlite import SqliteStore as Store
 from tests.helpers import newsbot
 

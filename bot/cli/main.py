@@ -415,9 +415,10 @@ def _explain_clusters(
     settings: Settings, config: Config, text: str, summary: str, out: TextIO
 ) -> None:
     """For a matching headline: would it fold into an alert already posted (state database)?"""
+    from bot.alerts.plan import cluster_decision
     from bot.matching.match import Matcher
     from bot.models import Story
-    from bot.service.pipeline import cluster_decision, stored_reports
+    from bot.service.pipeline import stored_reports
     from bot.state import open_store
 
     matches = Matcher(config.topics).match(text, summary)

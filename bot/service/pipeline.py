@@ -1,40 +1,36 @@
-"""The coordinator of one feed's poll: fetch -> parse -> unseen -> match -> admit -> cluster ->
-outbox.
+"""The coordinator of one feed's poll: fetch -> parse -> unseen -> match -> plan -> record.
 
-It holds no business logic of its own: each stage is a module with a pure function or a narrow
-I/O object. Its one job beyond calling them in order is containment: whatever goes wrong with one
-feed is recorded against that feed (with backoff) and never reaches the other feeds.
+It holds no business logic of its own: what becomes an alert, a reply, a digest item or an
+"and N more" message is decided by the pure planning stage (`bot/alerts/plan.py`); the store's
+unit of work records it in one transaction. Its one job beyond calling them in order is
+containment: whatever goes wrong with one feed is recorded against that feed (with backoff) and
+never reaches the other feeds.
 """
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 
-from bot.alerts import admission
-from bot.alerts.admission import PollPolicy, Skipped
-from bot.alerts.roundup import Post, render_more
+from bot.alerts.admission import PollPolicy
+from bot.alerts.plan import Candidate, Intake, Reports, plan
+from bot.alerts.roundup import Post
 from bot.config import Config
 from bot.errors import FeedGone, FetchError, ParseError, StoreError, clip
 from bot.feeds.fetch import Fetcher
 from bot.feeds.parse import parse_feed
 from bot.feeds.urls import redact_url
-from bot.matching import cluster
 from bot.matching.cluster_index import ReportIndex, prior_report
 from bot.matching.match import Matcher
-from bot.models import DIGEST, Alert, FeedSpec, FetchResult, Match, Story, Topic
+from bot.models import Alert, FeedSpec, FetchResult, Story
 from bot.service.metrics import Metrics
 from bot.state.interface import Store
 
 log = logging.getLogger(__name__)
 
 MAX_BACKOFF_SECONDS = 6 * 3600
-
-Candidate = tuple[Story, Topic, Match]
 
 
 @dataclass
@@ -68,20 +64,6 @@ class PollOutcome:
     overflow: int = 0  # stories over the per-poll cap, listed in an "and N more" message
     held: int = 0  # stories held for a digest
     kind: str = ""  # why it failed: a FetchError kind (dns, timeout, http, ...), parse, gone
-
-
-@dataclass(frozen=True, slots=True)
-class Intake:
-    """One poll's matches after the admission rule (bot/alerts/admission.py)."""
-
-    chosen: list[Candidate]  # to alert now, or to hold for a digest
-    skipped: list[Skipped[Story]]  # first poll: too old or undated; only marked seen
-    overflow: list[Candidate]  # over the per-poll cap: listed in an "and N more" message
-
-
-def alert_id(channel: str, story: Story) -> str:
-    """Stable across restarts and feeds: the same story in the same channel is one alert."""
-    return hashlib.sha256(f"{channel}\n{story.key}".encode()).hexdigest()[:24]
 
 
 def backoff_delay(interval: int, failures: int, retry_after: float | None) -> float:
@@ -129,33 +111,44 @@ def _poll(
     )
     new = rt.store.unseen(feed.url, parsed.stories)
     rt.metrics.stories_seen.inc(len(new))
-    intake = _admit(rt, feed, _matched(rt, feed, new), first_poll=not initialized)
     policy = rt.config.policy_for(feed)
-    posts = more_posts(feed.name or parsed.title or feed.url, intake.overflow, policy)
     with rt.store.poll(feed.url) as tx:
         index = rt.report_index()
-        planned = plan_alerts(
-            intake.chosen,
-            lambda channel, since: index.reports(tx, channel, since),
-            rt.clock(),
+        decided = plan(
+            _matched(rt, feed, new),
+            first_poll=not initialized,
+            policy=policy,
+            now=rt.clock(),
+            reports=lambda channel, since: index.reports(tx, channel, since),
+            source=feed.name or parsed.title or feed.url,
             blocking=True,
         )
-        digests = {topic.name for topic in rt.config.topics if _is_digest(topic)}
-        held_ids = {alert.id for alert in planned if alert.topic in digests}
         recorded = tx.record(
             title=parsed.title,
             etag=result.etag,
             last_modified=result.last_modified,
             stories=new,
-            alerts=[alert for alert in planned if alert.id not in held_ids],
-            held=[alert for alert in planned if alert.id in held_ids],
-            posts=posts,
+            alerts=decided.alerts,
+            held=decided.held,
+            posts=decided.posts,
             next_due=0.0,
         )
+    intake, posts = decided.intake, decided.posts
+    held_ids = {alert.id for alert in decided.held}
     _healthy(rt, feed)
     _log_admission(feed, intake, policy, posts)
     queued = [alert for alert in recorded if alert.id not in held_ids]
     held = [alert for alert in recorded if alert.id in held_ids]
+    for alert in decided.alerts + decided.held:
+        if alert.parent_id:
+            log.info(
+                "folded into earlier alert",
+                extra={
+                    "channel": alert.channel,
+                    "alert_id": alert.parent_id,
+                    "reason": alert.cluster_reason,
+                },
+            )
     for alert in queued:
         rt.metrics.alerts_queued.labels(topic=alert.topic, channel=alert.channel).inc()
         log.info(
@@ -226,58 +219,6 @@ def _matched(rt: Runtime, feed: FeedSpec, new: Sequence[Story]) -> list[Candidat
     return matched
 
 
-def _admit(rt: Runtime, feed: FeedSpec, matched: list[Candidate], *, first_poll: bool) -> Intake:
-    """Apply the admission rule (first-poll window, per-poll cap) to the matched stories.
-
-    Stories for realtime topics and for digest topics are admitted apart: a digest topic's
-    stories over the cap are held for its digest rather than listed in an "and N more" message.
-    """
-    policy = rt.config.policy_for(feed)
-    now = datetime.fromtimestamp(rt.clock(), UTC)
-    chosen: set[tuple[str, bool]] = set()
-    over: set[tuple[str, bool]] = set()
-    skipped: dict[str, Skipped[Story]] = {}
-    for digest in (False, True):
-        stories = {c[0].id: c[0] for c in matched if _is_digest(c[1]) == digest}
-        decision = admission.admit(
-            [(story, story.published) for story in stories.values()],
-            first_poll=first_poll,
-            now=now,
-            policy=policy,
-        )
-        chosen.update((story.id, digest) for story in decision.alert)
-        (chosen if digest else over).update((story.id, digest) for story in decision.overflow)
-        skipped.update((entry.item.id, entry) for entry in decision.skipped)
-    return Intake(
-        [c for c in matched if (c[0].id, _is_digest(c[1])) in chosen],
-        list(skipped.values()),
-        [c for c in matched if (c[0].id, _is_digest(c[1])) in over],
-    )
-
-
-def _is_digest(topic: Topic) -> bool:
-    return topic.delivery == DIGEST
-
-
-def more_posts(source: str, overflow: Sequence[Candidate], policy: PollPolicy) -> list[Post]:
-    """One "and N more" message per channel for the stories the per-poll cap held back."""
-    by_channel: dict[str, dict[str, tuple[Story, Topic]]] = {}
-    for story, topic, _ in overflow:
-        for channel in topic.channels:
-            by_channel.setdefault(channel, {}).setdefault(story.key, (story, topic))
-    return [
-        render_more(
-            channel,
-            [topic.name for _, topic in listed.values()],
-            source,
-            [story for story, _ in listed.values()],
-            policy.max_alerts_per_poll,
-            next(iter(listed.values()))[1].timezone,
-        )
-        for channel, listed in by_channel.items()
-    ]
-
-
 def _log_admission(feed: FeedSpec, intake: Intake, policy: PollPolicy, posts: list[Post]) -> None:
     if intake.skipped:
         log.info(
@@ -309,98 +250,11 @@ def _log_admission(feed: FeedSpec, intake: Intake, policy: PollPolicy, posts: li
         )
 
 
-def _published(story: Story) -> float:
-    return story.published.timestamp() if story.published else 0.0
-
-
-Reports = Callable[[str, float], list[cluster.PriorReport]]
-
-
 def stored_reports(store: Store) -> Reports:
     """The reports of `Store.prior_reports`, read afresh (the poll reads `ReportIndex`)."""
     return lambda channel, since: [
         prior_report(report) for report in store.prior_reports(channel, since)
     ]
-
-
-def plan_alerts(
-    candidates: Sequence[Candidate], reports: Reports, now: float, *, blocking: bool = False
-) -> list[Alert]:
-    """One alert per (story, channel); a later report of an alerted event becomes a reply.
-
-    Alerts planned earlier in the same batch count as prior reports for the later ones, so five
-    reports of one event in one feed fold into one top-level alert too. `blocking`: see
-    `cluster.decide` (the decisions are the same).
-    """
-    planned: list[Alert] = []
-    for story, topic, match in candidates:
-        for channel in topic.channels:
-            key = alert_id(channel, story)
-            if any(alert.id == key for alert in planned):
-                continue  # two topics routing one story to one channel: one alert
-            fold = _cluster_parent(story, topic, channel, reports, planned, now, blocking)
-            reason = fold.reason if fold.parent_id else ""
-            planned.append(
-                Alert(
-                    key,
-                    topic.name,
-                    channel,
-                    story,
-                    match,
-                    fold.parent_id,
-                    reason,
-                    topic.timezone,
-                    fold.parent_published,
-                )
-            )
-    return planned
-
-
-def _cluster_parent(
-    story: Story,
-    topic: Topic,
-    channel: str,
-    reports: Reports,
-    planned: Sequence[Alert],
-    now: float,
-    blocking: bool,
-) -> cluster.ClusterDecision:
-    if not topic.cluster.enabled:
-        return cluster.ClusterDecision(None, 0.0, "")
-    decision = cluster_decision(story, topic, channel, reports, planned, now, blocking=blocking)
-    if decision.parent_id:
-        log.info(
-            "folded into earlier alert",
-            extra={
-                "channel": channel,
-                "alert_id": decision.parent_id,
-                "similarity": round(decision.similarity, 1),
-                "reason": decision.reason,
-            },
-        )
-    return decision
-
-
-def cluster_decision(
-    story: Story,
-    topic: Topic,
-    channel: str,
-    reports: Reports,
-    planned: Sequence[Alert],
-    now: float,
-    *,
-    blocking: bool = False,
-) -> cluster.ClusterDecision:
-    """Does `story` report an event already alerted in `channel`? (also used by `explain`)"""
-    settings = topic.cluster
-    since = now - settings.window_hours * 3600 * 2  # the decision applies the window itself
-    prior = list(reports(channel, since))
-    for alert in planned:
-        if alert.channel == channel:
-            when = datetime.fromtimestamp(_published(alert.story) or now, UTC)
-            prior.append(cluster.report_of(prior, alert.parent_id or alert.id, alert.story, when))
-    when = datetime.fromtimestamp(now, UTC)
-    return cluster.decide(story, prior, settings, when, blocking=blocking)
 
 
 def _failed(
