@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from bot.matching.meaning import MeaningModel
@@ -196,3 +196,25 @@ class Feedback:
     story: Story
     verdict: Verdict
     updated: float  # when the verdict last changed (Unix seconds)
+
+
+@dataclass(frozen=True, slots=True)
+class SlackMessage:
+    """What chat.postMessage gets: mrkdwn `text` (notifications, fallback) and optional blocks.
+    Built by `bot.alerts.format`; here because the state stores it (imports point down)."""
+
+    text: str
+    blocks: list[dict[str, Any]] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Post:
+    """A message built whole by newsbot, queued and delivered like an alert (an "and N more"
+    message, a digest part). Built by `bot.alerts.roundup`; stored by the state."""
+
+    id: str  # stable: the same content in the same channel is the same post
+    kind: str  # MORE (or "digest")
+    topic: str
+    channel: str
+    message: SlackMessage
+    label: str  # what the log and `status` call it

@@ -12,8 +12,9 @@ from typing import Any
 
 import pytest
 
-from bot.alerts.format import SlackMessage, render_alert, render_fallback
+from bot.alerts.format import render_alert, render_fallback
 from bot.errors import DeliveryError
+from bot.models import SlackMessage
 from bot.slack.deliver import (
     AUTH,
     DROP,

@@ -17,10 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.alerts.format import SlackMessage
-from bot.alerts.roundup import Post
 from bot.errors import StoreError
-from bot.models import Alert, Feedback, Match, Story, TermHit, Verdict
+from bot.models import Alert, Feedback, Match, Post, SlackMessage, Story, TermHit, Verdict
 from bot.state import open_store
 from bot.state.interface import AlertStatus, Store
 

@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from dataclasses import dataclass
 from datetime import UTC, datetime, tzinfo
 from functools import lru_cache
 from typing import Any
@@ -37,7 +36,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from bot.alerts.summarize import ELLIPSIS, end_on_word, summarize
 from bot.feeds.urls import is_http_url
-from bot.models import Alert, Match, Story
+from bot.models import Alert, Match, SlackMessage, Story
 
 # Slack's limits. Block Kit: https://api.slack.com/reference/block-kit/blocks
 SECTION_TEXT_MAX = 3_000  # section block `text`
@@ -79,14 +78,6 @@ _PLACES = {"title": "headline", "summary": "summary"}
 # `%` so existing escapes survive. Everything else (`<`, `>`, `|`, `"`, spaces, controls,
 # non-ASCII) is percent-encoded, so the target cannot end the link early or smuggle a label.
 _URL_SAFE = "!#$%&'()*+,-./:;=?@[]~_"
-
-
-@dataclass(frozen=True, slots=True)
-class SlackMessage:
-    """What chat.postMessage gets: mrkdwn `text` (notifications, fallback) and optional blocks."""
-
-    text: str
-    blocks: list[dict[str, Any]] | None = None
 
 
 def clean_text(text: str) -> str:

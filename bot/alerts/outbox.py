@@ -23,9 +23,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
-from bot.alerts.format import SlackMessage, render_alert, render_fallback, render_reply
+from bot.alerts.format import render_alert, render_fallback, render_reply
 from bot.alerts.pacing import ChannelPacer
 from bot.errors import DeliveryError
+from bot.models import SlackMessage
 from bot.service.metrics import Metrics
 from bot.slack.deliver import Posted, classify
 from bot.state.interface import AlertStatus, QueuedAlert, Store

@@ -23,9 +23,9 @@ from datetime import UTC, datetime
 
 from bot.alerts import admission
 from bot.alerts.admission import PollPolicy, Skipped
-from bot.alerts.roundup import Post, render_more
+from bot.alerts.roundup import render_more
 from bot.matching import cluster
-from bot.models import DIGEST, Alert, Match, Story, Topic
+from bot.models import DIGEST, Alert, Match, Post, Story, Topic
 
 Candidate = tuple[Story, Topic, Match]
 Reports = Callable[[str, float], list[cluster.PriorReport]]  # (channel, since) -> prior reports

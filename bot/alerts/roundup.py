@@ -17,33 +17,19 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from bot.alerts.format import (
     MAX_BLOCKS,
     OUTLET_MAX,
     SECTION_TEXT_MAX,
-    SlackMessage,
     escape_fit,
     story_line,
 )
-from bot.models import Alert, Story
+from bot.models import Alert, Post, SlackMessage, Story
 
 MORE = "more"  # Post.kind of an "and N more" list
 DIGEST = "digest"  # Post.kind of a digest message
-
-
-@dataclass(frozen=True, slots=True)
-class Post:
-    """A message built whole by newsbot, queued and delivered like an alert."""
-
-    id: str  # stable: the same content in the same channel is the same post
-    kind: str  # MORE (or "digest")
-    topic: str
-    channel: str
-    message: SlackMessage
-    label: str  # what the log and `status` call it
 
 
 def post_id(kind: str, channel: str, keys: Sequence[str]) -> str:

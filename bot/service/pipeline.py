@@ -16,7 +16,6 @@ from dataclasses import dataclass, field
 
 from bot.alerts.admission import PollPolicy
 from bot.alerts.plan import Candidate, Intake, Reports, plan
-from bot.alerts.roundup import Post
 from bot.config import Config
 from bot.errors import FeedGone, FetchError, ParseError, StoreError, clip
 from bot.feeds.fetch import Fetcher
@@ -24,7 +23,7 @@ from bot.feeds.parse import parse_feed
 from bot.feeds.urls import redact_url
 from bot.matching.cluster_index import ReportIndex, prior_report
 from bot.matching.match import Matcher
-from bot.models import Alert, FeedSpec, FetchResult, Story
+from bot.models import Alert, FeedSpec, FetchResult, Post, Story
 from bot.service.metrics import Metrics
 from bot.state.interface import Store
 

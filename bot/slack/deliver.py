@@ -50,10 +50,10 @@ from slack_sdk.http_retry import RateLimitErrorRetryHandler, RetryState
 from slack_sdk.http_retry.request import HttpRequest
 from slack_sdk.http_retry.response import HttpResponse
 
-from bot.alerts.format import SlackMessage, render_plain
+from bot.alerts.format import render_plain
 from bot.errors import DeliveryError
 from bot.feeds.http_headers import retry_after
-from bot.models import ReactedMessage, Reaction
+from bot.models import ReactedMessage, Reaction, SlackMessage
 
 log = logging.getLogger(__name__)
 

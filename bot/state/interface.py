@@ -30,9 +30,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Protocol
 
-from bot.alerts.format import SlackMessage
-from bot.alerts.roundup import Post
-from bot.models import Alert, Feedback, Story
+from bot.models import Alert, Feedback, Post, SlackMessage, Story
 
 
 class AlertStatus(StrEnum):

@@ -10,9 +10,7 @@ import json
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
-from bot.alerts.format import SlackMessage
-from bot.alerts.roundup import Post
-from bot.models import Alert, Feedback, Match, Story, TermHit, Verdict
+from bot.models import Alert, Feedback, Match, Post, SlackMessage, Story, TermHit, Verdict
 from bot.state.interface import ALERT, AlertedReport, AlertRecord, AlertStatus, QueuedAlert
 
 

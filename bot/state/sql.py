@@ -15,8 +15,7 @@ import logging
 from collections.abc import Sequence
 from typing import Any, Protocol
 
-from bot.alerts.roundup import Post
-from bot.models import Alert, Story
+from bot.models import Alert, Post, Story
 from bot.state.interface import ALERT, QUEUED, AlertedReport, AlertStatus, QueuedAlert, SeqReport
 from bot.state.rows import (
     Row,
