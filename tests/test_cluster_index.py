@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -13,7 +14,7 @@ import pytest
 
 from bot.alerts.plan import plan_alerts
 from bot.matching import cluster
-from bot.matching.cluster_index import ReportIndex
+from bot.matching.cluster_index import ReportIndex, distinct_reports
 from bot.matching.evaluate_clusters import load_items
 from bot.models import Alert, ClusterSettings, Match, Story, TermHit, Topic
 from bot.service.pipeline import stored_reports
@@ -94,7 +95,7 @@ def test_polls_through_the_index_decide_as_polls_reading_every_stored_alert(
         for item in load_items(str(path)):
             now = item.published.timestamp()
             with fast.poll("https://feed.example/rss") as tx:
-                reports = lambda channel, since: index.reports(tx, channel, since)  # noqa: E731
+                reports = lambda ch, since, url: index.reports(tx, ch, since, url)  # noqa: E731
                 planned_fast = plan_alerts(
                     [(item.story, topic, MATCH)], reports, now, blocking=True
                 )
@@ -109,6 +110,46 @@ def test_polls_through_the_index_decide_as_polls_reading_every_stored_alert(
     assert decided["fast"] == decided["slow"]
     assert any(decided["slow"])
     assert index.loads == 1  # loaded once, then kept up to date by the "since" query
+
+
+def _copies(story: Story) -> list[Story]:
+    """The story as three feeds carry a wire story (same texts, their own URL and name), then
+    the second feed's copy again under a revised headline (same URL)."""
+    copies = [
+        replace(story, id=f"{story.id}-{n}", url=f"{story.url}#feed{n}", source=f"Feed {n}")
+        for n in range(3)
+    ]
+    return [*copies, replace(copies[1], id=f"{story.id}-rev", title=f"{story.title}, updated")]
+
+
+@pytest.mark.parametrize("path", SETS, ids=lambda p: p.name)
+def test_copies_from_many_feeds_decide_as_every_stored_copy_would(
+    path: Path, tmp_path: Path
+) -> None:
+    """The index compares a story with one copy of each story per event (and every report of
+    its own URL): each arrival from each feed gets the fold, parent and reason of a full read."""
+    topic = Topic("topic", ("#a",), "ban")
+    fast, slow = Store(tmp_path / "fast.db"), Store(tmp_path / "slow.db")
+    index = ReportIndex(lambda: 0.0)
+    decided: dict[str, list[tuple[str | None, str]]] = {"fast": [], "slow": []}
+    try:
+        for item in load_items(str(path)):
+            now = item.published.timestamp()
+            for story in _copies(item.story):
+                with fast.poll("https://feed.example/rss") as tx:
+                    reports = lambda ch, since, url: index.reports(tx, ch, since, url)  # noqa: E731
+                    planned_fast = plan_alerts([(story, topic, MATCH)], reports, now, blocking=True)
+                planned_slow = plan_alerts([(story, topic, MATCH)], stored_reports(slow), now)
+                _record(fast, planned_fast)
+                _record(slow, planned_slow)
+                decided["fast"] += [(a.parent_id, a.cluster_reason) for a in planned_fast]
+                decided["slow"] += [(a.parent_id, a.cluster_reason) for a in planned_slow]
+    finally:
+        fast.close()
+        slow.close()
+    assert decided["fast"] == decided["slow"]
+    assert sum("same canonical URL" in reason for _, reason in decided["slow"]) > 0
+    assert index.size() > index.distinct()  # copies were held once for the comparison
 
 
 def _alert(n: int, channel: str, when: datetime, parent: str | None = None) -> Alert:
@@ -132,8 +173,8 @@ def test_the_index_holds_what_the_store_would_read(store: Store, tmp_path: Path)
 
     def both(channel: str, since: float) -> tuple[list[str], list[str]]:
         held = index.reports(store, channel, since)
-        read = stored_reports(store)(channel, since)
-        assert held == read  # the same reports (features aside), in the same order
+        read = stored_reports(store)(channel, since, "")
+        assert held == distinct_reports(read)  # the same reports (features aside), in order
         return [r.title for r in held], [r.alert_id for r in held]
 
     assert both("#a", since) == (["Title 2", "Title 3"], ["#a-2", "#a-2"])

@@ -28,7 +28,7 @@ def matched(stories: list[Story], *topics: Topic) -> list[Candidate]:
     return [(s, t, Match(t.name, 100.0)) for s in stories for t in chosen]
 
 
-def no_reports(channel: str, since: float) -> list[PriorReport]:
+def no_reports(channel: str, since: float, url: str) -> list[PriorReport]:
     return []
 
 
@@ -147,7 +147,7 @@ def test_plan_folds_into_an_alert_already_stored() -> None:
     earlier = story(9, "Springfield council bans facial recognition for police", hours_ago=3)
     stored = report_of([], "stored-alert", earlier, NOW - timedelta(hours=3))
 
-    def reports(channel: str, since: float) -> list[PriorReport]:
+    def reports(channel: str, since: float, url: str) -> list[PriorReport]:
         return [stored] if channel == "#alerts" else []
 
     later = Story(

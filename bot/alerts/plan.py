@@ -28,7 +28,8 @@ from bot.matching import cluster
 from bot.models import DIGEST, Alert, Match, Post, Story, Topic
 
 Candidate = tuple[Story, Topic, Match]
-Reports = Callable[[str, float], list[cluster.PriorReport]]  # (channel, since) -> prior reports
+# (channel, since, the story's URL) -> the reports a story is decided against.
+Reports = Callable[[str, float, str], list[cluster.PriorReport]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -179,7 +180,7 @@ def cluster_decision(
     """Does `story` report an event already alerted in `channel`? (also used by `explain`)"""
     settings = topic.cluster
     since = now - settings.window_hours * 3600 * 2  # the decision applies the window itself
-    prior = list(reports(channel, since))
+    prior = list(reports(channel, since, story.url))
     for alert in planned:
         if alert.channel == channel:
             published = alert.story.published.timestamp() if alert.story.published else now

@@ -309,9 +309,10 @@ class Features:
     sorted_title: str
 
 
-def features(title: str, summary: str) -> Features:
-    """The comparison features of one story (uncached: the caller keeps them)."""
-    found = profile.__wrapped__(title, summary)
+def features(title: str, summary: str, *, cached: bool = False) -> Features:
+    """The comparison features of one story, for the caller to keep. `cached`: through
+    `profile`'s cache (a story just decided on is there); else computed without filling it."""
+    found = profile(title, summary) if cached else profile.__wrapped__(title, summary)
     return Features(found, _sorted_words(found.title))
 
 
@@ -628,6 +629,7 @@ def _story_casing(*texts: str) -> _Casing:
 _SENTENCE, _TITLE, _CAPS = "sentence", "title", "caps"
 
 
+@lru_cache(maxsize=64)  # one story's texts, asked again by each of its features
 def _mode(text: str) -> str:
     """How a text uses capitals: "caps" (ALL CAPITALS), "title" (Most Words Capitalised) or
     "sentence" (capitals mark sentence starts and names)."""
@@ -675,6 +677,7 @@ def _is_title_case(title: str) -> bool:
     return len(words) >= 3 and sum(w[0].isupper() for w in words) / len(words) >= 0.7
 
 
+@lru_cache(maxsize=8192)  # words repeat across stories; bounded by entries
 def _stem(word: str) -> str:
     """Lower case, possessive and demonym/plural endings dropped, known spellings merged."""
     word = word.lower().strip(".-" + _APOSTROPHES)
@@ -689,6 +692,7 @@ def _stem(word: str) -> str:
     return word
 
 
+@lru_cache(maxsize=64)  # one story's texts, asked again by each of its features
 def _law_codes(text: str) -> frozenset[str]:
     """Bill and law codes, spacing normalised: "AB 1215" and "AB1215" both give "ab1215". In a
     text in CAPITALS a word before a number is no code ("FOR 3 YEARS", "OF 20 MILLION")."""

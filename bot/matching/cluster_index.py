@@ -1,27 +1,51 @@
 """Each channel's recent alerts, held in memory for the clustering decision.
 
-Contract: `ReportIndex.reports(tx, channel, since)`, called with a poll's unit of work (or the
-store), returns what `tx.prior_reports(channel, since)` would (the stories alerted or folded in
-`channel` whose event started at or after `since`, in the order recorded), as
-`cluster.PriorReport`s whose comparison features were computed once, when the index first saw
-them. It is brought up to date by a query on the alerts recorded since it last looked (a range
-of the primary key, so alerts recorded by another process count too); it is loaded from the
-store on first use, and again when asked for older reports than it holds. Reports whose event
-started before anything asked for in the last `PRUNE_SECONDS` are dropped: its size is bounded
-by the clustering window.
+Contract: `ReportIndex.reports(tx, channel, since, url)`, called with a poll's unit of work (or
+the store), returns what `distinct_reports` makes of `tx.prior_reports(channel, since)`
+(the stories alerted or folded in `channel` whose event started at or after `since`, in the order
+recorded, one per set of copies), plus every report of the story's own `url`. The clustering
+decision on it is the one on every stored report: copies of one story in one event (the same
+headline and summary from several feeds, as wire stories are) score alike against any story, and
+`cluster.decide` keeps the first of equals, so only the first copy can win; the same-URL rule is
+served by the `url` lookup. So the work per story grows with the distinct events of the window,
+not with the copies of them.
+
+The comparison features are computed once per distinct text, when the index first sees it. The
+index is brought up to date by a query on the alerts recorded since it last looked (a range of the
+primary key, so alerts recorded by another process count too); it is loaded from the store on
+first use, and again when asked for older reports than it holds. Reports whose event started
+before anything asked for in the last `PRUNE_SECONDS` are dropped: its size is bounded by the
+clustering window.
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from bot.matching import cluster
 from bot.state.interface import AlertedReport, Reports
 
 PRUNE_SECONDS = 600.0
+
+# What makes two reports copies for the decision: the texts compared, the event they belong to
+# and when it started (`cluster.decide` reads nothing else of a report but its URL and, for the
+# reason it gives, its source).
+CopyKey = tuple[str, str, str, datetime]
+
+
+def copy_key(report: cluster.PriorReport) -> CopyKey:
+    return (report.title, report.summary, report.alert_id, report.event_start)
+
+
+def distinct_reports(reports: Iterable[cluster.PriorReport]) -> list[cluster.PriorReport]:
+    """The first report of each set of copies (see `copy_key`), in order."""
+    first: dict[CopyKey, cluster.PriorReport] = {}
+    for report in reports:
+        first.setdefault(copy_key(report), report)
+    return list(first.values())
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,8 +55,31 @@ class _Entry:
     report: cluster.PriorReport
 
 
-def prior_report(report: AlertedReport, *, with_features: bool = False) -> cluster.PriorReport:
-    """The clustering view of a stored report (its features computed now if asked)."""
+@dataclass(slots=True)
+class _Channel:
+    firsts: dict[CopyKey, _Entry] = field(default_factory=dict)  # the first copy, in seq order
+    by_url: dict[str, list[_Entry]] = field(default_factory=dict)  # every report, by story URL
+
+    def add(self, entry: _Entry) -> None:
+        self.firsts.setdefault(copy_key(entry.report), entry)
+        self.by_url.setdefault(entry.report.url, []).append(entry)
+
+    def kept(self, floor: float) -> _Channel:
+        kept = _Channel()
+        kept.firsts = {k: e for k, e in self.firsts.items() if e.event_start >= floor}
+        for url, entries in self.by_url.items():
+            if recent := [e for e in entries if e.event_start >= floor]:
+                kept.by_url[url] = recent
+        return kept
+
+    def size(self) -> int:
+        return sum(len(entries) for entries in self.by_url.values())
+
+
+def prior_report(
+    report: AlertedReport, *, features: cluster.Features | None = None
+) -> cluster.PriorReport:
+    """The clustering view of a stored report (with the features given, if any)."""
     story = report.story
     return cluster.PriorReport(
         report.alert_id,
@@ -42,7 +89,7 @@ def prior_report(report: AlertedReport, *, with_features: bool = False) -> clust
         story.source,
         datetime.fromtimestamp(report.published, UTC),
         datetime.fromtimestamp(report.event_start, UTC),
-        cluster.features(story.title, story.summary) if with_features else None,
+        features,
     )
 
 
@@ -52,42 +99,66 @@ class ReportIndex:
     def __init__(self, clock: Callable[[], float]) -> None:
         self._clock = clock
         self._lock = threading.Lock()
-        self._channels: dict[str, list[_Entry]] = {}
+        self._channels: dict[str, _Channel] = {}
+        self._features: dict[tuple[str, str], cluster.Features] = {}  # by (title, summary)
         self._floor: float | None = None  # reports whose event started before it are not held
         self._last_seq = 0
         self._asked = float("inf")  # the oldest `since` asked for since the last prune
         self._pruned = 0.0
         self.loads = 0  # full loads from the store (the first, and any for older reports)
 
-    def reports(self, tx: Reports, channel: str, since: float) -> list[cluster.PriorReport]:
+    def reports(
+        self, tx: Reports, channel: str, since: float, url: str = ""
+    ) -> list[cluster.PriorReport]:
         with self._lock:
             if self._floor is None or since < self._floor:
                 self._load(tx, since)
             else:
-                self._refresh(tx)
+                self._refresh(tx, cached=True)
             self._asked = min(self._asked, since)
             self._prune()
-            return [e.report for e in self._channels.get(channel, ()) if e.event_start >= since]
+            held = self._channels.get(channel)
+            if held is None:
+                return []
+            found = [e for e in held.firsts.values() if e.event_start >= since]
+            same_url = [e for e in held.by_url.get(url, ()) if e.event_start >= since]
+            if any(e not in found for e in same_url):
+                found = sorted(set(found) | set(same_url), key=lambda e: e.seq)
+            return [e.report for e in found]
 
     def size(self) -> int:
-        """How many reports it holds."""
+        """How many reports it holds (copies included)."""
         with self._lock:
-            return sum(len(entries) for entries in self._channels.values())
+            return sum(held.size() for held in self._channels.values())
+
+    def distinct(self) -> int:
+        """How many distinct reports (one per set of copies) it compares a story with."""
+        with self._lock:
+            return sum(len(held.firsts) for held in self._channels.values())
 
     def _load(self, tx: Reports, since: float) -> None:
         self.loads += 1
         self._channels = {}
+        self._features = {}
         self._floor = since
         self._last_seq = 0
-        self._refresh(tx)
+        self._refresh(tx, cached=False)
 
-    def _refresh(self, tx: Reports) -> None:
+    def _refresh(self, tx: Reports, *, cached: bool) -> None:
         assert self._floor is not None
         for found in tx.reports_after(self._last_seq, self._floor):
             report = found.report
-            entry = _Entry(found.seq, report.event_start, prior_report(report, with_features=True))
-            self._channels.setdefault(found.channel, []).append(entry)
+            entry = _Entry(found.seq, report.event_start, self._report(report, cached=cached))
+            self._channels.setdefault(found.channel, _Channel()).add(entry)
         self._last_seq = max(self._last_seq, tx.last_alert_seq())
+
+    def _report(self, report: AlertedReport, *, cached: bool) -> cluster.PriorReport:
+        """`cached`: the story was just decided on, its profile is in `cluster.profile`'s cache."""
+        texts = (report.story.title, report.story.summary)
+        found = self._features.get(texts)
+        if found is None:
+            found = self._features[texts] = cluster.features(*texts, cached=cached)
+        return prior_report(report, features=found)
 
     def _prune(self) -> None:
         now = self._clock()
@@ -99,6 +170,16 @@ class ReportIndex:
         floor = self._floor
         self._channels = {
             channel: kept
-            for channel, entries in self._channels.items()
-            if (kept := [e for e in entries if e.event_start >= floor])
+            for channel, held in self._channels.items()
+            if (kept := held.kept(floor)).by_url
         }
+        self._features = _features_in(self._channels.values())
+
+
+def _features_in(channels: Iterable[_Channel]) -> dict[tuple[str, str], cluster.Features]:
+    return {
+        (e.report.title, e.report.summary): e.report.features
+        for held in channels
+        for e in held.firsts.values()
+        if e.report.features is not None
+    }

@@ -118,7 +118,7 @@ def _poll(
             first_poll=not initialized,
             policy=policy,
             now=rt.clock(),
-            reports=lambda channel, since: index.reports(tx, channel, since),
+            reports=lambda channel, since, url: index.reports(tx, channel, since, url),
             source=feed.name or parsed.title or feed.url,
             blocking=True,
         )
@@ -251,7 +251,7 @@ def _log_admission(feed: FeedSpec, intake: Intake, policy: PollPolicy, posts: li
 
 def stored_reports(store: Store) -> Reports:
     """The reports of `Store.prior_reports`, read afresh (the poll reads `ReportIndex`)."""
-    return lambda channel, since: [
+    return lambda channel, since, url: [
         prior_report(report) for report in store.prior_reports(channel, since)
     ]
 
