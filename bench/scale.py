@@ -1,22 +1,26 @@
-"""Scale benchmark: the real `newsbot run --once` process on 100 / 1,000 / ... local feeds.
+"""Scale benchmark: the real `newsbot run --once` process on 100 / 1,000 / 6,000 local feeds.
 
-    python -m bench.scale [--feeds 100 1000] [--items 5] [--baseline-root DIR] [--json FILE]
+    python -m bench.scale [--feeds 100 1000 6000] [--items 5] [--baseline-root DIR] [--json FILE]
 
 For each feed count, three runs of `newsbot run --once` on one state database, each a fresh
 process measured with wait4 (user + system CPU, peak RSS) and a wall clock:
 - first: every feed is new (its first poll: stories of the last 24 h alert);
 - posting: every feed has --items new stories (its later polls): alerts are clustered, queued
   and delivered;
-- 304: nothing changed: every poll is a conditional GET answered 304 Not Modified.
-Reported: CPU ms per feed, CPU ms per alert (runs that queue alerts), wall s, peak RSS MB,
-alerts queued.
+- 304: nothing changed: every poll is a conditional GET answered 304 Not Modified; this run is
+  pinned to one core (`taskset -c 0`, when taskset exists).
+Every run posts to the Slack stand-in (tests/slackstub.py, in this process: its CPU is not
+newsbot's) through the real slack_sdk client, with no rate limit on the stand-in and newsbot's
+per-channel pacer set so it never waits (`ChannelPacer`'s defaults raised by the runner below,
+for both checkouts): at Slack's 1 message per second per channel the posting run's wall clock
+would be the pacer's, and sleeping costs no CPU anyway. Reported: CPU ms per feed, CPU ms per
+alert delivered (runs that deliver), wall s, peak RSS MB, alerts delivered, and the store's lock
+waits (count and seconds, from the run's `store lock waits` log line; "-" for code without it).
 
 The feeds come from tests/feedserver.py (ETag / Last-Modified) in this process; their stories
 are the labelled news of tests/data/relevance/*.jsonl (relevant and irrelevant in the dev
 set's ratio), dated now, with URLs unique per feed and run. The shipped config (config/) is
-used with `allow_private_networks: true` (the feeds are on 127.0.0.1). Without a Slack token
-the alerts go to the terminal sender (stdout to /dev/null): the Slack stand-in's 1 message per
-second per channel pacing would make the posting run's wall clock the pacer's, not newsbot's.
+used with `allow_private_networks: true` (the feeds are on 127.0.0.1).
 
 --baseline-root DIR runs the same harness against another checkout (e.g. a `git worktree add`
 of the pre-change commit) with this venv's interpreter and libraries, in the same run.
@@ -28,7 +32,7 @@ import argparse
 import json
 import os
 import resource
-import sqlite3
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -44,6 +48,7 @@ from xml.sax.saxutils import escape
 import yaml
 
 from tests.feedserver import FeedServer
+from tests.slackstub import SlackStub
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT / "tests" / "data" / "relevance"
@@ -53,8 +58,11 @@ RUNNER = (
     "root = sys.argv.pop(1)\n"
     "sys.meta_path[:] = [f for f in sys.meta_path if 'editable' not in repr(f).lower()]\n"
     "sys.path.insert(0, root)\n"
+    "import bot.pacing\n"
+    "bot.pacing.ChannelPacer.__init__.__defaults__ = (10000.0, 10000)  # never waits\n"
     "runpy.run_module('bot', run_name='__main__', alter_sys=True)\n"
 )
+PIN = ["taskset", "-c", "0"] if shutil.which("taskset") else []
 
 
 def _stories() -> list[dict[str, str]]:
@@ -97,18 +105,26 @@ def _config(folder: Path) -> Path:
     return path
 
 
-def _alerts(db: Path) -> int:
-    if not db.exists():
-        return 0
-    with sqlite3.connect(db) as conn:
-        return int(conn.execute("SELECT count(*) FROM alerts WHERE kind = 'alert'").fetchone()[0])
+def _lock_waits(log: Path) -> tuple[int, float] | None:
+    """The last run's `store lock waits` line (JSON log), or None when the code has none."""
+    found = None
+    for line in log.read_text(encoding="utf-8", errors="replace").splitlines():
+        if '"store lock waits"' in line:
+            entry = json.loads(line)
+            found = (int(entry["waits"]), float(entry["wait_s"]))
+    return found
 
 
-def _run_once(root: Path, config: Path, feeds: Path, db: Path, log: Path) -> dict[str, float]:
+def _run_once(
+    root: Path, config: Path, feeds: Path, db: Path, log: Path, slack: SlackStub, *, pin: bool
+) -> dict[str, Any]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "NEWSBOT_"))}
-    env.update({"NEWSBOT_DB": str(db), "NEWSBOT_HTTP_PORT": "0"})
-    command = [sys.executable, "-c", RUNNER, str(root), "run", "--once"]
+    env.update({"NEWSBOT_DB": str(db), "NEWSBOT_HTTP_PORT": "0", "NEWSBOT_LOG_FORMAT": "json"})
+    env.update({"SLACK_BOT_TOKEN": slack.token, "SLACK_API_URL": slack.api_url})
+    command = [*(PIN if pin else []), sys.executable, "-c", RUNNER, str(root), "run", "--once"]
     command += ["--config", str(config), "--feeds", str(feeds)]
+    log.write_text("", encoding="utf-8")
+    posted = len(slack.messages)
     started = time.perf_counter()
     with open(log, "a", encoding="utf-8") as err:
         process = subprocess.Popen(
@@ -116,12 +132,15 @@ def _run_once(root: Path, config: Path, feeds: Path, db: Path, log: Path) -> dic
         )
         _, status, usage = os.wait4(process.pid, 0)
     wall = time.perf_counter() - started
-    process.returncode = os.waitstatus_to_exitcode(status)
+    waits = _lock_waits(log)
     return {
         "cpu_s": usage.ru_utime + usage.ru_stime,
         "wall_s": wall,
         "peak_rss_mb": usage.ru_maxrss / 1024,
-        "exit": process.returncode,
+        "alerts": len(slack.messages) - posted,
+        "lock_waits": waits[0] if waits else None,
+        "lock_wait_s": waits[1] if waits else None,
+        "exit": os.waitstatus_to_exitcode(status),
     }
 
 
@@ -130,6 +149,7 @@ def measure(
     feeds: int,
     items: int,
     server: FeedServer,
+    slack: SlackStub,
     done: Callable[[str, dict[str, Any]], None] = lambda run, row: None,
 ) -> dict[str, Any]:
     stories = _stories()
@@ -145,25 +165,19 @@ def measure(
             if name != "304":
                 for n in range(feeds):
                     server.set_feed(f"{prefix}/{n}.xml", _rss(n, f"{name}", items, stories))
-            before = _alerts(db)
-            result = _run_once(root, config, folder / "feeds.txt", db, log)
-            alerts = _alerts(db) - before
-            result_row: dict[str, Any] = dict(result)
-            result_row |= {
-                "alerts": alerts,
-                "cpu_ms_per_feed": round(result["cpu_s"] * 1000 / feeds, 2),
-                "cpu_ms_per_alert": round(result["cpu_s"] * 1000 / alerts, 2) if alerts else None,
-            }
-            runs[name] = {
-                k: round(v, 3) if isinstance(v, float) else v for k, v in result_row.items()
-            }
+            row = _run_once(root, config, folder / "feeds.txt", db, log, slack, pin=name == "304")
+            alerts = row["alerts"]
+            row["cpu_ms_per_feed"] = round(row["cpu_s"] * 1000 / feeds, 2)
+            row["cpu_ms_per_alert"] = round(row["cpu_s"] * 1000 / alerts, 2) if alerts else None
+            row["pinned"] = bool(PIN) and name == "304"
+            runs[name] = {k: round(v, 3) if isinstance(v, float) else v for k, v in row.items()}
             done(name, runs[name])  # each run as it ends: a long baseline run shows progress
     return runs
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--feeds", type=int, nargs="+", default=[100, 1000])
+    parser.add_argument("--feeds", type=int, nargs="+", default=[100, 1000, 6000])
     parser.add_argument("--items", type=int, default=5)
     parser.add_argument("--baseline-root", type=Path)
     parser.add_argument("--json", type=Path, help="also write the results here")
@@ -171,7 +185,7 @@ def main(argv: list[str] | None = None) -> int:
     resource.setrlimit(resource.RLIMIT_NOFILE, (4096, 4096))
     roots = [("after", ROOT)] + ([("before", args.baseline_root)] if args.baseline_root else [])
     results: list[dict[str, Any]] = []
-    with FeedServer() as server:
+    with FeedServer() as server, SlackStub() as slack:
         for feeds in args.feeds:
             for label, root in roots:
 
@@ -181,7 +195,7 @@ def main(argv: list[str] | None = None) -> int:
                     results.append({"code": label, "feeds": feeds, "run": run, **row})
                     print(_line(results[-1]), flush=True)
 
-                measure(root, feeds, args.items, server, done)
+                measure(root, feeds, args.items, server, slack, done)
     if args.json:
         args.json.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
     return 0
@@ -189,11 +203,13 @@ def main(argv: list[str] | None = None) -> int:
 
 def _line(row: dict[str, Any]) -> str:
     per_alert = row["cpu_ms_per_alert"]
+    waits = "-" if row["lock_waits"] is None else f"{row['lock_waits']} / {row['lock_wait_s']} s"
     return (
         f"{row['code']:<7} {row['feeds']:>6} feeds {row['run']:<8} "
         f"cpu {row['cpu_s']:>8.2f} s  {row['cpu_ms_per_feed']:>7.2f} ms/feed  "
-        f"{'-' if per_alert is None else per_alert:>7} ms/alert ({row['alerts']} alerts)  "
-        f"wall {row['wall_s']:>7.2f} s  peak {row['peak_rss_mb']:>6.1f} MB  exit {row['exit']}"
+        f"{'-' if per_alert is None else per_alert:>7} ms/alert ({row['alerts']} delivered)  "
+        f"wall {row['wall_s']:>7.2f} s  peak {row['peak_rss_mb']:>6.1f} MB  "
+        f"lock waits {waits}  exit {row['exit']}{'  (1 core)' if row['pinned'] else ''}"
     )
 
 

@@ -192,6 +192,8 @@ class Service:
             log.error(outage)
         drained = self.outbox.drain(ignore_backoff=True)
         self._last_cycle = time.time()
+        waits, seconds = self.rt.store.lock_waits()  # what /metrics exports, for one-shot runs
+        log.info("store lock waits", extra={"waits": waits, "wait_s": round(seconds, 3)})
         failed_now = [f for f in self.rt.store.failed() if f[0] not in failed_before]
         return self._summary(outcomes, drained.sent, failed_now)
 
