@@ -58,8 +58,11 @@ RUNNER = (
     "root = sys.argv.pop(1)\n"
     "sys.meta_path[:] = [f for f in sys.meta_path if 'editable' not in repr(f).lower()]\n"
     "sys.path.insert(0, root)\n"
-    "import bot.pacing\n"
-    "bot.pacing.ChannelPacer.__init__.__defaults__ = (10000.0, 10000)  # never waits\n"
+    "try:\n"
+    "    from bot.alerts.pacing import ChannelPacer\n"
+    "except ImportError:  # the flat layout before issue 12\n"
+    "    from bot.pacing import ChannelPacer\n"
+    "ChannelPacer.__init__.__defaults__ = (10000.0, 10000)  # never waits\n"
     "runpy.run_module('bot', run_name='__main__', alter_sys=True)\n"
 )
 PIN = ["taskset", "-c", "0"] if shutil.which("taskset") else []
