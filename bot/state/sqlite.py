@@ -180,8 +180,54 @@ class WaitTimedLock:
         self._lock.release()
 
 
+# Idle read connections kept for reuse (more are opened while more threads read at once).
+IDLE_READERS = 4
+
+
+class _Readers:
+    """Read connections to a WAL database, lent one per read (SQLite WAL lets readers proceed
+    while a write transaction is open on the main connection: they read the last commit)."""
+
+    def __init__(self, path: str) -> None:
+        self._path = path
+        self._idle: list[sqlite3.Connection] = []
+        self._lock = threading.Lock()
+        self._closed = False
+
+    @contextmanager
+    def lend(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            db = self._idle.pop() if self._idle else None
+        if db is None:
+            db = sqlite3.connect(
+                self._path, timeout=5.0, check_same_thread=False, isolation_level=None
+            )
+            db.row_factory = sqlite3.Row
+            db.text_factory = _text  # as the main connection reads text
+            db.execute("PRAGMA query_only=ON")
+            db.execute("PRAGMA cache_size=-1024")  # 1 MiB each; the main connection has 2
+        try:
+            yield db
+        finally:
+            with self._lock:
+                keep = not self._closed and len(self._idle) < IDLE_READERS
+                if keep:
+                    self._idle.append(db)
+            if not keep:
+                db.close()
+
+    def close(self) -> None:
+        with self._lock:
+            self._closed = True
+            idle, self._idle = self._idle, []
+        for db in idle:
+            db.close()
+
+
 class SqliteStore:
-    """One SQLite connection shared by the poll workers and the outbox, behind a lock."""
+    """One SQLite connection for writes, shared by the poll workers and the outbox behind a
+    lock; reads outside a write transaction go through read connections that do not wait for it.
+    """
 
     def __init__(self, path: Path | str, *, clock: Any = time.time) -> None:
         self.path = str(path)
@@ -190,6 +236,8 @@ class SqliteStore:
         self._db = self._open(self.path)
         self._identity = _file_identity(self.path)
         self._instance: InstanceLock | None = None
+        self._writer: int | None = None  # the thread inside `transaction()`, if any
+        self._readers = None if path_is_memory(self._db) else _Readers(self.path)
 
     # --- opening and migrating ---------------------------------------------------------------
 
@@ -273,6 +321,8 @@ class SqliteStore:
     def close(self) -> None:
         with self._lock:
             self._db.close()
+            if self._readers is not None:
+                self._readers.close()
         if self._instance is not None:
             self._instance.release()
             self._instance = None
@@ -290,6 +340,7 @@ class SqliteStore:
                 self._db.execute("BEGIN IMMEDIATE")
             except sqlite3.OperationalError as exc:
                 raise StoreError(f"{self.path}: {exc}") from None
+            self._writer = threading.get_ident()
             try:
                 yield self._db
             except sqlite3.DatabaseError as exc:  # a write failed mid-way: disk full, I/O error
@@ -298,6 +349,8 @@ class SqliteStore:
             except BaseException:
                 self._rollback()
                 raise
+            finally:
+                self._writer = None
             try:
                 self._db.execute("COMMIT")
             except sqlite3.OperationalError as exc:
@@ -308,23 +361,35 @@ class SqliteStore:
         with contextlib.suppress(sqlite3.DatabaseError):
             self._db.execute("ROLLBACK")
 
+    @contextmanager
+    def _reading(self) -> Iterator[sqlite3.Connection]:
+        """A connection to read the last commit: a lent read connection, which does not wait
+        for a write transaction; the main one, under the lock, inside this thread's own
+        transaction (whose writes only it sees) and for an in-memory database."""
+        if self._readers is None or self._writer == threading.get_ident():
+            with self._lock:
+                yield self._db
+        else:
+            with self._readers.lend() as db:
+                yield db
+
     def _query(self, statement: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
-        with self._lock:
-            try:
-                return self._db.execute(statement, params).fetchall()
-            except sqlite3.DatabaseError as exc:
-                raise StoreError(f"{self.path}: {exc}") from None
+        try:
+            with self._reading() as db:
+                return db.execute(statement, params).fetchall()
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(f"{self.path}: {exc}") from None
 
     def _write(self, statement: str, params: Sequence[Any] = ()) -> None:
         with self._transaction() as db:
             db.execute(statement, params)
 
     def _read(self, read: Callable[[sql.Exec], T]) -> T:
-        with self._lock:
-            try:
-                return read(_Conn(self._db))
-            except sqlite3.DatabaseError as exc:
-                raise StoreError(f"{self.path}: {exc}") from None
+        try:
+            with self._reading() as db:
+                return read(_Conn(db))
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(f"{self.path}: {exc}") from None
 
     def copy_to_memory(self) -> SqliteStore:
         """A private in-memory copy, for --dry-run: it acts on real state but persists nothing."""
@@ -333,6 +398,7 @@ class SqliteStore:
         copy._identity, copy._instance = None, None
         copy._db = sqlite3.connect(":memory:", check_same_thread=False, isolation_level=None)
         copy._db.row_factory = sqlite3.Row
+        copy._writer, copy._readers = None, None
         with self._lock:
             self._db.backup(copy._db)
         return copy
