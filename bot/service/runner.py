@@ -28,11 +28,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
-
-from apscheduler.executors.pool import ThreadPoolExecutor as JobPool
-from apscheduler.schedulers.background import BackgroundScheduler
-from apscheduler.triggers.interval import IntervalTrigger
+from typing import TYPE_CHECKING, Any
 
 from bot.alerts import digest
 from bot.alerts.digest import DigestOutcome
@@ -45,8 +41,12 @@ from bot.service.health import HealthReport, HealthServer
 from bot.service.pipeline import PollOutcome, Runtime, poll_feed
 from bot.settings import Settings
 from bot.slack.deliver import advice, classify
-from bot.slack.feedback import FeedbackSync
 from bot.state.interface import QUEUED, AlertStatus, Undelivered
+
+if TYPE_CHECKING:  # the scheduler is imported by the service only: `run --once` goes without
+    from apscheduler.schedulers.background import BackgroundScheduler
+
+    from bot.slack.feedback import FeedbackSync
 
 log = logging.getLogger(__name__)
 
@@ -235,6 +235,10 @@ class Service:
     # --- service --------------------------------------------------------------------------------
 
     def run_forever(self) -> int:
+        from apscheduler.executors.pool import ThreadPoolExecutor as JobPool
+        from apscheduler.schedulers.background import BackgroundScheduler
+        from apscheduler.triggers.interval import IntervalTrigger
+
         self._install_signals()
         self._announce()
         health = self._start_health()
@@ -355,6 +359,8 @@ class Service:
         return server  # HealthServer.start logged where it listens
 
     def _add_feed_job(self, feed: FeedSpec, *, first: bool = False) -> None:
+        from apscheduler.triggers.interval import IntervalTrigger
+
         assert self.scheduler is not None
         jitter = self.rt.config.defaults.jitter
         trigger = IntervalTrigger(seconds=feed.interval, jitter=jitter)
@@ -442,6 +448,8 @@ class Service:
         self._outage = outage or ""
 
     def _schedule_feedback(self) -> None:
+        from apscheduler.triggers.interval import IntervalTrigger
+
         """(Re)schedule the reading of reactions; `feedback_interval: 0` turns it off."""
         if self.feedback is None or self.scheduler is None:
             return

@@ -7,6 +7,7 @@ private in-memory copy of the state, so it shows what would be posted without ch
 from __future__ import annotations
 
 import sys
+from typing import TYPE_CHECKING
 
 from bot.alerts.outbox import Outbox, Sender
 from bot.alerts.pacing import ChannelPacer
@@ -20,9 +21,11 @@ from bot.service.pipeline import Runtime
 from bot.service.runner import Service
 from bot.settings import Settings, state_target
 from bot.slack.deliver import SlackSender, TerminalSender
-from bot.slack.feedback import FeedbackSync
 from bot.state import open_store
 from bot.state.interface import Store
+
+if TYPE_CHECKING:
+    from bot.slack.feedback import FeedbackSync
 
 
 def build_service(
@@ -66,7 +69,7 @@ def build_service(
     metrics = Metrics()
     metrics.watch_store(store.lock_waits)
     runtime = Runtime(config, Matcher(config.topics), store, fetcher, metrics)
-    feedback = FeedbackSync(store, sender) if isinstance(sender, SlackSender) else None
+    feedback = _feedback_sync(store, sender) if isinstance(sender, SlackSender) else None
     return Service(
         settings,
         runtime,
@@ -93,4 +96,10 @@ def build_feedback_sync(settings: Settings, store: Store) -> FeedbackSync | None
     """For `newsbot feedback sync`: reads Slack with the bot token; None without a token."""
     if not settings.slack_token:
         return None
-    return FeedbackSync(store, SlackSender(settings.slack_token, settings.slack_api_url))
+    return _feedback_sync(store, SlackSender(settings.slack_token, settings.slack_api_url))
+
+
+def _feedback_sync(store: Store, sender: SlackSender) -> FeedbackSync:
+    from bot.slack.feedback import FeedbackSync  # only with a Slack token
+
+    return FeedbackSync(store, sender)
