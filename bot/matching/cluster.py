@@ -512,9 +512,12 @@ def _listed(names: frozenset[str]) -> str:
     return ", ".join(sorted(names))
 
 
-@lru_cache(maxsize=1024)  # bounded: a channel's alerts within the window, re-read per decision
+# Bounded by entries for the work at hand: the stories being decided now (their profile is
+# asked again when the poll's index records them). Reports keep their own features
+# (bot/matching/cluster_index.py, `eval --clusters`), so a channel's alerts need no room here.
+@lru_cache(maxsize=128)
 def profile(title: str, summary: str) -> Profile:
-    """Extract the comparison features of one story; cached as a channel's prior is re-read."""
+    """Extract the comparison features of one story (cached: see above)."""
     casing = _story_casing(title, summary)
     title_runs = _name_runs(title, casing, is_title=True)
     summary_runs = _name_runs(summary, casing, is_title=False)
@@ -677,7 +680,7 @@ def _is_title_case(title: str) -> bool:
     return len(words) >= 3 and sum(w[0].isupper() for w in words) / len(words) >= 0.7
 
 
-@lru_cache(maxsize=8192)  # words repeat across stories; bounded by entries
+@lru_cache(maxsize=2048)  # everyday words repeat across stories; bounded by entries
 def _stem(word: str) -> str:
     """Lower case, possessive and demonym/plural endings dropped, known spellings merged."""
     word = word.lower().strip(".-" + _APOSTROPHES)

@@ -19,11 +19,11 @@ from __future__ import annotations
 import json
 import re
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, TextIO
 
-from bot.matching.cluster import PriorReport, decide, report_of
+from bot.matching.cluster import PriorReport, decide, features, report_of
 from bot.models import ClusterSettings, Story
 
 _MONTH = re.compile(r"\d{4}-\d{2}")
@@ -135,7 +135,9 @@ def run_clustering(
     for item in items:
         decision = decide(item.story, prior, settings, now=item.published, blocking=blocking)
         alert = decision.parent_id or item.story.id
-        prior.append(report_of(prior, alert, item.story, item.published))
+        report = report_of(prior, alert, item.story, item.published)
+        # Features kept with the report, as the poll's index keeps them: computed once.
+        prior.append(replace(report, features=features(report.title, report.summary)))
         outcomes.append(Outcome(item, alert, decision.parent_id is not None))
     return outcomes
 
