@@ -22,8 +22,9 @@ recognition ban, so alerts are planned, clustered, queued and delivered too.
 
 RSS is read from /proc/self/status: VmRSS after each cycle, VmHWM (the peak) at the end. The
 growth figure compares the RSS after cycle 20 (warm: caches, pools, the state tables' first
-pages) with the RSS after the last cycle. --trace takes tracemalloc snapshots at both points and
-prints the allocation sites that grew most (slow: use it on a smaller run).
+pages) with the RSS after the last cycle. --trace also traces Python's allocations
+(tracemalloc): it reports the traced memory at both points and at its peak next to RSS, and the
+allocation sites that grew most between them (slow: use it on a smaller run).
 """
 
 from __future__ import annotations
@@ -126,6 +127,7 @@ class SoakResult:
     peak_mb: float = 0.0
     db_mb: float = 0.0
     trace: list[str] = field(default_factory=list)
+    traced_mb: list[float] = field(default_factory=list)  # tracemalloc: cycle 20, end, peak
 
     @property
     def warm_mb(self) -> float:
@@ -154,6 +156,12 @@ class SoakResult:
             f"targets: peak < 150 MB {'ok' if self.peak_mb < 150 else 'MISSED'}, growth < 5% "
             f"{'ok' if self.growth < 5 else 'MISSED'}",
         ]
+        if self.traced_mb:
+            warm, end, peak = self.traced_mb
+            lines.append(
+                f"tracemalloc: cycle {WARM_CYCLE} {warm:.1f} MB, end {end:.1f} MB, growth "
+                f"{(end - warm) / warm * 100:.1f}%, peak {peak:.1f} MB (Python allocations only)"
+            )
         return "\n".join(lines + self.trace)
 
 
@@ -335,6 +343,7 @@ def soak(
                 result.rss_by_cycle.append(memory_mb("VmRSS"))
                 if trace and cycle == WARM_CYCLE:
                     warm_snapshot = tracemalloc.take_snapshot()
+                    result.traced_mb.append(tracemalloc.get_traced_memory()[0] / 2**20)
                 if progress is not None and cycle % 10 == 0:
                     progress(
                         f"cycle {cycle}: rss {result.rss_by_cycle[-1]:.1f} MB, "
@@ -343,6 +352,8 @@ def soak(
         # VmHWM is the kernel's high-water mark; it can lag an RSS read by a few pages.
         result.peak_mb = max(memory_mb("VmHWM"), *result.rss_by_cycle)
         if warm_snapshot is not None:
+            now, peak = tracemalloc.get_traced_memory()
+            result.traced_mb += [now / 2**20, peak / 2**20]
             result.trace = top_growth(warm_snapshot, tracemalloc.take_snapshot())
     finally:
         tracemalloc.stop()
