@@ -336,7 +336,7 @@ def soak(
                 out.truncate()
                 clock.now += CYCLE_SECONDS
                 if clock.now >= next_prune:
-                    seen, alerts = runtime.store.prune(retention_hours / 24)
+                    seen, alerts = runtime.prune(retention_hours / 24)
                     result.pruned_stories += seen
                     result.pruned_alerts += alerts
                     next_prune += PRUNE_EVERY

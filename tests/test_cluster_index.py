@@ -206,3 +206,25 @@ def test_the_index_forgets_events_older_than_anything_asked_for(store: Store) ->
     clock[0] += 700
     index.reports(store, "#a", clock[0] - 2 * 86400)
     assert index.size() == 1
+
+
+def test_after_the_store_prunes_the_index_holds_what_the_store_still_has(tmp_path: Path) -> None:
+    start = datetime(2026, 1, 10, tzinfo=UTC)
+    clock = [start.timestamp()]
+    store = Store(tmp_path / "newsbot.db", clock=lambda: clock[0])
+    try:
+        _record(store, [_alert(1, "#a", start)])
+        clock[0] += 3 * 86400
+        _record(store, [_alert(2, "#a", start + timedelta(days=3))])
+        store.mark_sent("#a-1", "C1", "1.0")  # delivered three days ago: the prune takes it
+        index = ReportIndex(lambda: clock[0])
+        since = start.timestamp() - 1
+        assert [r.title for r in index.reports(store, "#a", since)] == ["Title 1", "Title 2"]
+        assert store.prune(retention_days=1) == (1, 1)
+        index.forget()
+        held = index.reports(store, "#a", since)
+        assert [r.title for r in held] == ["Title 2"]
+        assert held == distinct_reports(stored_reports(store)("#a", since, ""))
+        assert index.loads == 2
+    finally:
+        store.close()

@@ -13,9 +13,10 @@ not with the copies of them.
 The comparison features are computed once per distinct text, when the index first sees it. The
 index is brought up to date by a query on the alerts recorded since it last looked (a range of the
 primary key, so alerts recorded by another process count too); it is loaded from the store on
-first use, and again when asked for older reports than it holds. Reports whose event started
-before anything asked for in the last `PRUNE_SECONDS` are dropped: its size is bounded by the
-clustering window.
+first use, again when asked for older reports than it holds, and after `forget()` (the store
+pruned alerts: the index holds no more than the store). Reports whose event started before
+anything asked for in the last `PRUNE_SECONDS` are dropped: its size is bounded by the
+clustering window and the store's retention.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ PRUNE_SECONDS = 600.0
 # and when it started (`cluster.decide` reads nothing else of a report but its URL and, for the
 # reason it gives, its source).
 CopyKey = tuple[str, str, str, datetime]
+Texts = tuple[str, str]  # (title, summary): what the comparison features are computed from
 
 
 def copy_key(report: cluster.PriorReport) -> CopyKey:
@@ -100,7 +102,7 @@ class ReportIndex:
         self._clock = clock
         self._lock = threading.Lock()
         self._channels: dict[str, _Channel] = {}
-        self._features: dict[tuple[str, str], cluster.Features] = {}  # by (title, summary)
+        self._features: dict[Texts, cluster.Features] = {}
         self._floor: float | None = None  # reports whose event started before it are not held
         self._last_seq = 0
         self._asked = float("inf")  # the oldest `since` asked for since the last prune
@@ -126,6 +128,12 @@ class ReportIndex:
                 found = sorted(set(found) | set(same_url), key=lambda e: e.seq)
             return [e.report for e in found]
 
+    def forget(self) -> None:
+        """The store pruned alerts: read it afresh at the next use (the features of the texts
+        still there are kept, not computed again)."""
+        with self._lock:
+            self._floor = None
+
     def size(self) -> int:
         """How many reports it holds (copies included)."""
         with self._lock:
@@ -138,26 +146,35 @@ class ReportIndex:
 
     def _load(self, tx: Reports, since: float) -> None:
         self.loads += 1
-        self._channels = {}
-        self._features = {}
+        known = self._features
+        self._channels, self._features = {}, {}
         self._floor = since
         self._last_seq = 0
-        self._refresh(tx, cached=False)
+        self._refresh(tx, cached=False, known=known)
 
-    def _refresh(self, tx: Reports, *, cached: bool) -> None:
+    def _refresh(
+        self, tx: Reports, *, cached: bool, known: dict[Texts, cluster.Features] | None = None
+    ) -> None:
         assert self._floor is not None
         for found in tx.reports_after(self._last_seq, self._floor):
             report = found.report
-            entry = _Entry(found.seq, report.event_start, self._report(report, cached=cached))
+            entry = _Entry(found.seq, report.event_start, self._report(report, cached, known))
             self._channels.setdefault(found.channel, _Channel()).add(entry)
         self._last_seq = max(self._last_seq, tx.last_alert_seq())
 
-    def _report(self, report: AlertedReport, *, cached: bool) -> cluster.PriorReport:
-        """`cached`: the story was just decided on, its profile is in `cluster.profile`'s cache."""
+    def _report(
+        self,
+        report: AlertedReport,
+        cached: bool,
+        known: dict[Texts, cluster.Features] | None,
+    ) -> cluster.PriorReport:
+        """`cached`: the story was just decided on, its profile is in `cluster.profile`'s cache;
+        `known`: features computed before a reload."""
         texts = (report.story.title, report.story.summary)
-        found = self._features.get(texts)
+        found = self._features.get(texts) or (known or {}).get(texts)
         if found is None:
-            found = self._features[texts] = cluster.features(*texts, cached=cached)
+            found = cluster.features(*texts, cached=cached)
+        self._features[texts] = found
         return prior_report(report, features=found)
 
     def _prune(self) -> None:
@@ -176,7 +193,7 @@ class ReportIndex:
         self._features = _features_in(self._channels.values())
 
 
-def _features_in(channels: Iterable[_Channel]) -> dict[tuple[str, str], cluster.Features]:
+def _features_in(channels: Iterable[_Channel]) -> dict[Texts, cluster.Features]:
     return {
         (e.report.title, e.report.summary): e.report.features
         for held in channels

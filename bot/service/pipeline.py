@@ -50,6 +50,13 @@ class Runtime:
             self.reports = ReportIndex(self.clock)
         return self.reports
 
+    def prune(self, retention_days: float) -> tuple[int, int]:
+        """`Store.prune`, and the clustering index forgets what the store forgot."""
+        seen, alerts = self.store.prune(retention_days)
+        if alerts and self.reports is not None:
+            self.reports.forget()
+        return seen, alerts
+
 
 @dataclass(frozen=True, slots=True)
 class PollOutcome:

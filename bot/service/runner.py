@@ -583,7 +583,7 @@ class Service:
             )
 
     def _prune(self) -> None:
-        seen, alerts = self.rt.store.prune(self.rt.config.defaults.retention_days)
+        seen, alerts = self.rt.prune(self.rt.config.defaults.retention_days)
         if seen or alerts:
             log.info("pruned old state", extra={"stories": seen, "alerts": alerts})
 
