@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
 from bot.matching import cluster
@@ -63,7 +63,10 @@ class _Channel:
     by_url: dict[str, list[_Entry]] = field(default_factory=dict)  # every report, by story URL
 
     def add(self, entry: _Entry) -> None:
-        self.firsts.setdefault(copy_key(entry.report), entry)
+        first = self.firsts.setdefault(copy_key(entry.report), entry)
+        if first is not entry:  # a copy holds the first's texts, not its own equal strings
+            own = replace(entry.report, title=first.report.title, summary=first.report.summary)
+            entry = replace(entry, report=own)
         self.by_url.setdefault(entry.report.url, []).append(entry)
 
     def kept(self, floor: float) -> _Channel:
