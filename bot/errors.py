@@ -7,6 +7,7 @@ NewsbotError
  |    +-- FeedGone        HTTP 410: the feed is disabled until an admin re-enables it
  +-- ParseError           one feed's body is not a feed we can read
  +-- StoreError           the state database cannot be opened or written
+ |    +-- StoreUnreachable  the database server did not answer: this work is skipped, not fatal
  +-- DeliveryError        Slack refused or failed a post; `code` is Slack's error string
 """
 
@@ -117,6 +118,12 @@ class ParseError(NewsbotError):
 
 class StoreError(NewsbotError):
     """The state database cannot be opened, read or written. Never silently reset."""
+
+
+class StoreUnreachable(StoreError):
+    """The database server did not answer (down, restarting, network). The call's work was not
+    done; the next call connects again. A running service skips the work and reports not ready
+    instead of stopping."""
 
 
 class DeliveryError(NewsbotError):

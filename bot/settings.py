@@ -32,6 +32,7 @@ class Settings:
     log_level: str = "INFO"
     http_host: str = "127.0.0.1"
     http_port: int = 8080  # 0 disables the health/metrics endpoint
+    lease_seconds: float = 30.0  # PostgreSQL replicas: a dead replica's work is taken over after
 
 
 def state_target(settings: Settings) -> str:
@@ -112,6 +113,19 @@ def _port(env: Mapping[str, str]) -> int:
     return int(raw)
 
 
+def _lease_seconds(env: Mapping[str, str]) -> float:
+    raw = env.get("NEWSBOT_LEASE_SECONDS", "30").strip() or "30"
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    if not 1 <= value <= 3600:
+        raise ConfigError(
+            f"must be a number of seconds 1-3600, got {raw!r}", path="NEWSBOT_LEASE_SECONDS"
+        )
+    return value
+
+
 def _log_format(env: Mapping[str, str]) -> str:
     value = env.get("NEWSBOT_LOG_FORMAT", "text").strip().lower() or "text"
     if value not in ("text", "json"):
@@ -136,4 +150,5 @@ def from_env(env: Mapping[str, str] | None = None, *, config: str | None = None)
         log_level=env.get("NEWSBOT_LOG_LEVEL", "INFO").upper(),
         http_host=env.get("NEWSBOT_HTTP_HOST", "127.0.0.1"),
         http_port=_port(env),
+        lease_seconds=_lease_seconds(env),
     )

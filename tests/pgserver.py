@@ -97,9 +97,15 @@ class PgServer:
         )  # fmt: skip
         if init.returncode != 0:
             raise RuntimeError(f"initdb failed: {init.stderr or init.stdout}")
+        self.resume()
+
+    def resume(self) -> None:
+        """Start the server (again, after `pause`) on the same port and data."""
         options = (
             f"-c listen_addresses=127.0.0.1 -p {self.port} -c unix_socket_directories={self.root} "
-            "-c fsync=off -c synchronous_commit=off -c full_page_writes=off "
+            # fsync off: durable against a server crash (the OS keeps what was written), not
+            # against a machine crash; commits stay synchronous, so a crash loses no commit.
+            "-c fsync=off -c full_page_writes=off "
             "-c max_connections=300"
         )
         started = self._run(
@@ -126,6 +132,11 @@ class PgServer:
         with contextlib.suppress(OSError, ValueError, IndexError):
             return int((self.data / "postmaster.pid").read_text().split()[0])
         return None
+
+    def pause(self) -> None:
+        """Stop the server as a crash would (no shutdown checkpoint), keeping what it committed:
+        clients now find nobody listening."""
+        self._run("pg_ctl", "-D", str(self.data), "-m", "immediate", "-w", "stop")
 
     def stop(self) -> None:
         self._run("pg_ctl", "-D", str(self.data), "-m", "immediate", "-w", "stop")

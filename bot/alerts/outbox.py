@@ -8,6 +8,8 @@ Contract of `Outbox.drain`:
   ts after; one left
   `sending` (a crash, a timeout, a dropped connection) is first looked up in the channel's
   history by its metadata id, and only posted again when Slack does not have it;
+- with replicas, a channel is delivered only by the replica holding its lease (`owns`,
+  bot/state/leases.py), so each channel has one deliverer at a time and stays in order;
 - retryable failures (5xx, timeouts, 429) keep the alert queued with exponential backoff; an auth
   failure stops all posting until it clears (logged once); a broken channel (not found, archived,
   bot not in it) parks that channel's alerts with the reason; a message Slack finds too long or
@@ -85,8 +87,10 @@ class Outbox:
         clock: Callable[[], float] = time.time,
         sleep: Callable[[float], object] = time.sleep,
         dry_run: bool = False,
+        owns: Callable[[str], bool] = lambda channel: True,
     ) -> None:
         self.store = store
+        self.owns = owns  # may this process deliver this channel now? (a replica's lease)
         self.dry_run = dry_run  # the sender only prints: say "would post", never "delivered"
         self.sender = sender
         self.metrics = metrics
@@ -114,6 +118,9 @@ class Outbox:
                 if q.alert.channel not in held
                 and (ignore_backoff or q.next_attempt <= self.clock())
             ]
+            for head in [q for q in heads if not self.owns(q.alert.channel)]:
+                held.add(head.alert.channel)  # another replica delivers it
+                heads.remove(head)
             if not heads:
                 break
             head = min(heads, key=lambda q: self.pacer.wait_time(q.alert.channel, self.clock()))

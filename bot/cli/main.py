@@ -42,11 +42,12 @@ environment:
   SLACK_BOT_TOKEN_FILE   read the token from this file instead (container secrets)
   SLACK_API_URL          Slack Web API base URL (default https://slack.com/api/)
   NEWSBOT_CONFIG         configuration file (default config/newsbot.yaml; --config wins)
-  NEWSBOT_DB             SQLite state file (default newsbot.db)
+  NEWSBOT_DB             SQLite state file (default newsbot.db), or a postgresql:// URL
   NEWSBOT_LOG_FORMAT     text (default) or json
   NEWSBOT_LOG_LEVEL      DEBUG, INFO (default), WARNING, ERROR
   NEWSBOT_HTTP_HOST      health/metrics address (default 127.0.0.1)
   NEWSBOT_HTTP_PORT      health/metrics port (default 8080; 0 turns it off)
+  NEWSBOT_LEASE_SECONDS  PostgreSQL replicas: a dead replica's work moves after (default 30)
 
 exit codes: 0 ok; 1 runtime failure; 2 invalid configuration or arguments;
             3 run --once left alerts undelivered (see `newsbot status`), or digest
@@ -470,6 +471,7 @@ def _status(settings: Settings, out: TextIO, *, wide: bool = False) -> int:
     names, note = _feed_names(settings)
     store = open_store(state_target(settings))
     try:
+        _print_replicas(store, settings.lease_seconds, out)
         _print_status(store, out, names, wide=wide)
         _print_digests(settings, store, out)
     finally:
@@ -477,6 +479,33 @@ def _status(settings: Settings, out: TextIO, *, wide: bool = False) -> int:
     if note:
         print(f"\n{note}", file=out)
     return 0
+
+
+def _print_replicas(store: Store, ttl: float, out: TextIO) -> None:
+    """PostgreSQL state: each replica sharing it, alive or not, and what it holds."""
+    from bot.state.leases import replicas_of
+
+    replicas = replicas_of(store, ttl)
+    if replicas is None:
+        return
+    print(f"replicas ({sum(r.alive for r in replicas)} alive):", file=out)
+    rows = [("REPLICA", "STARTED", "HEARTBEAT", "STATE", "FEEDS", "CHANNELS")]
+    for replica in replicas:
+        rows.append(
+            (
+                replica.id,
+                _ago(replica.started),
+                f"{replica.heartbeat_age:.0f} s ago",
+                "alive" if replica.alive else "dead (its leases lapse)",
+                str(replica.feeds),
+                " ".join(replica.channels) or "-",
+            )
+        )
+    if replicas:
+        _table(rows, out)
+    else:
+        print("  none running", file=out)
+    print(file=out)
 
 
 def _feed_names(settings: Settings) -> tuple[dict[str, str], str]:

@@ -10,6 +10,10 @@
 - a watcher that reloads the configuration when its files change: a valid edit is applied without
   a restart (feeds added, removed, re-timed; topics rebuilt), an invalid one is logged once with
   the same message `newsbot check` gives and the running configuration stays;
+- with PostgreSQL state, replicas share the work through leases (bot/state/leases.py): a feed is
+  polled only by the replica holding its lease, a periodic job (prune, digest, reading
+  reactions) runs in one replica per slot, a heartbeat renews the leases; an unreachable
+  database skips the work (not fatal) and makes /readyz fail;
 - SIGTERM/SIGINT: stop scheduling, cut in-flight fetches off at once (a stuck server never
   delays shutdown; the cut poll is not counted as the feed's failure), let the in-flight post
   finish, close the store, exit 0.
@@ -34,7 +38,7 @@ from bot.alerts import digest
 from bot.alerts.digest import DigestOutcome
 from bot.alerts.outbox import Outbox
 from bot.config import Config, load_config
-from bot.errors import ConfigError, StoreError
+from bot.errors import ConfigError, StoreError, StoreUnreachable
 from bot.matching.match import Matcher
 from bot.models import FeedSpec, Topic
 from bot.service.health import HealthReport, HealthServer
@@ -42,6 +46,7 @@ from bot.service.pipeline import PollOutcome, Runtime, poll_feed
 from bot.settings import Settings
 from bot.slack.deliver import advice, classify
 from bot.state.interface import QUEUED, AlertStatus, Undelivered
+from bot.state.leases import Coordinator, Solo
 
 if TYPE_CHECKING:  # the scheduler is imported by the service only: `run --once` goes without
     from apscheduler.schedulers.background import BackgroundScheduler
@@ -56,6 +61,8 @@ RELOAD_CHECK_SECONDS = 2.0
 POLL_SUMMARY_SECONDS = 300.0  # one "polls" line per interval; each quiet poll logs at debug
 PRUNE_SECONDS = 6 * 3600
 DIGEST_GRACE_SECONDS = 3600  # a digest delayed (a busy machine, a long reload) is still sent
+# Replicas' digest jobs fire at the same wall time: one slot per 10 minutes makes them one run.
+DIGEST_SLOT_SECONDS = 600
 
 
 EXIT_OK = 0  # run --once: every alert is in Slack (or, dry run, was printed)
@@ -155,8 +162,10 @@ class Service:
         feeds_override: Sequence[FeedSpec] | None = None,
         delivery_note: str = "",
         feedback: FeedbackSync | None = None,
+        coordinator: Coordinator | None = None,
     ) -> None:
         self.settings = settings
+        self.coordinator = coordinator or Solo()  # what this replica may do (one: everything)
         self.delivery_note = delivery_note  # how alerts go out, said once at start
         self.rt = runtime
         self.outbox = outbox
@@ -182,7 +191,7 @@ class Service:
 
     def run_once(self) -> RunSummary:
         self._announce()
-        feeds = self.rt.config.feeds
+        feeds = [feed for feed in self.rt.config.feeds if self.coordinator.claim_feed(feed.url)]
         self.rt.store.unpark_all()  # the admin may have fixed the channel since the last run
         failed_before = {alert_id for alert_id, _, _ in self.rt.store.failed()}
         with ThreadPoolExecutor(max_workers=max(1, min(POLL_WORKERS, len(feeds)))) as pool:
@@ -191,6 +200,7 @@ class Service:
         if outage:
             log.error(outage)
         drained = self.outbox.drain(ignore_backoff=True)
+        self.coordinator.release_all()
         self._last_cycle = time.time()
         waits, seconds = self.rt.store.lock_waits()  # what /metrics exports, for one-shot runs
         log.info("store lock waits", extra={"waits": waits, "wait_s": round(seconds, 3)})
@@ -271,6 +281,14 @@ class Service:
             executor="control",
         )
         self._schedule_feedback()
+        if self.coordinator.heartbeat_every:
+            self.scheduler.add_job(
+                self._heartbeat,
+                IntervalTrigger(seconds=self.coordinator.heartbeat_every),
+                id="heartbeat",
+                next_run_time=_now_dt(),
+                executor="control",
+            )
         self._deliverer = threading.Thread(target=self._deliver_loop, name="outbox", daemon=True)
         self._deliverer.start()
         self.scheduler.start()
@@ -288,6 +306,7 @@ class Service:
         self.scheduler.shutdown(wait=True)  # in-flight polls finish, no new ones start
         self.wake.set()
         self._deliverer.join(timeout=30)
+        self.coordinator.release_all()  # the other replicas take this one's work at once
         if health is not None:
             health.stop()
         if self._fatal:
@@ -409,17 +428,27 @@ class Service:
         )
         if topic is None or self.stop_event.is_set():
             return
+        slot = round(time.time() / DIGEST_SLOT_SECONDS)
+        if not self._once_across_replicas(f"digest:{name}", slot):
+            return
         try:
             if digest.cut(self.rt.store, topic):
                 self.wake.set()
         except StoreError as exc:
             self._store_failed(exc)
 
+    def _heartbeat(self) -> None:
+        self.coordinator.heartbeat(len(self._feeds()))
+
+    def _once_across_replicas(self, job: str, slot: float) -> bool:
+        """True in the one replica that runs this job's slot (always, alone)."""
+        return self.coordinator.first_to_run(job, int(slot))
+
     def _poll_job(self, url: str) -> None:
         if self.stop_event.is_set():
             return
         feed = next((f for f in self._feeds() if f.url == url), None)
-        if feed is None:
+        if feed is None or not self.coordinator.claim_feed(url):
             return
         try:
             self.rt.store.check_file()
@@ -468,6 +497,9 @@ class Service:
     def _feedback_job(self) -> None:
         if self.feedback is None or self.stop_event.is_set():
             return
+        seconds = max(self.rt.config.defaults.feedback_interval, 1)
+        if not self._once_across_replicas("feedback", time.time() // seconds):
+            return
         try:
             report = self.feedback.sync(self.rt.config.defaults.feedback_days)
         except StoreError as exc:
@@ -489,6 +521,9 @@ class Service:
         )
 
     def _store_failed(self, exc: StoreError) -> None:
+        if isinstance(exc, StoreUnreachable):  # the server is away: skip, /readyz says so
+            log.warning("state database unreachable; work skipped", extra={"error": str(exc)})
+            return
         if not self._fatal:
             self._fatal = str(exc)
             log.critical("state database failed: stopping", extra={"error": str(exc)})
@@ -583,7 +618,13 @@ class Service:
             )
 
     def _prune(self) -> None:
-        seen, alerts = self.rt.prune(self.rt.config.defaults.retention_days)
+        if not self._once_across_replicas("prune", time.time() // PRUNE_SECONDS):
+            return
+        try:
+            seen, alerts = self.rt.prune(self.rt.config.defaults.retention_days)
+        except StoreUnreachable as exc:
+            self._store_failed(exc)
+            return
         if seen or alerts:
             log.info("pruned old state", extra={"stories": seen, "alerts": alerts})
 
@@ -609,8 +650,11 @@ class Service:
         checks["last_poll"] = "never" if not self._last_cycle else f"{age:.0f} s ago"
         recent = bool(self._last_cycle) and age < 3 * longest + 60
         checks["slack_auth"] = self.outbox.auth_error or self._slack_check
+        if self.coordinator.heartbeat_every:
+            checks["replica"] = self.coordinator.problem() or self.coordinator.replica_id
         ready = (
             alive
+            and not self.coordinator.problem()
             and not self._config_problem
             and checks["store"] == "ok"
             and recent

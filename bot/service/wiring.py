@@ -23,6 +23,7 @@ from bot.settings import Settings, state_target
 from bot.slack.deliver import SlackSender, TerminalSender
 from bot.state import open_store
 from bot.state.interface import Store
+from bot.state.leases import coordinator_for
 
 if TYPE_CHECKING:
     from bot.slack.feedback import FeedbackSync
@@ -70,13 +71,17 @@ def build_service(
     metrics.watch_store(store.lock_waits)
     runtime = Runtime(config, Matcher(config.topics), store, fetcher, metrics)
     feedback = _feedback_sync(store, sender) if isinstance(sender, SlackSender) else None
+    coordinator = coordinator_for(store, settings.lease_seconds)
     return Service(
         settings,
         runtime,
-        Outbox(store, sender, metrics, pacer=pacer, dry_run=dry_run),
+        Outbox(
+            store, sender, metrics, pacer=pacer, dry_run=dry_run, owns=coordinator.claim_channel
+        ),
         feeds_override=feeds_override,
         delivery_note=note,
         feedback=feedback,
+        coordinator=coordinator,
     )
 
 

@@ -94,6 +94,7 @@ class Coordinator(Protocol):
     """What the service asks before doing shared work (see the module docstring)."""
 
     replica_id: str
+    heartbeat_every: float  # seconds between heartbeats; 0: none needed
 
     def claim_feed(self, url: str) -> bool: ...
 
@@ -124,6 +125,7 @@ class Solo:
 
     def __init__(self) -> None:
         self.replica_id = replica_id()
+        self.heartbeat_every = 0.0
 
     def claim_feed(self, url: str) -> bool:
         return True
@@ -168,6 +170,7 @@ class PgLeases:
     ) -> None:
         self.replica_id = ident or replica_id()
         self.ttl = ttl
+        self.heartbeat_every = ttl / 3
         self._connect = connect
         self._where = where
         self._conn: Any = None
@@ -313,3 +316,18 @@ def list_replicas(cur: Any, ttl: float) -> list[Replica]:
         Replica(row[0], row[1], row[2], row[2] <= ttl, int(row[3]), tuple(row[4]))
         for row in cur.fetchall()
     ]
+
+
+def coordinator_for(store: object, ttl: float = DEFAULT_TTL) -> Coordinator:
+    """Leases in the database for PostgreSQL state (replicas); one process owns all otherwise
+    (SQLite, and --dry-run's private in-memory copy)."""
+    from bot.state.postgres import PostgresStore  # psycopg only for PostgreSQL state
+
+    return store.leases(ttl=ttl) if isinstance(store, PostgresStore) else Solo()
+
+
+def replicas_of(store: object, ttl: float = DEFAULT_TTL) -> list[Replica] | None:
+    """The replicas sharing this store, for `newsbot status`; None for SQLite (one process)."""
+    from bot.state.postgres import PostgresStore
+
+    return store.replicas(ttl) if isinstance(store, PostgresStore) else None
