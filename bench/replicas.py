@@ -55,10 +55,15 @@ class Setup:
     db_cpu: float | None = None
     connections: int | None = None
     feed_leases: list[int] = field(default_factory=list)
+    per_feed: tuple[int, int] = (0, 0)  # fewest and most polls of one feed in the window
 
     def line(self) -> str:
         cpu = " ".join(f"{share:.0%}" for share in self.replica_cpu)
-        text = f"{self.name:28} {self.polls_per_s:7.1f} polls/s  replica CPU {cpu}"
+        low, high = self.per_feed
+        text = (
+            f"{self.name:28} {self.polls_per_s:7.1f} polls/s (per feed {low}-{high})  "
+            f"replica CPU {cpu}"
+        )
         if self.db_cpu is not None:
             text += f"  database CPU {self.db_cpu:.0%}  connections {self.connections}"
         if self.feed_leases:
@@ -125,8 +130,16 @@ def serve_feeds(server: FeedServer, feeds: int) -> list[str]:
     return [server.url(path) for path in paths]
 
 
-def total_requests(server: FeedServer, feeds: int) -> int:
-    return sum(server.count(f"/f{n}.xml") for n in range(feeds))
+def total_requests(server: FeedServer) -> int:
+    """Requests the feed server has answered (every one is a poll of a feed)."""
+    return len(server.requests)
+
+
+def polls_per_feed(server: FeedServer, since: int) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for seen in server.requests[since:]:
+        counts[seen.path] = counts.get(seen.path, 0) + 1
+    return counts
 
 
 def run_setup(
@@ -174,7 +187,7 @@ def run_setup(
     try:
         time.sleep(args.interval)  # warm-up: every feed's first poll
         window = args.seconds - args.interval
-        polls0 = total_requests(server, args.feeds)
+        polls0 = total_requests(server)
         cpu0 = [cpu_seconds(p.pid) for p in processes]
         postmaster = pg.postmaster_pid() if pg else None
         db0 = db_cpu_seconds(postmaster) if postmaster else 0.0
@@ -185,7 +198,12 @@ def run_setup(
             if pg is not None:
                 most = max(most, connections(db))
         elapsed = time.monotonic() - started
-        result.polls_per_s = (total_requests(server, args.feeds) - polls0) / elapsed
+        result.polls_per_s = (total_requests(server) - polls0) / elapsed
+        per_feed = polls_per_feed(server, polls0)
+        result.per_feed = (
+            min(per_feed.values(), default=0) if len(per_feed) == args.feeds else 0,
+            max(per_feed.values(), default=0),
+        )
         result.replica_cpu = [
             (cpu_seconds(p.pid) - before) / elapsed
             for p, before in zip(processes, cpu0, strict=True)

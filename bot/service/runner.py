@@ -339,7 +339,8 @@ class Service:
             )
 
     def close(self) -> None:
-        """Release the fetcher's connections, the Slack client and the store."""
+        """Release the fetcher's connections, the Slack client, the leases and the store."""
+        self.coordinator.release_all()  # `newsbot digest` too: its channels free at once
         self.rt.fetcher.close()
         close_sender = getattr(self.outbox.sender, "close", None)
         if close_sender is not None:

@@ -178,6 +178,7 @@ class PgLeases:
         self._feeds: set[str] = set()  # feed leases held, as of the last heartbeat and claims
         self._fair = 1 << 30  # no limit until the first heartbeat has counted the replicas
         self._problem = ""
+        self._released = False
         with self._cursor() as cur:
             cur.execute(
                 f"INSERT INTO replicas VALUES (%s, {_NOW}, {_NOW}) ON CONFLICT (id) DO NOTHING",
@@ -279,7 +280,10 @@ class PgLeases:
         cur.execute(f"DELETE FROM job_runs WHERE at < {_NOW} - 7 * 86400")
 
     def release_all(self) -> None:
-        """Give every lease back and leave the replicas table (a clean stop)."""
+        """Give every lease back and leave the replicas table (a clean stop); once."""
+        if self._released:
+            return
+        self._released = True
         with contextlib.suppress(StoreError), self._cursor() as cur:
             cur.execute("DELETE FROM leases WHERE holder = %s", (self.replica_id,))
             cur.execute("DELETE FROM replicas WHERE id = %s", (self.replica_id,))
