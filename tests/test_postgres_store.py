@@ -218,3 +218,13 @@ def test_dry_run_works_on_an_sqlite_copy(stores: Callable[[], PostgresStore]) ->
         copy.close()
     assert store.delivered() == []
     assert store.outbox_depth() == 2
+
+
+def test_the_engine_offers_every_method_of_the_store_interface() -> None:
+    """`open_store` hands the engine out typed as the interface: what it lacks mypy cannot see."""
+    from bot.state.interface import Store
+
+    wanted = {
+        name for name in dir(Store) if not name.startswith("_") and callable(getattr(Store, name))
+    }
+    assert wanted - set(dir(PostgresStore)) == set()

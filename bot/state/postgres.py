@@ -281,6 +281,10 @@ class PostgresStore:
         with self._cursor() as cur:
             return read(_Exec(cur))
 
+    def hold_instance(self, role: str) -> None:
+        """Nothing to hold: replicas share a server's database through leases
+        (bot/state/leases.py), recorded in its `replicas` table."""
+
     def check_file(self) -> None:
         """Nothing to check: a server's database cannot be swapped under an open connection."""
 
