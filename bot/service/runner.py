@@ -45,7 +45,7 @@ from bot.service.health import HealthReport, HealthServer
 from bot.service.pipeline import PollOutcome, Runtime, poll_feed
 from bot.settings import Settings
 from bot.slack.deliver import advice, classify
-from bot.state.interface import QUEUED, AlertStatus, Undelivered
+from bot.state.interface import QUEUED, UNREADABLE_ALERT, AlertStatus, Undelivered
 from bot.state.leases import Coordinator, Solo
 
 if TYPE_CHECKING:  # the scheduler is imported by the service only: `run --once` goes without
@@ -130,6 +130,19 @@ def all_feeds_failed(outcomes: Sequence[PollOutcome]) -> str | None:
     return f"all {len(outcomes)} feeds failed: {reason}"
 
 
+def fix_for(error: str) -> str:
+    """What to do about an undelivered alert's error: Slack's codes are `deliver.advice`'s; an
+    alert set aside because its stored copy is damaged was never Slack's doing."""
+    if error.startswith(UNREADABLE_ALERT):
+        return "its stored copy is damaged, so it is never posted; the channel's other alerts go on"
+    return advice(error)
+
+
+def _failed_line(alert_id: str, channel: str, error: str) -> str:
+    what = "set aside" if error.startswith(UNREADABLE_ALERT) else "refused by Slack"
+    return f"alert {alert_id} for {channel} {what} ({error}): {fix_for(error)}"
+
+
 def undelivered_lines(rows: Sequence[Undelivered], *, since: bool = False) -> list[str]:
     """Why alerts are not in Slack: one line per channel and state, the error, and the fix.
 
@@ -148,7 +161,7 @@ def undelivered_lines(rows: Sequence[Undelivered], *, since: bool = False) -> li
             oldest = min(row.since for row in group)
             line += f" since {datetime.fromtimestamp(oldest, UTC):%Y-%m-%d %H:%M:%SZ}"
         line += f" ({', '.join(errors) or 'not tried yet'})"
-        lines.append(line + (f": {advice(errors[0])}" if errors else ""))
+        lines.append(line + (f": {fix_for(errors[0])}" if errors else ""))
     return lines
 
 
@@ -221,7 +234,7 @@ class Service:
         )
         rows = self.rt.store.undelivered()
         problems = undelivered_lines([row for row in rows if row.status != "failed"])
-        problems += [f"alert {a} for {c} refused by Slack ({e}): {advice(e)}" for a, c, e in failed]
+        problems += [_failed_line(*alert) for alert in failed]
         return RunSummary(
             len(outcomes),
             sum(o.status in ("failed", "disabled") for o in outcomes),

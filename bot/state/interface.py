@@ -47,6 +47,8 @@ class AlertStatus(StrEnum):
 
 QUEUED = (AlertStatus.PENDING, AlertStatus.SENDING)  # undelivered and due to be tried
 ALERT = "alert"  # the kind of a row that is one story's alert (other kinds: roundup.Post.kind)
+# How the error of a queued alert set aside because its stored copy is damaged begins.
+UNREADABLE_ALERT = "stored alert cannot be read"
 
 
 @dataclass(frozen=True, slots=True)

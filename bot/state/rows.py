@@ -11,7 +11,17 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from bot.models import Alert, Feedback, Match, Post, SlackMessage, Story, TermHit, Verdict
-from bot.state.interface import ALERT, AlertedReport, AlertRecord, AlertStatus, QueuedAlert
+from bot.state.interface import (
+    ALERT,
+    UNREADABLE_ALERT,
+    AlertedReport,
+    AlertRecord,
+    AlertStatus,
+    QueuedAlert,
+)
+
+# What decoding a damaged stored alert raises (bad JSON, missing or mistyped fields).
+UNREADABLE = (ValueError, KeyError, TypeError, IndexError, AttributeError)
 
 
 class Row(Protocol):
@@ -117,14 +127,30 @@ def queued_alert(row: Row) -> QueuedAlert:
     )
 
 
-def alerted_report(row: Row) -> AlertedReport:
-    story = story_from_json(json.loads(row["payload"])["story"])
+def alerted_report(row: Row) -> AlertedReport | None:
+    """An earlier alert as clustering compares against it; None when its stored copy is damaged
+    (it was set aside, never posted: nothing can be a reply to it), so polls go on."""
+    try:
+        story = story_from_json(json.loads(row["payload"])["story"])
+    except UNREADABLE:
+        return None
     return AlertedReport(row["parent_id"] or row["id"], story, row["published"], row["event_start"])
 
 
+def _record_story(row: Row) -> dict[str, Any]:
+    """The story fields `status` and `alerts` show; a damaged stored copy shows as such."""
+    try:
+        data = json.loads(row["payload"])
+        if row["kind"] != ALERT:  # a roundup post: its label
+            return {"title": str(data.get("label") or row["kind"]), "source": "newsbot"}
+        story = data["story"]
+        return {**story, "title": str(story["title"] or "")}
+    except UNREADABLE:
+        return {"title": f"({UNREADABLE_ALERT})"}
+
+
 def alert_record(row: Row) -> AlertRecord:
-    data = json.loads(row["payload"])
-    story = data.get("story") or {"title": data.get("label") or row["kind"], "source": "newsbot"}
+    story = _record_story(row)
     return AlertRecord(
         row["id"],
         row["topic"],
@@ -135,7 +161,7 @@ def alert_record(row: Row) -> AlertRecord:
         row["channel_id"],
         row["ts"],
         row["last_error"] or "",
-        story.get("title") or "",
+        story["title"],
         story.get("url") or "",
         story.get("source") or "",
         row["parent_id"],

@@ -16,8 +16,17 @@ from collections.abc import Sequence
 from typing import Any, Protocol
 
 from bot.models import Alert, Post, Story
-from bot.state.interface import ALERT, QUEUED, AlertedReport, AlertStatus, QueuedAlert, SeqReport
+from bot.state.interface import (
+    ALERT,
+    QUEUED,
+    UNREADABLE_ALERT,
+    AlertedReport,
+    AlertStatus,
+    QueuedAlert,
+    SeqReport,
+)
 from bot.state.rows import (
+    UNREADABLE,
     Row,
     alerted_report,
     decode_alert,
@@ -146,7 +155,7 @@ def prior_reports(ex: Exec, channel: str, since: float) -> list[AlertedReport]:
         "ORDER BY a.seq",
         (ALERT, channel, since),
     )
-    return [alerted_report(row) for row in rows]
+    return [report for row in rows if (report := alerted_report(row)) is not None]
 
 
 def reports_after(ex: Exec, seq: int, since: float) -> list[SeqReport]:
@@ -155,7 +164,11 @@ def reports_after(ex: Exec, seq: int, since: float) -> list[SeqReport]:
         "ORDER BY a.seq",
         (ALERT, seq, since),
     )
-    return [SeqReport(row["seq"], row["channel"], alerted_report(row)) for row in rows]
+    return [
+        SeqReport(row["seq"], row["channel"], report)
+        for row in rows
+        if (report := alerted_report(row)) is not None
+    ]
 
 
 def last_alert_seq(ex: Exec) -> int:
@@ -174,16 +187,12 @@ _CHANNEL_HEAD = (
 )
 
 
-# What decoding a damaged stored alert raises (bad JSON, missing or mistyped fields).
-UNREADABLE = (ValueError, KeyError, TypeError, IndexError, AttributeError)
-
-
 def set_aside(ex: Exec, alert_id: str, channel: str, exc: Exception) -> None:
     """A queued alert that cannot be decoded would stop its channel for good: mark it failed
     with the reason (`newsbot status` shows it) so the channel's next alert can go."""
-    reason = f"stored alert cannot be read ({type(exc).__name__}: {str(exc)[:120]})"
+    reason = f"{UNREADABLE_ALERT} ({type(exc).__name__}: {str(exc)[:120]})"
     log.error(
-        "stored alert cannot be read: set aside as failed",
+        f"{UNREADABLE_ALERT}: set aside as failed",
         extra={"alert_id": alert_id, "channel": channel, "error": reason},
     )
     ex.change(

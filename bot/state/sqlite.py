@@ -47,6 +47,7 @@ from bot.state.interface import (
     Undelivered,
 )
 from bot.state.rows import (
+    UNREADABLE,
     alert_record,
     feedback_row,
     feedback_value,
@@ -522,7 +523,7 @@ class SqliteStore:
             for row in self._query(_QUEUED_HEADS):
                 try:
                     heads.append(queued_alert(row))
-                except sql.UNREADABLE as exc:
+                except UNREADABLE as exc:
                     with self._transaction() as db:
                         sql.set_aside(_Conn(db), row["id"], row["channel"], exc)
                     unreadable = True
