@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from bot.state.instance import ONCE, SERVICE, InstanceBusy, InstanceLock
 from tests.feedserver import FeedServer
 from tests.helpers import (
     ROOT,
@@ -168,6 +169,22 @@ def test_what_may_run_beside_a_service(
         result = newsbot(*role.split(), "--config", str(config), *extra, env=env, timeout=60)
     if role == "digest":
         assert result.returncode == 1, result.stderr
-        assert "`newsbot digest` refused" in result.stderr
+        assert "`newsbot digest` refused: the running service cuts and posts digests" in (
+            result.stderr
+        )
     else:
         assert result.returncode == 0, result.stderr
+
+
+def test_the_lock_names_its_holder_and_is_free_again_once_released(tmp_path: Path) -> None:
+    db = str(tmp_path / "state.db")
+    first = InstanceLock.take(db, SERVICE)
+    try:
+        with pytest.raises(InstanceBusy, match=rf"pid {os.getpid()} on host .*, service since"):
+            InstanceLock.take(db, ONCE)
+    finally:
+        first.release()
+    assert (tmp_path / "state.db.lock").read_text() == ""  # names no one once released
+    again = InstanceLock.take(db, ONCE)
+    assert "role=run --once" in (tmp_path / "state.db.lock").read_text()
+    again.release()

@@ -121,8 +121,9 @@ def _busy_message(db_path: str, role: str, holder: Holder | None) -> str:
             "first, or give this one its own NEWSBOT_DB"
         )
     elif holder is not None and holder.role == SERVICE:
+        does = "cuts and posts digests" if role == DIGEST else "polls and delivers"
         fix = (
-            f"`newsbot {role}` refused: the running service polls and delivers on its schedule; "
+            f"`newsbot {role}` refused: the running service {does} on its schedule; "
             "stop it first to run this by hand"
         )
     else:
