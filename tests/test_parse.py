@@ -628,3 +628,30 @@ HTML_TEXT = [
 )
 def test_html_to_text(fragment: str, expected: str) -> None:
     assert html_to_text(fragment) == expected
+
+
+def test_feeds_are_parsed_by_expat_without_looking_for_other_xml_drivers(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """feedparser's default asks xml.sax for a libxml2 driver first, and that failed import
+    searched sys.path again for every feed (issue 13): the parser is expat, found at once."""
+    import sys
+    from importlib.abc import MetaPathFinder
+
+    asked: list[str] = []
+
+    class Recorder(MetaPathFinder):
+        def find_spec(self, name: str, path: object, target: object = None) -> None:
+            asked.append(name)
+
+    body = (
+        b'<?xml version="1.0"?><rss version="2.0"><channel><title>T</title><item>'
+        b"<title>Council bans face scanning</title><link>https://news.example/1</link>"
+        b"</item></channel></rss>"
+    )
+    parse_feed(body, feed_url="https://news.example/feed.xml", now=NOW)  # imports expat once
+    monkeypatch.setattr(sys, "meta_path", [Recorder(), *sys.meta_path])
+    for _ in range(3):
+        parsed = parse_feed(body, feed_url="https://news.example/feed.xml", now=NOW)
+        assert [story.title for story in parsed.stories] == ["Council bans face scanning"]
+    assert asked == []
