@@ -40,6 +40,10 @@ member=...)`, `reject_blocks = True` (invalid_blocks), `max_text_length` (msg_to
 Channels named in a post are created on first use (`auto_create`), like a workspace where every
 channel the bot is told about exists.
 
+Connections: kept alive between requests, as Slack's are (`stub.keep_alive = False` answers with
+"Connection: close"; `stub.close_idle = True` closes each one after its answer without saying
+so, as an idle timeout does); `stub.connections` counts the TCP connections accepted.
+
 Recording: `stub.messages` (dicts: channel, channel_name, ts, text, blocks, thread_ts, metadata,
 unfurl_links, unfurl_media, ...), `stub.calls` (method names in order), `stub.requests` (method and
 parameters, never the token). The pytest fixture `slack` yields a running stub.
@@ -56,9 +60,11 @@ optional user, optional "remove": true).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import re
 import signal
+import socket
 import sys
 import threading
 import time
@@ -163,6 +169,13 @@ class SlackStub:
         self.scopes: set[str] = set(FULL_SCOPES)  # granted to the token (x-oauth-scopes)
         self.reaction_users_cap: int | None = None  # cut `users` lists like Slack's history
         self.on_post = on_post
+        # Like Slack, answers keep the connection open for the next request (HTTP/1.1
+        # keep-alive); False answers with "Connection: close". `close_idle` closes each
+        # connection right after its answer without saying so, as a server's idle timeout does.
+        self.keep_alive = True
+        self.close_idle = False
+        self.connections = 0  # TCP connections accepted
+        self._open: set[Any] = set()  # their sockets, shut down by close()
         self._state = _State()
         self._lock = threading.RLock()
         self._stopping = threading.Event()
@@ -191,6 +204,11 @@ class SlackStub:
 
     def close(self) -> None:
         self._stopping.set()  # wakes delayed answers so their threads end now
+        with self._lock:
+            still_open = list(self._open)
+        for sock in still_open:  # kept-alive connections: their handler threads end now
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
         self._server.shutdown()
         self._server.server_close()
 
@@ -621,6 +639,17 @@ class _Handler(BaseHTTPRequestHandler):
     def log_message(self, format: str, *args: Any) -> None:  # keep stderr quiet
         pass
 
+    def setup(self) -> None:
+        super().setup()
+        with self.stub._lock:
+            self.stub.connections += 1
+            self.stub._open.add(self.connection)
+
+    def finish(self) -> None:
+        with self.stub._lock:
+            self.stub._open.discard(self.connection)
+        super().finish()
+
     @property
     def stub(self) -> SlackStub:
         return self.server.stub  # type: ignore[attr-defined,no-any-return]
@@ -712,14 +741,16 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_response(status)
             self.send_header("Content-Type", "application/json; charset=utf-8")
             self.send_header("Content-Length", str(len(data)))
-            self.send_header("Connection", "close")
+            if not self.stub.keep_alive:
+                self.send_header("Connection", "close")
             for name, value in {**getattr(self, "_scope_headers", {}), **(headers or {})}.items():
                 self.send_header(name, value)
             self.end_headers()
             self.wfile.write(data)
         except (BrokenPipeError, ConnectionResetError):  # the client timed out and hung up
-            pass
-        self.close_connection = True
+            self.close_connection = True
+        if not self.stub.keep_alive or self.stub.close_idle:
+            self.close_connection = True
 
 
 def _fault_answer(fault: Fault) -> Answer:

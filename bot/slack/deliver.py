@@ -1,4 +1,5 @@
-"""Delivery to Slack: the only module that imports slack_sdk.
+"""Delivery to Slack: with bot/slack/transport.py (its keep-alive HTTP), the only module that
+imports slack_sdk.
 
 Contract:
 - `SlackSender.post()` sends one message with chat.postMessage and returns where it landed, or
@@ -12,6 +13,7 @@ Contract:
   (https://api.slack.com/metadata/using), so `find_posted()` can tell whether an alert is already
   in the channel: delivery is idempotent.
 - `classify(code)` turns a DeliveryError code into what the outbox should do (see its docstring).
+- Calls go over kept-alive connections (bot/slack/transport.py), not a new one per call.
 - The token is given to slack_sdk and to nothing else: it is never logged, never in an error.
 
 - `channel_reactions()` / `thread_reactions()` read the reactions on the bot's alerts back
@@ -44,7 +46,6 @@ from dataclasses import dataclass
 from typing import Any, TextIO, cast
 from urllib.error import URLError
 
-from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.http_retry import RateLimitErrorRetryHandler, RetryState
 from slack_sdk.http_retry.request import HttpRequest
@@ -54,6 +55,7 @@ from bot.alerts.format import render_plain
 from bot.errors import DeliveryError
 from bot.feeds.http_headers import retry_after
 from bot.models import ReactedMessage, Reaction, SlackMessage
+from bot.slack.transport import KeepAliveWebClient
 
 log = logging.getLogger(__name__)
 
@@ -250,7 +252,7 @@ class SlackSender:
         self._rate_limit = RateLimitWaits(max_rate_limit_retries, sleep)
         # Only the 429 handler: slack_sdk's default ConnectionErrorRetryHandler would re-send a
         # post whose first copy Slack may already have, the duplicate this module exists to avoid.
-        self._client = WebClient(
+        self._client = KeepAliveWebClient(
             token=token,
             base_url=base_url if base_url.endswith("/") else base_url + "/",
             timeout=cast(int, timeout),  # urllib takes float seconds; slack_sdk annotates int
@@ -408,7 +410,8 @@ class SlackSender:
         return Posted(str(response["channel"]), str(response["ts"]))
 
     def close(self) -> None:
-        """Nothing to release: slack_sdk's urllib transport opens a connection per call."""
+        """Close the kept-alive connections (bot/slack/transport.py)."""
+        self._client.close()
 
     def _history(
         self, channel: str, channel_id: str, oldest: float
