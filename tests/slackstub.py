@@ -635,6 +635,9 @@ class _Handler(BaseHTTPRequestHandler):
 
     server_version = "slackstub/1"
     protocol_version = "HTTP/1.1"
+    # Headers and body go out in two writes: with Nagle on, a kept-alive client would wait for
+    # its own delayed ACK (40 ms) before the body came. Slack's servers send at once too.
+    disable_nagle_algorithm = True
 
     def log_message(self, format: str, *args: Any) -> None:  # keep stderr quiet
         pass

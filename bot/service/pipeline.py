@@ -118,10 +118,11 @@ def _poll(
     new = rt.store.unseen(feed.url, parsed.stories)
     rt.metrics.stories_seen.inc(len(new))
     policy = rt.config.policy_for(feed)
+    matched = _matched(rt, feed, new)  # pure: outside the write transaction, which others wait on
     with rt.store.poll(feed.url) as tx:
         index = rt.report_index()
         decided = plan(
-            _matched(rt, feed, new),
+            matched,
             first_poll=not initialized,
             policy=policy,
             now=rt.clock(),
