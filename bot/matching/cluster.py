@@ -365,7 +365,8 @@ def decide(
         return ClusterDecision(None, 0.0, "new alert: clustering is disabled for this topic")
     published = story.published or now
     window = timedelta(hours=settings.window_hours)
-    candidates = [p for p in prior if abs(published - p.event_start) <= window]
+    earliest, latest = published - window, published + window  # compared, not subtracted
+    candidates = [p for p in prior if earliest <= p.event_start <= latest]
     if not candidates:
         return ClusterDecision(None, 0.0, _no_candidates_reason(len(prior), settings))
     same_url = next((p for p in candidates if story.url and p.url == story.url), None)
@@ -398,7 +399,7 @@ _NEAR_COPY_BLOCK = NEAR_COPY - 1.0
 def _blocked(mine: Profile, candidates: Sequence[PriorReport]) -> list[PriorReport]:
     """The candidates that could fold the story (in their order): those sharing a distinctive
     name with it, or with a near-copy headline. Without either a pair is never `foldable`."""
-    known = [_features_of(report) for report in candidates]
+    known = [report.features or _features_of(report) for report in candidates]
     near = process.extract(
         _sorted_words(mine.title),
         [f.sorted_title for f in known],
@@ -407,11 +408,11 @@ def _blocked(mine: Profile, candidates: Sequence[PriorReport]) -> list[PriorRepo
         limit=None,
     )
     kept = {index for _, _, index in near}
-    names = mine.names
+    disjoint = mine.names.isdisjoint
     return [
         report
         for index, (report, features) in enumerate(zip(candidates, known, strict=True))
-        if index in kept or not names.isdisjoint(features.profile.names)
+        if not disjoint(features.profile.names) or index in kept
     ]
 
 
