@@ -13,6 +13,8 @@ NewsbotError
 
 from __future__ import annotations
 
+from enum import StrEnum
+
 from bot.feeds.urls import redact_url
 
 MAX_DETAIL = 160  # characters of a fetch or parse error's detail: enough to say what went wrong
@@ -148,3 +150,85 @@ class DeliveryError(NewsbotError):
         self.retry_after = retry_after
         self.needed = needed  # for missing_scope: the scope Slack says is needed
         super().__init__(f"deliver to {channel}: {code}")
+
+
+class DeliveryAction(StrEnum):
+    """What the outbox does about a DeliveryError (see `classify`)."""
+
+    RETRY = "retry"  # transient: keep the alert queued, back off, look in history, send again
+    AUTH = "auth"  # the token or endpoint is wrong: stop all posting, keep the queue, report it
+    PARK = "park"  # this channel cannot take posts: park its alerts with the reason, others go on
+    SHORTEN = "shorten"  # this message was refused as too big/invalid: send the short form
+    DROP = "drop"  # this alert cannot be sent as it is: mark it failed with the code, no retry
+
+
+_RETRY_CODES = frozenset(
+    {
+        "timeout",
+        "connection",
+        "ratelimited",
+        "rate_limited",
+        "internal_error",
+        "fatal_error",
+        "service_unavailable",
+        "request_timeout",
+        "team_added_to_org",
+    }
+)
+_AUTH_CODES = frozenset(
+    {
+        "invalid_auth",
+        "not_authed",
+        "account_inactive",
+        "token_revoked",
+        "token_expired",
+        "no_permission",
+        "missing_scope",
+        "not_allowed_token_type",
+        "ekm_access_denied",
+        "org_login_required",
+        "team_access_not_granted",
+        "invalid_api_url",
+    }
+)
+_PARK_CODES = frozenset(
+    {
+        "channel_not_found",
+        "not_in_channel",
+        "is_archived",
+        "restricted_action",
+        "restricted_action_read_only_channel",
+        "restricted_action_thread_only_channel",
+        "restricted_action_non_threadable_channel",
+        "cannot_reply_to_message",
+    }
+)
+_SHORTEN_CODES = frozenset(
+    {"msg_too_long", "invalid_blocks", "invalid_blocks_format", "msg_blocks_too_long", "no_text"}
+)
+
+
+def classify(code: str) -> DeliveryAction:
+    """What the outbox does about a DeliveryError code: the one rule, for deliver, the outbox,
+    the feedback sync and the service's checks.
+
+    retry    Slack may not have the message (timeout, connection, 5xx, 429): keep it queued and
+             retry with backoff; for timeout/connection/5xx call find_posted() first.
+    auth     credentials or the API endpoint are wrong (invalid_auth, not_authed, account_inactive,
+             a 4xx from the endpoint): stop all posting, keep the whole queue, log once, report it.
+    park     the channel refuses the bot (channel_not_found, not_in_channel, is_archived): park
+             that channel's alerts with the reason (try join() first for not_in_channel); other
+             channels go on.
+    shorten  the message itself was refused (msg_too_long, invalid_blocks): send render_fallback.
+    drop     anything else (an unknown or argument error): resending the same alert cannot help;
+             mark it failed with the code, where the health report shows it. Never silent.
+    """
+    if code in _RETRY_CODES or (code.startswith("http_5") and len(code) == 8):
+        return DeliveryAction.RETRY
+    if code in _AUTH_CODES or code.startswith("http_4"):
+        return DeliveryAction.AUTH
+    if code in _PARK_CODES:
+        return DeliveryAction.PARK
+    if code in _SHORTEN_CODES:
+        return DeliveryAction.SHORTEN
+    return DeliveryAction.DROP

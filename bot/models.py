@@ -208,6 +208,15 @@ class SlackMessage:
 
 
 @dataclass(frozen=True, slots=True)
+class Posted:
+    """Where a message landed in Slack: the channel id (C…) and the message ts (its id there).
+    Here because the outbox (a layer under the Slack edge) records it."""
+
+    channel_id: str
+    ts: str
+
+
+@dataclass(frozen=True, slots=True)
 class Post:
     """A message built whole by newsbot, queued and delivered like an alert (an "and N more"
     message, a digest part). Built by `bot.alerts.roundup`; stored by the state."""

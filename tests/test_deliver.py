@@ -13,19 +13,9 @@ from typing import Any
 import pytest
 
 from bot.alerts.format import render_alert, render_fallback
-from bot.errors import DeliveryError
+from bot.errors import DeliveryAction, DeliveryError, classify
 from bot.models import SlackMessage
-from bot.slack.deliver import (
-    AUTH,
-    DROP,
-    PARK,
-    RETRY,
-    SHORTEN,
-    Posted,
-    SlackSender,
-    TerminalSender,
-    classify,
-)
+from bot.slack.deliver import Posted, SlackSender, TerminalSender
 from tests.slackstub import SlackStub
 from tests.test_format import sample_alert
 
@@ -87,32 +77,72 @@ def test_rate_limit_gives_up_after_the_retries(slack: SlackStub) -> None:
 @pytest.mark.parametrize(
     ("fault", "code", "retryable", "action"),
     [
-        pytest.param({"status": 500}, "http_500", True, RETRY, id="500"),
-        pytest.param({"status": 502}, "http_502", True, RETRY, id="502"),
-        pytest.param({"status": 503}, "http_503", True, RETRY, id="503"),
-        pytest.param({"delay": 2.0}, "timeout", True, RETRY, id="timeout"),
-        pytest.param({"drop": True, "record": False}, "connection", True, RETRY, id="drop-before"),
-        pytest.param({"drop": True}, "connection", True, RETRY, id="drop-after"),
-        pytest.param({"error": "invalid_auth"}, "invalid_auth", False, AUTH, id="invalid_auth"),
-        pytest.param({"error": "not_authed"}, "not_authed", False, AUTH, id="not_authed"),
+        pytest.param({"status": 500}, "http_500", True, DeliveryAction.RETRY, id="500"),
+        pytest.param({"status": 502}, "http_502", True, DeliveryAction.RETRY, id="502"),
+        pytest.param({"status": 503}, "http_503", True, DeliveryAction.RETRY, id="503"),
+        pytest.param({"delay": 2.0}, "timeout", True, DeliveryAction.RETRY, id="timeout"),
         pytest.param(
-            {"error": "account_inactive"}, "account_inactive", False, AUTH, id="account_inactive"
+            {"drop": True, "record": False},
+            "connection",
+            True,
+            DeliveryAction.RETRY,
+            id="drop-before",
+        ),
+        pytest.param({"drop": True}, "connection", True, DeliveryAction.RETRY, id="drop-after"),
+        pytest.param(
+            {"error": "invalid_auth"}, "invalid_auth", False, DeliveryAction.AUTH, id="invalid_auth"
         ),
         pytest.param(
-            {"error": "channel_not_found"}, "channel_not_found", False, PARK, id="channel_not_found"
+            {"error": "not_authed"}, "not_authed", False, DeliveryAction.AUTH, id="not_authed"
         ),
         pytest.param(
-            {"error": "not_in_channel"}, "not_in_channel", False, PARK, id="not_in_channel"
+            {"error": "account_inactive"},
+            "account_inactive",
+            False,
+            DeliveryAction.AUTH,
+            id="account_inactive",
         ),
-        pytest.param({"error": "is_archived"}, "is_archived", False, PARK, id="is_archived"),
-        pytest.param({"error": "msg_too_long"}, "msg_too_long", False, SHORTEN, id="msg_too_long"),
         pytest.param(
-            {"error": "invalid_blocks"}, "invalid_blocks", False, SHORTEN, id="invalid_blocks"
+            {"error": "channel_not_found"},
+            "channel_not_found",
+            False,
+            DeliveryAction.PARK,
+            id="channel_not_found",
         ),
         pytest.param(
-            {"error": "internal_error"}, "internal_error", True, RETRY, id="internal_error"
+            {"error": "not_in_channel"},
+            "not_in_channel",
+            False,
+            DeliveryAction.PARK,
+            id="not_in_channel",
         ),
-        pytest.param({"error": "something_new"}, "something_new", False, DROP, id="unknown"),
+        pytest.param(
+            {"error": "is_archived"}, "is_archived", False, DeliveryAction.PARK, id="is_archived"
+        ),
+        pytest.param(
+            {"error": "msg_too_long"},
+            "msg_too_long",
+            False,
+            DeliveryAction.SHORTEN,
+            id="msg_too_long",
+        ),
+        pytest.param(
+            {"error": "invalid_blocks"},
+            "invalid_blocks",
+            False,
+            DeliveryAction.SHORTEN,
+            id="invalid_blocks",
+        ),
+        pytest.param(
+            {"error": "internal_error"},
+            "internal_error",
+            True,
+            DeliveryAction.RETRY,
+            id="internal_error",
+        ),
+        pytest.param(
+            {"error": "something_new"}, "something_new", False, DeliveryAction.DROP, id="unknown"
+        ),
     ],
 )
 def test_failures_become_delivery_errors(
@@ -121,7 +151,7 @@ def test_failures_become_delivery_errors(
     fault: dict[str, Any],
     code: str,
     retryable: bool,
-    action: str,
+    action: DeliveryAction,
 ) -> None:
     slack.fail_next("chat.postMessage", **fault)
     with pytest.raises(DeliveryError) as raised:
@@ -166,7 +196,7 @@ def test_shorten_then_fallback_gets_through(slack: SlackStub, sender: SlackSende
     alert = sample_alert()
     with pytest.raises(DeliveryError) as raised:
         sender.post(alert.id, "#news", render_alert(alert))
-    assert classify(raised.value.code) == SHORTEN
+    assert classify(raised.value.code) == DeliveryAction.SHORTEN
     sender.post(alert.id, "#news", render_fallback(alert))
     assert slack.messages[0]["blocks"] is None
 
@@ -261,29 +291,29 @@ def test_unreachable_api() -> None:
     [
         pytest.param(code, action, id=code)
         for code, action in [
-            ("timeout", RETRY),
-            ("connection", RETRY),
-            ("ratelimited", RETRY),
-            ("http_500", RETRY),
-            ("http_504", RETRY),
-            ("http_404", AUTH),
-            ("invalid_auth", AUTH),
-            ("not_authed", AUTH),
-            ("account_inactive", AUTH),
-            ("token_revoked", AUTH),
-            ("missing_scope", AUTH),
-            ("channel_not_found", PARK),
-            ("not_in_channel", PARK),
-            ("is_archived", PARK),
-            ("msg_too_long", SHORTEN),
-            ("invalid_blocks", SHORTEN),
-            ("msg_blocks_too_long", SHORTEN),
-            ("invalid_arguments", DROP),
+            ("timeout", DeliveryAction.RETRY),
+            ("connection", DeliveryAction.RETRY),
+            ("ratelimited", DeliveryAction.RETRY),
+            ("http_500", DeliveryAction.RETRY),
+            ("http_504", DeliveryAction.RETRY),
+            ("http_404", DeliveryAction.AUTH),
+            ("invalid_auth", DeliveryAction.AUTH),
+            ("not_authed", DeliveryAction.AUTH),
+            ("account_inactive", DeliveryAction.AUTH),
+            ("token_revoked", DeliveryAction.AUTH),
+            ("missing_scope", DeliveryAction.AUTH),
+            ("channel_not_found", DeliveryAction.PARK),
+            ("not_in_channel", DeliveryAction.PARK),
+            ("is_archived", DeliveryAction.PARK),
+            ("msg_too_long", DeliveryAction.SHORTEN),
+            ("invalid_blocks", DeliveryAction.SHORTEN),
+            ("msg_blocks_too_long", DeliveryAction.SHORTEN),
+            ("invalid_arguments", DeliveryAction.DROP),
         ]
     ],
 )
-def test_classify(code: str, action: str) -> None:
-    assert classify(code) == action
+def test_classify(code: str, action: DeliveryAction) -> None:
+    assert classify(code) is action  # the enum member itself, for deliver, outbox and service
 
 
 def test_token_never_in_logs_or_errors(slack: SlackStub, caplog: pytest.LogCaptureFixture) -> None:

@@ -27,10 +27,9 @@ from typing import Protocol
 
 from bot.alerts.format import render_alert, render_fallback, render_reply
 from bot.alerts.pacing import ChannelPacer
-from bot.errors import DeliveryError
-from bot.models import SlackMessage
+from bot.errors import DeliveryAction, DeliveryError, classify
+from bot.models import Posted, SlackMessage
 from bot.service.metrics import Metrics
-from bot.slack.deliver import Posted, classify
 from bot.state.interface import AlertStatus, QueuedAlert, Store
 
 log = logging.getLogger(__name__)
@@ -41,6 +40,11 @@ HISTORY_SLACK = 120.0  # look this far before the alert was queued when searchin
 
 
 class Sender(Protocol):
+    """Everything the outbox and the service ask of where alerts go: Slack
+    (bot.slack.deliver.SlackSender) or the terminal (TerminalSender)."""
+
+    workspace_url: str  # for links to posted alerts; "" when unknown or not Slack
+
     def post(
         self, alert_id: str, channel: str, message: SlackMessage, *, thread_ts: str | None = None
     ) -> Posted: ...
@@ -50,6 +54,11 @@ class Sender(Protocol):
     ) -> Posted | None: ...
 
     def join(self, channel: str) -> bool: ...
+
+    def check_auth(self) -> str | None:
+        """None when posting can work, else the error code (see bot.errors.classify)."""
+
+    def close(self) -> None: ...
 
 
 @dataclass
@@ -189,7 +198,7 @@ class Outbox:
             return self.sender.post(alert.id, alert.channel, message, thread_ts=thread_ts)
         except DeliveryError as exc:
             action = classify(exc.code)
-            if action == "shorten":
+            if action == DeliveryAction.SHORTEN:
                 log.warning(
                     "message refused, sending the short form",
                     extra={"alert_id": alert.id, "channel": alert.channel, "error": exc.code},
@@ -215,7 +224,7 @@ class Outbox:
                 alert.channel, alert.id, oldest=queued.created - HISTORY_SLACK, thread_ts=thread_ts
             )
         except DeliveryError as exc:
-            if classify(exc.code) == "retry":
+            if classify(exc.code) == DeliveryAction.RETRY:
                 delay = _next_try_in(queued, exc)
                 self.store.mark_retry(
                     alert.id, f"history lookup: {exc.code}", self.clock() + delay, unknown=True
@@ -252,16 +261,16 @@ class Outbox:
         self.metrics.alerts_failed.labels(channel=alert.channel, code=exc.code).inc()
         if exc.code == "ratelimited":
             self.metrics.slack_ratelimited.inc()
-        if action == "auth":
+        if action == DeliveryAction.AUTH:
             self._auth_failed(queued, exc)
-        elif action == "drop":
+        elif action == DeliveryAction.DROP:
             self.store.mark_failed(alert.id, exc.code)
             log.error(
                 "Slack refused the alert; it is kept as failed (see `newsbot status`)",
                 extra={"alert_id": alert.id, "channel": alert.channel, "error": exc.code},
             )
             return True  # the channel's later alerts go on
-        elif action == "park":
+        elif action == DeliveryAction.PARK:
             parked = self.store.park_channel(alert.channel, exc.code)
             result.parked += parked
             log.error(

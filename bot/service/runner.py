@@ -38,13 +38,13 @@ from bot.alerts import digest
 from bot.alerts.digest import DigestOutcome
 from bot.alerts.outbox import Outbox
 from bot.config import Config, load_config
-from bot.errors import ConfigError, StoreError, StoreUnreachable
+from bot.errors import ConfigError, DeliveryAction, StoreError, StoreUnreachable, classify
 from bot.matching.match import Matcher
 from bot.models import FeedSpec, Topic
 from bot.service.health import HealthReport, HealthServer
 from bot.service.pipeline import PollOutcome, Runtime, poll_feed
 from bot.settings import Settings
-from bot.slack.deliver import advice, classify
+from bot.slack.deliver import advice
 from bot.state.interface import QUEUED, UNREADABLE_ALERT, AlertStatus, Undelivered
 from bot.state.leases import Coordinator, Solo
 
@@ -330,17 +330,16 @@ class Service:
 
     def _check_slack_auth(self) -> None:
         """Ask Slack once at start-up, so /readyz and the log say at once when the token is bad."""
-        check = getattr(self.outbox.sender, "check_auth", None)
-        if check is None or not self.settings.slack_token:
+        if not self.settings.slack_token:
             self._slack_check = "no Slack token: alerts go to the terminal"
             return
-        problem = check()
-        if problem and classify(problem) != "auth":  # unreachable: delivery will retry
+        problem = self.outbox.sender.check_auth()
+        if problem and classify(problem) != DeliveryAction.AUTH:  # unreachable: delivery will retry
             self._slack_check = f"not verified: {problem}"
             log.warning("could not reach Slack to check the token", extra={"error": problem})
             return
         self._slack_check = problem or "ok"
-        workspace = getattr(self.outbox.sender, "workspace_url", "")
+        workspace = self.outbox.sender.workspace_url
         if workspace and not problem:
             self.rt.store.set_meta("slack_workspace_url", workspace)  # for `newsbot alerts` links
         if problem:
@@ -355,9 +354,7 @@ class Service:
         """Release the fetcher's connections, the Slack client, the leases and the store."""
         self.coordinator.release_all()  # `newsbot digest` too: its channels free at once
         self.rt.fetcher.close()
-        close_sender = getattr(self.outbox.sender, "close", None)
-        if close_sender is not None:
-            close_sender()
+        self.outbox.sender.close()
         self.rt.store.close()
 
     def stop(self) -> None:
@@ -673,7 +670,7 @@ class Service:
             and checks["store"] == "ok"
             and recent
             and not self.outbox.auth_error
-            and classify(self._slack_check) != "auth"
+            and classify(self._slack_check) != DeliveryAction.AUTH
         )
         return HealthReport(alive=alive, ready=ready, checks=checks)
 

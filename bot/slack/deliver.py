@@ -12,7 +12,8 @@ Contract:
 - Every post carries the alert id as message metadata
   (https://api.slack.com/metadata/using), so `find_posted()` can tell whether an alert is already
   in the channel: delivery is idempotent.
-- `classify(code)` turns a DeliveryError code into what the outbox should do (see its docstring).
+- `bot.errors.classify(code)` turns a DeliveryError code into a `DeliveryAction`: what the outbox
+  should do (see its docstring).
 - Calls go over kept-alive connections (bot/slack/transport.py), not a new one per call.
 - The token is given to slack_sdk and to nothing else: it is never logged, never in an error.
 
@@ -52,9 +53,9 @@ from slack_sdk.http_retry.request import HttpRequest
 from slack_sdk.http_retry.response import HttpResponse
 
 from bot.alerts.format import render_plain
-from bot.errors import DeliveryError
+from bot.errors import DeliveryAction, DeliveryError, classify
 from bot.feeds.http_headers import retry_after
-from bot.models import ReactedMessage, Reaction, SlackMessage
+from bot.models import Posted, ReactedMessage, Reaction, SlackMessage
 from bot.slack.transport import KeepAliveWebClient
 
 log = logging.getLogger(__name__)
@@ -67,83 +68,6 @@ MAX_HISTORY_PAGES = 25  # 5,000 messages back is far more than an outbox retry w
 # What a slack_sdk call can raise: API errors, and urllib's transport errors (URLError and
 # TimeoutError are OSErrors; RemoteDisconnected is an HTTPException).
 _FAILURES = (SlackClientError, OSError, http.client.HTTPException)
-
-RETRY = "retry"  # transient: keep the alert queued, back off, look in history, send again
-AUTH = "auth"  # the token or endpoint is wrong: stop all posting, keep the queue, report health
-PARK = "park"  # this channel cannot take posts: park its alerts with the reason, others go on
-SHORTEN = "shorten"  # this message was refused as too big/invalid: send render_fallback instead
-DROP = "drop"  # this alert cannot be sent as it is: mark it failed with the code, do not retry
-
-_RETRY_CODES = frozenset(
-    {
-        "timeout",
-        "connection",
-        "ratelimited",
-        "rate_limited",
-        "internal_error",
-        "fatal_error",
-        "service_unavailable",
-        "request_timeout",
-        "team_added_to_org",
-    }
-)
-_AUTH_CODES = frozenset(
-    {
-        "invalid_auth",
-        "not_authed",
-        "account_inactive",
-        "token_revoked",
-        "token_expired",
-        "no_permission",
-        "missing_scope",
-        "not_allowed_token_type",
-        "ekm_access_denied",
-        "org_login_required",
-        "team_access_not_granted",
-        "invalid_api_url",
-    }
-)
-_PARK_CODES = frozenset(
-    {
-        "channel_not_found",
-        "not_in_channel",
-        "is_archived",
-        "restricted_action",
-        "restricted_action_read_only_channel",
-        "restricted_action_thread_only_channel",
-        "restricted_action_non_threadable_channel",
-        "cannot_reply_to_message",
-    }
-)
-_SHORTEN_CODES = frozenset(
-    {"msg_too_long", "invalid_blocks", "invalid_blocks_format", "msg_blocks_too_long", "no_text"}
-)
-
-
-def classify(code: str) -> str:
-    """What the outbox does about a DeliveryError code: "retry", "auth", "park", "shorten", "drop".
-
-    retry    Slack may not have the message (timeout, connection, 5xx, 429): keep it queued and
-             retry with backoff; for timeout/connection/5xx call find_posted() first.
-    auth     credentials or the API endpoint are wrong (invalid_auth, not_authed, account_inactive,
-             a 4xx from the endpoint): stop all posting, keep the whole queue, log once, report it.
-    park     the channel refuses the bot (channel_not_found, not_in_channel, is_archived): park
-             that channel's alerts with the reason (try join() first for not_in_channel); other
-             channels go on.
-    shorten  the message itself was refused (msg_too_long, invalid_blocks): send render_fallback.
-    drop     anything else (an unknown or argument error): resending the same alert cannot help;
-             mark it failed with the code, where the health report shows it. Never silent.
-    """
-    if code in _RETRY_CODES or (code.startswith("http_5") and len(code) == 8):
-        return RETRY
-    if code in _AUTH_CODES or code.startswith("http_4"):
-        return AUTH
-    if code in _PARK_CODES:
-        return PARK
-    if code in _SHORTEN_CODES:
-        return SHORTEN
-    return DROP
-
 
 _ADVICE = {
     "invalid_auth": "Slack rejected the token: set a valid SLACK_BOT_TOKEN (xoxb-...) and restart",
@@ -166,23 +90,15 @@ def advice(code: str) -> str:
     if code in _ADVICE:
         return _ADVICE[code]
     action = classify(code)
-    if action == RETRY:
+    if action == DeliveryAction.RETRY:
         return "Slack did not answer in time or failed: retried by itself with backoff"
-    if action == AUTH:
+    if action == DeliveryAction.AUTH:
         return "Slack refused the credentials or the endpoint: check SLACK_BOT_TOKEN and " + (
             "SLACK_API_URL (`newsbot slack-test` shows what works)"
         )
-    if action == PARK:
+    if action == DeliveryAction.PARK:
         return "the channel refuses the bot: fix the channel; parked alerts retry at next start"
     return "Slack refused this alert as it is: see the code in Slack's API docs"
-
-
-@dataclass(frozen=True, slots=True)
-class Posted:
-    """Where a message landed: the channel id (C…) and the message ts (its id within it)."""
-
-    channel_id: str
-    ts: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -497,6 +413,7 @@ class TerminalSender:
         self._stream = stream
         self._count = 0
         self._lock = threading.Lock()
+        self.workspace_url = ""  # nothing to link to
 
     def post(
         self, alert_id: str, channel: str, message: SlackMessage, *, thread_ts: str | None = None
@@ -529,7 +446,7 @@ def delivery_error(channel: str, exc: BaseException) -> DeliveryError:
     if isinstance(exc, SlackApiError):
         return _api_error(channel, exc)
     code = _transport_code(exc)
-    return DeliveryError(channel, code, retryable=classify(code) == RETRY)
+    return DeliveryError(channel, code, retryable=classify(code) == DeliveryAction.RETRY)
 
 
 def _api_error(channel: str, exc: SlackApiError) -> DeliveryError:
@@ -541,7 +458,9 @@ def _api_error(channel: str, exc: SlackApiError) -> DeliveryError:
     code = str(data.get("error") or "") if status in (200, 400) else ""
     code = code or f"http_{status}"
     needed = str(data.get("needed") or "") or None  # missing_scope names the scope it lacks
-    return DeliveryError(channel, code, retryable=classify(code) == RETRY, needed=needed)
+    return DeliveryError(
+        channel, code, retryable=classify(code) == DeliveryAction.RETRY, needed=needed
+    )
 
 
 def _transport_code(exc: BaseException) -> str:

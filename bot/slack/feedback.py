@@ -37,9 +37,8 @@ from functools import partial
 from typing import Any, Protocol
 
 from bot.alerts.pacing import ChannelPacer
-from bot.errors import DeliveryError
+from bot.errors import DeliveryAction, DeliveryError, classify
 from bot.models import Feedback, ReactedMessage, Reaction, Verdict
-from bot.slack.deliver import classify
 from bot.state.interface import PostedAlert, Store
 
 log = logging.getLogger(__name__)
@@ -290,13 +289,13 @@ class FeedbackSync:
                 extra={"channel": channel, "retry_after": exc.retry_after},
             )
             raise _Stop("rate limited by Slack")
-        if action == "auth" and exc.code != "missing_scope":
+        if action == DeliveryAction.AUTH and exc.code != "missing_scope":
             self._log_once(
                 channel, exc.code, "feedback: Slack rejected the token; reactions are not read", why
             )
             raise _Stop(f"Slack rejected the token ({exc.code})")
         report.problems.append(f"{channel}: {why}")
-        if action == "retry":
+        if action == DeliveryAction.RETRY:
             log.warning(
                 "feedback: cannot read reactions now; trying next sync",
                 extra={"channel": channel, "error": exc.code},
