@@ -29,7 +29,6 @@ from bot.alerts.format import render_alert, render_fallback, render_reply
 from bot.alerts.pacing import ChannelPacer
 from bot.errors import DeliveryAction, DeliveryError, classify
 from bot.models import Posted, SlackMessage
-from bot.service.metrics import Metrics
 from bot.state.interface import AlertStatus, QueuedAlert, Store
 
 log = logging.getLogger(__name__)
@@ -37,6 +36,17 @@ log = logging.getLogger(__name__)
 MAX_RETRY_DELAY = 15 * 60.0
 AUTH_RETRY_DELAY = 10 * 60.0
 HISTORY_SLACK = 120.0  # look this far before the alert was queued when searching Slack's history
+
+
+class DeliveryReport(Protocol):
+    """What the outbox reports as it works (bot.service.metrics.Metrics exports it)."""
+
+    def delivered(self, topic: str, channel: str, seconds: float | None) -> None:
+        """One alert is in Slack (`seconds`: the post took that long; None: found already there)."""
+
+    def delivery_failed(self, channel: str, code: str) -> None: ...
+
+    def outbox_depth_is(self, depth: int) -> None: ...
 
 
 class Sender(Protocol):
@@ -90,7 +100,7 @@ class Outbox:
         self,
         store: Store,
         sender: Sender,
-        metrics: Metrics,
+        metrics: DeliveryReport,
         *,
         pacer: ChannelPacer | None = None,
         clock: Callable[[], float] = time.time,
@@ -146,7 +156,7 @@ class Outbox:
                 held.add(head.alert.channel)
                 if self.auth_error:
                     break
-        self.metrics.outbox_depth.set(self.store.outbox_depth())
+        self.metrics.outbox_depth_is(self.store.outbox_depth())
         return result
 
     def _deliver(self, queued: QueuedAlert, result: DrainResult) -> bool:
@@ -170,8 +180,7 @@ class Outbox:
             return self._failed(queued, exc, result)
         self.pacer.record(alert.channel, self.clock())
         self.store.mark_sent(alert.id, posted.channel_id, posted.ts)
-        self.metrics.delivery_seconds.observe(time.monotonic() - started)
-        self.metrics.alerts_delivered.labels(topic=alert.topic, channel=alert.channel).inc()
+        self.metrics.delivered(alert.topic, alert.channel, time.monotonic() - started)
         self.auth_error = None
         result.sent += 1
         if self.dry_run:
@@ -248,7 +257,7 @@ class Outbox:
         if found is None:
             return False
         self.store.mark_sent(alert.id, found.channel_id, found.ts)
-        self.metrics.alerts_delivered.labels(topic=alert.topic, channel=alert.channel).inc()
+        self.metrics.delivered(alert.topic, alert.channel, None)
         log.info(
             "alert was already posted; not posting again",
             extra={"alert_id": alert.id, "channel": alert.channel, "ts": found.ts},
@@ -258,9 +267,7 @@ class Outbox:
     def _failed(self, queued: QueuedAlert, exc: DeliveryError, result: DrainResult) -> bool:
         alert = queued.alert
         action = classify(exc.code)
-        self.metrics.alerts_failed.labels(channel=alert.channel, code=exc.code).inc()
-        if exc.code == "ratelimited":
-            self.metrics.slack_ratelimited.inc()
+        self.metrics.delivery_failed(alert.channel, exc.code)
         if action == DeliveryAction.AUTH:
             self._auth_failed(queued, exc)
         elif action == DeliveryAction.DROP:

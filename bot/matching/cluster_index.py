@@ -25,11 +25,53 @@ import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
+from typing import Protocol
 
 from bot.matching import cluster
-from bot.state.interface import AlertedReport, Reports
+from bot.models import Story
 
 PRUNE_SECONDS = 600.0
+
+
+# What the index reads, declared here, implemented by the state's engines (bot/state).
+
+
+@dataclass(frozen=True, slots=True)
+class AlertedReport:
+    """A story already alerted (or folded) in a channel, for the clustering decision."""
+
+    alert_id: str  # id of the top-level alert of its event
+    story: Story
+    published: float
+    event_start: float
+
+
+@dataclass(frozen=True, slots=True)
+class SeqReport:
+    """An AlertedReport with where it stands in the order alerts were recorded."""
+
+    seq: int
+    channel: str
+    report: AlertedReport
+
+
+class Reports(Protocol):
+    """Reads of the alerts already recorded, for the clustering decision."""
+
+    def prior_reports(self, channel: str, since: float) -> list[AlertedReport]:
+        """Stories alerted or folded in `channel` whose event started at or after `since`, in
+        the order recorded."""
+        ...
+
+    def reports_after(self, seq: int, since: float) -> list[SeqReport]:
+        """The stories alerted or folded after `seq` (any channel) whose event started at or
+        after `since`, in the order recorded (bot/matching/cluster_index.py keeps the rest)."""
+        ...
+
+    def last_alert_seq(self) -> int:
+        """The highest alert sequence number recorded (0: none)."""
+        ...
+
 
 # What makes two reports copies for the decision: the texts compared, the event they belong to
 # and when it started (`cluster.decide` reads nothing else of a report but its URL and, for the

@@ -150,6 +150,21 @@ class Metrics:
         """Export the store's lock waits (`Store.lock_waits`: count, seconds)."""
         self._store_lock = lock_waits
 
+    # -- what the outbox reports (bot.alerts.outbox.DeliveryReport) ---------------------------
+
+    def delivered(self, topic: str, channel: str, seconds: float | None) -> None:
+        if seconds is not None:
+            self.delivery_seconds.observe(seconds)
+        self.alerts_delivered.labels(topic=topic, channel=channel).inc()
+
+    def delivery_failed(self, channel: str, code: str) -> None:
+        self.alerts_failed.labels(channel=channel, code=code).inc()
+        if code == "ratelimited":
+            self.slack_ratelimited.inc()
+
+    def outbox_depth_is(self, depth: int) -> None:
+        self.outbox_depth.set(depth)
+
     @staticmethod
     def _register_runtime_collectors(reg: CollectorRegistry) -> None:
         """Process (memory, CPU, open files, start time), Python version and GC metrics.

@@ -30,6 +30,9 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Protocol
 
+from bot.matching.cluster_index import AlertedReport as AlertedReport  # the index's contract
+from bot.matching.cluster_index import Reports as Reports
+from bot.matching.cluster_index import SeqReport as SeqReport
 from bot.models import Alert, Feedback, Post, SlackMessage, Story
 
 
@@ -122,43 +125,6 @@ class PostedAlert:
     ts: str
     thread_ts: str | None  # the parent's ts when this alert is a thread reply
     story: Story
-
-
-@dataclass(frozen=True, slots=True)
-class AlertedReport:
-    """A story already alerted (or folded) in a channel, for the clustering decision."""
-
-    alert_id: str  # id of the top-level alert of its event
-    story: Story
-    published: float
-    event_start: float
-
-
-@dataclass(frozen=True, slots=True)
-class SeqReport:
-    """An AlertedReport with where it stands in the order alerts were recorded."""
-
-    seq: int
-    channel: str
-    report: AlertedReport
-
-
-class Reports(Protocol):
-    """Reads of the alerts already recorded, for the clustering decision."""
-
-    def prior_reports(self, channel: str, since: float) -> list[AlertedReport]:
-        """Stories alerted or folded in `channel` whose event started at or after `since`, in
-        the order recorded."""
-        ...
-
-    def reports_after(self, seq: int, since: float) -> list[SeqReport]:
-        """The stories alerted or folded after `seq` (any channel) whose event started at or
-        after `since`, in the order recorded (bot/matching/cluster_index.py keeps the rest)."""
-        ...
-
-    def last_alert_seq(self) -> int:
-        """The highest alert sequence number recorded (0: none)."""
-        ...
 
 
 class PollWork(Reports, Protocol):
