@@ -32,18 +32,42 @@ log = logging.getLogger(__name__)
 MAX_BACKOFF_SECONDS = 6 * 3600
 
 
-@dataclass
-class Runtime:
-    """What a poll needs. Rebuilt (config, matcher) when the configuration is reloaded."""
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    """The running configuration: the config and the matcher compiled from it. A reload builds
+    a new one and swaps it in with one assignment; a poll reads it once, so it never sees half
+    of an old configuration and half of a new one."""
 
     config: Config
     matcher: Matcher
-    store: Store
-    fetcher: Fetcher
-    metrics: Metrics
-    clock: Callable[[], float] = time.time
-    on_queued: Callable[[], None] = lambda: None  # wakes the outbox
-    reports: ReportIndex | None = None  # recent alerts per channel; made on first use
+
+
+class Runtime:
+    """What a poll needs: the running configuration (`snapshot`) and the service's parts."""
+
+    def __init__(
+        self,
+        config: Config,
+        matcher: Matcher,
+        store: Store,
+        fetcher: Fetcher,
+        metrics: Metrics,
+        clock: Callable[[], float] = time.time,
+        on_queued: Callable[[], None] = lambda: None,
+        reports: ReportIndex | None = None,
+    ) -> None:
+        self.snapshot = Snapshot(config, matcher)
+        self.store = store
+        self.fetcher = fetcher
+        self.metrics = metrics
+        self.clock = clock
+        self.on_queued = on_queued  # wakes the outbox
+        self.reports = reports  # recent alerts per channel; made on first use
+
+    @property
+    def config(self) -> Config:
+        """The running config, for code that reads it once (a poll takes `snapshot`)."""
+        return self.snapshot.config
 
     def report_index(self) -> ReportIndex:
         if self.reports is None:
@@ -117,8 +141,10 @@ def _poll(
     )
     new = rt.store.unseen(feed.url, parsed.stories)
     rt.metrics.stories_seen.inc(len(new))
-    policy = rt.config.policy_for(feed)
-    matched = _matched(rt, feed, new)  # pure: outside the write transaction, which others wait on
+    running = rt.snapshot  # once: a reload during this poll applies from the next one
+    policy = running.config.policy_for(feed)
+    # Pure, so outside the write transaction, which the other polls wait on.
+    matched = _matched(rt, running, feed, new)
     with rt.store.poll(feed.url) as tx:
         index = rt.report_index()
         decided = plan(
@@ -214,12 +240,14 @@ def _not_modified(rt: Runtime, feed: FeedSpec, result: FetchResult) -> PollOutco
     return PollOutcome(feed.url, "not_modified")
 
 
-def _matched(rt: Runtime, feed: FeedSpec, new: Sequence[Story]) -> list[Candidate]:
+def _matched(
+    rt: Runtime, running: Snapshot, feed: FeedSpec, new: Sequence[Story]
+) -> list[Candidate]:
     """Every (story, topic, match) of the new stories, for the topics this feed serves."""
-    topics = {topic.name: topic for topic in rt.config.topics_for(feed)}
+    topics = {topic.name: topic for topic in running.config.topics_for(feed)}
     matched = []
     for story in new:
-        for match in rt.matcher.match(story.title, story.summary):
+        for match in running.matcher.match(story.title, story.summary):
             if match.topic in topics:
                 rt.metrics.matches.labels(topic=match.topic).inc()
                 matched.append((story, topics[match.topic], match))

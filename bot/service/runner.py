@@ -42,7 +42,7 @@ from bot.errors import ConfigError, DeliveryAction, StoreError, StoreUnreachable
 from bot.matching.match import Matcher
 from bot.models import FeedSpec, Topic
 from bot.service.health import HealthReport, HealthServer
-from bot.service.pipeline import PollOutcome, Runtime, poll_feed
+from bot.service.pipeline import PollOutcome, Runtime, Snapshot, poll_feed
 from bot.settings import Settings
 from bot.slack.deliver import advice
 from bot.state.interface import QUEUED, UNREADABLE_ALERT, AlertStatus, Undelivered
@@ -589,11 +589,9 @@ class Service:
     def _apply(self, config: Config, matcher: Matcher) -> None:
         old = {feed.url: feed for feed in self._feeds()}
         old_feedback_interval = self.rt.config.defaults.feedback_interval
-        if self.feeds_override is None:
-            self.rt.config = config
-        else:
-            self.rt.config = config.with_feeds(self.feeds_override)
-        self.rt.matcher = matcher
+        if self.feeds_override is not None:
+            config = config.with_feeds(self.feeds_override)
+        self.rt.snapshot = Snapshot(config, matcher)  # one assignment: polls read it once
         if config.defaults.feedback_interval != old_feedback_interval:
             self._schedule_feedback()
         new = {feed.url: feed for feed in self._feeds()}
