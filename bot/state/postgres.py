@@ -24,7 +24,6 @@ Contract, beyond the interface's:
 from __future__ import annotations
 
 import contextlib
-import json
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, TypeVar
@@ -34,25 +33,21 @@ from psycopg.rows import dict_row
 
 from bot.errors import StoreError, StoreUnreachable
 from bot.feeds.urls import redact_url
-from bot.models import Feedback, Story
+from bot.models import Feedback
 from bot.state import sql
 from bot.state.interface import (
-    ALERT,
     QUEUED,
-    AlertedReport,
     AlertRecord,
     AlertStatus,
     DigestWork,
     FeedState,
     PollWork,
-    PostedAlert,
     QueuedAlert,
-    SeqReport,
     Undelivered,
 )
 from bot.state.leases import DEFAULT_TTL, PgLeases, Replica, list_replicas
 from bot.state.leases import SCHEMA as LEASE_SCHEMA
-from bot.state.rows import alert_record, feedback_row, feedback_value, queued_alert, story_from_json
+from bot.state.rows import alert_record, feedback_value, queued_alert
 from bot.state.sqlite import SqliteStore, WaitTimedLock
 
 PENDING, SENDING, SENT = AlertStatus.PENDING, AlertStatus.SENDING, AlertStatus.SENT
@@ -134,10 +129,6 @@ CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT);
 # Steps from one schema version to the next, applied in order to an existing database.
 _MIGRATIONS: dict[int, str] = {}
 
-_FEEDBACK_COLUMNS = (
-    "alert_id, topic, channel, story_id, title, summary, url, source, published, feed_url, "
-    "label, relevant, irrelevant, voters, updated"
-)
 
 # Each channel's oldest undelivered alert (the partial index alerts_queued holds exactly the
 # undelivered rows, by channel and seq).
@@ -187,7 +178,7 @@ class _Digest(sql.SqlDigest):
         return super().held()
 
 
-class PostgresStore:
+class PostgresStore(sql.SqlStore):
     """State in a PostgreSQL database, shared by any number of replicas."""
 
     def __init__(self, url: str, *, clock: Callable[[], float] | None = None) -> None:
@@ -277,6 +268,10 @@ class PostgresStore:
         with self._cursor() as cur:
             return _Exec(cur).change(statement, params)
 
+    def _change(self, change: Callable[[sql.Exec], T]) -> T:
+        with self._cursor() as cur:
+            return change(_Exec(cur))
+
     def _read(self, read: Callable[[sql.Exec], T]) -> T:
         with self._cursor() as cur:
             return read(_Exec(cur))
@@ -324,9 +319,6 @@ class PostgresStore:
     def all_feed_states(self) -> list[FeedState]:
         return [_feed_state(row) for row in self._query("SELECT * FROM feeds ORDER BY url")]
 
-    def any_feed_initialized(self) -> bool:
-        return bool(self._query("SELECT 1 FROM feeds WHERE initialized = 1 LIMIT 1"))
-
     def record_failure(
         self, url: str, error: str, next_due: float, *, disable: bool = False
     ) -> int:
@@ -341,23 +333,6 @@ class PostgresStore:
                 (error, self._clock(), next_due, int(disable), url),
             )
         return int(rows[0]["consecutive_failures"])
-
-    def record_not_modified(self, url: str, next_due: float) -> None:
-        now = self._clock()
-        with self._cursor() as cur:
-            ex = _Exec(cur)
-            ex.change(sql.ENSURE_FEED, (url,))
-            ex.change(
-                "UPDATE feeds SET consecutive_failures = 0, last_error = NULL, "
-                "last_attempt = ?, last_success = ?, next_due = ? WHERE url = ?",
-                (now, now, next_due, url),
-            )
-
-    def enable_feed(self, url: str) -> None:
-        self._write(
-            "UPDATE feeds SET disabled = 0, consecutive_failures = 0, next_due = 0 WHERE url = ?",
-            (url,),
-        )
 
     # --- units of work -------------------------------------------------------------------------
 
@@ -375,26 +350,6 @@ class PostgresStore:
 
     # --- reads for the clustering decision and the poll ----------------------------------------
 
-    def unseen(self, feed_url: str, stories: Sequence[Story]) -> list[Story]:
-        if not stories:
-            return []
-        return self._read(lambda ex: sql.unseen(ex, feed_url, stories))
-
-    def prior_reports(self, channel: str, since: float) -> list[AlertedReport]:
-        return self._read(lambda ex: sql.prior_reports(ex, channel, since))
-
-    def reports_after(self, seq: int, since: float) -> list[SeqReport]:
-        return self._read(lambda ex: sql.reports_after(ex, seq, since))
-
-    def last_alert_seq(self) -> int:
-        return self._read(sql.last_alert_seq)
-
-    def held_counts(self) -> dict[str, int]:
-        rows = self._query(
-            "SELECT topic, count(*) AS n FROM alerts WHERE status = ? GROUP BY topic", (HELD,)
-        )
-        return {row["topic"]: int(row["n"]) for row in rows}
-
     # --- outbox --------------------------------------------------------------------------------
 
     def queued_heads(self) -> list[QueuedAlert]:
@@ -406,31 +361,6 @@ class PostgresStore:
             ex = _Exec(cur)
             ex.rows("SELECT pg_advisory_xact_lock(hashtext(?)) AS locked", ("channel:" + channel,))
             return sql.claim_next(ex, channel, due_by)
-
-    def mark_sent(self, alert_id: str, channel_id: str, ts: str) -> None:
-        self._write(
-            "UPDATE alerts SET status = ?, channel_id = ?, ts = ?, delivered = ?, "
-            "last_error = NULL WHERE id = ?",
-            (SENT, channel_id, ts, self._clock(), alert_id),
-        )
-
-    def mark_retry(self, alert_id: str, error: str, next_attempt: float, *, unknown: bool) -> None:
-        status = SENDING if unknown else PENDING
-        self._write(
-            "UPDATE alerts SET status = ?, last_error = ?, next_attempt = ? WHERE id = ?",
-            (status, error, next_attempt, alert_id),
-        )
-
-    def mark_failed(self, alert_id: str, error: str) -> None:
-        self._write(
-            "UPDATE alerts SET status = ?, last_error = ? WHERE id = ?", (FAILED, error, alert_id)
-        )
-
-    def failed(self) -> list[tuple[str, str, str]]:
-        rows = self._query(
-            "SELECT id, channel, last_error FROM alerts WHERE status = ? ORDER BY seq", (FAILED,)
-        )
-        return [(row["id"], row["channel"], row["last_error"] or "") for row in rows]
 
     def park_channel(self, channel: str, reason: str) -> int:
         return self._write(
@@ -446,14 +376,6 @@ class PostgresStore:
     def outbox_depth(self) -> int:
         rows = self._query("SELECT count(*) AS n FROM alerts WHERE status IN (?, ?)", QUEUED)
         return int(rows[0]["n"])
-
-    def parked(self) -> list[tuple[str, str, int]]:
-        rows = self._query(
-            "SELECT channel, last_error, count(*) AS n FROM alerts WHERE status = ? "
-            "GROUP BY channel, last_error",
-            (PARKED,),
-        )
-        return [(row["channel"], row["last_error"] or "", int(row["n"])) for row in rows]
 
     def undelivered(self) -> list[Undelivered]:
         rows = self._query(
@@ -481,53 +403,7 @@ class PostgresStore:
             params.append(limit)
         return [alert_record(row) for row in self._query(statement, params)]
 
-    def meta(self, key: str) -> str | None:
-        rows = self._query("SELECT value FROM meta WHERE key = ?", (key,))
-        return str(rows[0]["value"]) if rows else None
-
-    def set_meta(self, key: str, value: str) -> None:
-        self._write(
-            "INSERT INTO meta (key, value) VALUES (?, ?) "
-            "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-            (key, value),
-        )
-
-    def alert_counts_since(self, since: float) -> list[tuple[str, str, AlertStatus, int]]:
-        rows = self._query(
-            "SELECT topic, channel, status, count(*) AS n FROM alerts WHERE created >= ? "
-            "GROUP BY topic, channel, status ORDER BY topic, channel, status",
-            (since,),
-        )
-        return [(r["topic"], r["channel"], AlertStatus(r["status"]), int(r["n"])) for r in rows]
-
-    def delivered(self) -> list[tuple[str, str, str | None, str]]:
-        rows = self._query(
-            "SELECT id, channel, parent_id, ts FROM alerts WHERE status = ? ORDER BY seq", (SENT,)
-        )
-        return [(r["id"], r["channel"], r["parent_id"], r["ts"]) for r in rows]
-
     # --- readers' feedback ---------------------------------------------------------------------
-
-    def posted_since(self, since: float) -> list[PostedAlert]:
-        rows = self._query(
-            "SELECT a.id, a.topic, a.channel, a.channel_id, a.ts, a.parent_id, a.payload, "
-            "p.ts AS parent_ts FROM alerts a LEFT JOIN alerts p ON p.id = a.parent_id "
-            "WHERE a.status = ? AND a.kind = ? AND a.ts IS NOT NULL "
-            "AND a.channel_id IS NOT NULL AND a.delivered >= ? ORDER BY a.seq",
-            (SENT, ALERT, since),
-        )
-        return [
-            PostedAlert(
-                row["id"],
-                row["topic"],
-                row["channel"],
-                row["channel_id"],
-                row["ts"],
-                row["parent_ts"] if row["parent_id"] else None,
-                story_from_json(json.loads(row["payload"])["story"]),
-            )
-            for row in rows
-        ]
 
     def feedback_for(self, alert_ids: Sequence[str]) -> dict[str, Feedback]:
         if not alert_ids:
@@ -540,48 +416,6 @@ class PostgresStore:
         with self._cursor() as cur:
             cur.execute(statement, (_params(values),))
             return cur.fetchall()
-
-    def save_feedback(self, changed: Sequence[Feedback], cleared: Sequence[str]) -> None:
-        updates = ", ".join(
-            f"{name} = EXCLUDED.{name}" for name in _FEEDBACK_COLUMNS.split(", ")[1:]
-        )
-        with self._cursor() as cur:
-            ex = _Exec(cur)
-            ex.many(
-                f"INSERT INTO feedback ({_FEEDBACK_COLUMNS}) VALUES ({sql.marks(15)}) "
-                f"ON CONFLICT (alert_id) DO UPDATE SET {updates}",
-                [feedback_row(item) for item in changed],
-            )
-            ex.many("DELETE FROM feedback WHERE alert_id = ?", [(i,) for i in cleared])
-
-    def feedback_list(
-        self,
-        *,
-        since: float | None = None,
-        topic: str | None = None,
-        newest_first: bool = False,
-        limit: int | None = None,
-    ) -> list[Feedback]:
-        statement = "SELECT * FROM feedback WHERE updated >= ?"
-        params: list[Any] = [since if since is not None else float("-inf")]
-        if topic is not None:
-            statement += " AND topic = ?"
-            params.append(topic)
-        statement += (
-            " ORDER BY updated DESC, alert_id" if newest_first else " ORDER BY updated, alert_id"
-        )
-        if limit is not None:
-            statement += " LIMIT ?"
-            params.append(limit)
-        return [feedback_value(row) for row in self._query(statement, params)]
-
-    def feedback_counts(self) -> list[tuple[str, int, int]]:
-        rows = self._query(
-            "SELECT topic, count(*) FILTER (WHERE label = 'relevant') AS yes, "
-            "count(*) FILTER (WHERE label = 'irrelevant') AS no FROM feedback "
-            "GROUP BY topic ORDER BY topic"
-        )
-        return [(row["topic"], int(row["yes"]), int(row["no"])) for row in rows]
 
     # --- retention -----------------------------------------------------------------------------
 

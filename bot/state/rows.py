@@ -168,6 +168,13 @@ def alert_record(row: Row) -> AlertRecord:
     )
 
 
+# The feedback table's columns, in the order `feedback_row` gives their values.
+FEEDBACK_COLUMNS = (
+    "alert_id", "topic", "channel", "story_id", "title", "summary", "url", "source", "published",
+    "feed_url", "label", "relevant", "irrelevant", "voters", "updated",
+)  # fmt: skip
+
+
 def feedback_row(item: Feedback) -> tuple[Any, ...]:
     story, verdict = item.story, item.verdict
     return (

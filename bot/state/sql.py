@@ -11,21 +11,24 @@ skip-scan over the outbox, PostgreSQL's locks) stay in each engine.
 
 from __future__ import annotations
 
+import json
 import logging
-from collections.abc import Sequence
-from typing import Any, Protocol
+from collections.abc import Callable, Sequence
+from typing import Any, Protocol, TypeVar
 
-from bot.models import Alert, Post, Story
+from bot.models import Alert, Feedback, Post, Story
 from bot.state.interface import (
     ALERT,
     QUEUED,
     UNREADABLE_ALERT,
     AlertedReport,
     AlertStatus,
+    PostedAlert,
     QueuedAlert,
     SeqReport,
 )
 from bot.state.rows import (
+    FEEDBACK_COLUMNS,
     UNREADABLE,
     Row,
     alerted_report,
@@ -33,10 +36,16 @@ from bot.state.rows import (
     encode_alert,
     encode_post,
     epoch,
+    feedback_row,
+    feedback_value,
     queued_alert,
+    story_from_json,
 )
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
+PENDING, SENDING, SENT = AlertStatus.PENDING, AlertStatus.SENDING, AlertStatus.SENT
+PARKED, FAILED, HELD = AlertStatus.PARKED, AlertStatus.FAILED, AlertStatus.HELD
 
 CHUNK = 500  # ids per `IN (...)`: under SQLite's bound-parameter limit (999 before 3.32)
 
@@ -298,3 +307,199 @@ class SqlDigest:
                 (AlertStatus.DIGESTED.value, AlertStatus.HELD.value, *chunk),
             )
         return taken
+
+
+class SqlStore:
+    """The Store methods whose SQL both engines run as written: each engine provides the
+    primitives below (a read, a write, a unit of work over its `Exec`) and its clock."""
+
+    _clock: Callable[[], float]
+
+    def _query(self, statement: str, params: Sequence[Any] = ()) -> Sequence[Row]:
+        raise NotImplementedError
+
+    def _write(self, statement: str, params: Sequence[Any] = ()) -> object:
+        raise NotImplementedError
+
+    def _read(self, read: Callable[[Exec], T]) -> T:
+        """`read` over a connection that sees the last commit."""
+        raise NotImplementedError
+
+    def _change(self, change: Callable[[Exec], T]) -> T:
+        """`change` inside one write transaction."""
+        raise NotImplementedError
+
+    def enable_feed(self, url: str) -> None:
+        self._write(
+            "UPDATE feeds SET disabled = 0, consecutive_failures = 0, next_due = 0 WHERE url = ?",
+            (url,),
+        )
+
+    def mark_sent(self, alert_id: str, channel_id: str, ts: str) -> None:
+        self._write(
+            "UPDATE alerts SET status = ?, channel_id = ?, ts = ?, delivered = ?, "
+            "last_error = NULL WHERE id = ?",
+            (SENT, channel_id, ts, self._clock(), alert_id),
+        )
+
+    def mark_retry(self, alert_id: str, error: str, next_attempt: float, *, unknown: bool) -> None:
+        """Leave the alert queued; `unknown` keeps it `sending`: the next try checks Slack first."""
+        status = SENDING if unknown else PENDING
+        self._write(
+            "UPDATE alerts SET status = ?, last_error = ?, next_attempt = ? WHERE id = ?",
+            (status, error, next_attempt, alert_id),
+        )
+
+    def mark_failed(self, alert_id: str, error: str) -> None:
+        """Slack refused this alert for a reason resending cannot fix; kept, and shown in status."""
+        self._write(
+            "UPDATE alerts SET status = ?, last_error = ? WHERE id = ?", (FAILED, error, alert_id)
+        )
+
+    def set_meta(self, key: str, value: str) -> None:
+        self._write(
+            "INSERT INTO meta (key, value) VALUES (?, ?) "
+            "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            (key, value),
+        )
+
+    def meta(self, key: str) -> str | None:
+        rows = self._query("SELECT value FROM meta WHERE key = ?", (key,))
+        return str(rows[0]["value"]) if rows else None
+
+    def any_feed_initialized(self) -> bool:
+        return bool(self._query("SELECT 1 FROM feeds WHERE initialized = 1 LIMIT 1"))
+
+    def last_alert_seq(self) -> int:
+        return self._read(last_alert_seq)
+
+    def prior_reports(self, channel: str, since: float) -> list[AlertedReport]:
+        return self._read(lambda ex: prior_reports(ex, channel, since))
+
+    def reports_after(self, seq: int, since: float) -> list[SeqReport]:
+        return self._read(lambda ex: reports_after(ex, seq, since))
+
+    def unseen(self, feed_url: str, stories: Sequence[Story]) -> list[Story]:
+        """The stories of this feed not recorded before, in feed order."""
+        if not stories:
+            return []
+        return self._read(lambda ex: unseen(ex, feed_url, stories))
+
+    def posted_since(self, since: float) -> list[PostedAlert]:
+        """Alerts delivered at or after `since` with their place in Slack, oldest first."""
+        rows = self._query(
+            "SELECT a.id, a.topic, a.channel, a.channel_id, a.ts, a.parent_id, a.payload, "
+            "p.ts AS parent_ts FROM alerts a LEFT JOIN alerts p ON p.id = a.parent_id "
+            "WHERE a.status = ? AND a.kind = ? AND a.ts IS NOT NULL "
+            "AND a.channel_id IS NOT NULL AND a.delivered >= ? ORDER BY a.seq",
+            (SENT, ALERT, since),
+        )
+        return [
+            PostedAlert(
+                row["id"],
+                row["topic"],
+                row["channel"],
+                row["channel_id"],
+                row["ts"],
+                row["parent_ts"] if row["parent_id"] else None,
+                story_from_json(json.loads(row["payload"])["story"]),
+            )
+            for row in rows
+        ]
+
+    def delivered(self) -> list[tuple[str, str, str | None, str]]:
+        """(alert id, channel, parent id, ts) of every delivered alert, for tests and status."""
+        rows = self._query(
+            "SELECT id, channel, parent_id, ts FROM alerts WHERE status = ? ORDER BY seq", (SENT,)
+        )
+        return [(r["id"], r["channel"], r["parent_id"], r["ts"]) for r in rows]
+
+    def failed(self) -> list[tuple[str, str, str]]:
+        """(alert id, channel, error) of alerts Slack refused for good."""
+        rows = self._query(
+            "SELECT id, channel, last_error FROM alerts WHERE status = ? ORDER BY seq", (FAILED,)
+        )
+        return [(row["id"], row["channel"], row["last_error"] or "") for row in rows]
+
+    def alert_counts_since(self, since: float) -> list[tuple[str, str, AlertStatus, int]]:
+        """(topic, channel, status, count) for alerts created since `since`."""
+        rows = self._query(
+            "SELECT topic, channel, status, count(*) AS n FROM alerts WHERE created >= ? "
+            "GROUP BY topic, channel, status ORDER BY topic, channel, status",
+            (since,),
+        )
+        return [(r["topic"], r["channel"], AlertStatus(r["status"]), int(r["n"])) for r in rows]
+
+    def held_counts(self) -> dict[str, int]:
+        """Per topic, how many stories wait for its next digest (one per story and channel)."""
+        rows = self._query(
+            "SELECT topic, count(*) AS n FROM alerts WHERE status = ? GROUP BY topic", (HELD,)
+        )
+        return {row["topic"]: int(row["n"]) for row in rows}
+
+    def parked(self) -> list[tuple[str, str, int]]:
+        rows = self._query(
+            "SELECT channel, last_error, count(*) AS n FROM alerts WHERE status = ? "
+            "GROUP BY channel, last_error",
+            (PARKED,),
+        )
+        return [(row["channel"], row["last_error"] or "", int(row["n"])) for row in rows]
+
+    def feedback_counts(self) -> list[tuple[str, int, int]]:
+        """(topic, alerts marked relevant, alerts marked not relevant), by topic."""
+        rows = self._query(
+            "SELECT topic, count(*) FILTER (WHERE label = 'relevant') AS yes, "
+            "count(*) FILTER (WHERE label = 'irrelevant') AS no FROM feedback "
+            "GROUP BY topic ORDER BY topic"
+        )
+        return [(row["topic"], int(row["yes"]), int(row["no"])) for row in rows]
+
+    def record_not_modified(self, url: str, next_due: float) -> None:
+        now = self._clock()
+
+        def record(ex: Exec) -> None:
+            ex.change(ENSURE_FEED, (url,))
+            ex.change(
+                "UPDATE feeds SET consecutive_failures = 0, last_error = NULL, "
+                "last_attempt = ?, last_success = ?, next_due = ? WHERE url = ?",
+                (now, now, next_due, url),
+            )
+
+        self._change(record)
+
+    def save_feedback(self, changed: Sequence[Feedback], cleared: Sequence[str]) -> None:
+        """Record new or changed verdicts and forget the cleared ones, in one transaction."""
+        updates = ", ".join(f"{name} = excluded.{name}" for name in FEEDBACK_COLUMNS[1:])
+
+        def save(ex: Exec) -> None:
+            ex.many(
+                f"INSERT INTO feedback ({', '.join(FEEDBACK_COLUMNS)}) "
+                f"VALUES ({marks(len(FEEDBACK_COLUMNS))}) "
+                f"ON CONFLICT (alert_id) DO UPDATE SET {updates}",
+                [feedback_row(item) for item in changed],
+            )
+            ex.many("DELETE FROM feedback WHERE alert_id = ?", [(i,) for i in cleared])
+
+        self._change(save)
+
+    def feedback_list(
+        self,
+        *,
+        since: float | None = None,
+        topic: str | None = None,
+        newest_first: bool = False,
+        limit: int | None = None,
+    ) -> list[Feedback]:
+        """Recorded verdicts changed at or after `since`, of one topic or all, by time."""
+        statement = "SELECT * FROM feedback WHERE updated >= ?"
+        params: list[Any] = [since if since is not None else float("-inf")]
+        if topic is not None:
+            statement += " AND topic = ?"
+            params.append(topic)
+        statement += (
+            " ORDER BY updated DESC, alert_id" if newest_first else " ORDER BY updated, alert_id"
+        )
+        if limit is not None:
+            statement += " LIMIT ?"
+            params.append(limit)
+        return [feedback_value(row) for row in self._query(statement, params)]

@@ -18,7 +18,6 @@ Contract, beyond the interface's:
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import sqlite3
 import threading
@@ -29,30 +28,24 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from bot.errors import StoreError
-from bot.models import Feedback, Story
+from bot.models import Feedback
 from bot.state import sql
 from bot.state.instance import InstanceLock
 from bot.state.interface import (
-    ALERT,
     QUEUED,
-    AlertedReport,
     AlertRecord,
     AlertStatus,
     DigestWork,
     FeedState,
     PollWork,
-    PostedAlert,
     QueuedAlert,
-    SeqReport,
     Undelivered,
 )
 from bot.state.rows import (
     UNREADABLE,
     alert_record,
-    feedback_row,
     feedback_value,
     queued_alert,
-    story_from_json,
 )
 
 PENDING, SENDING, SENT = AlertStatus.PENDING, AlertStatus.SENDING, AlertStatus.SENT
@@ -228,7 +221,7 @@ class _Readers:
             db.close()
 
 
-class SqliteStore:
+class SqliteStore(sql.SqlStore):
     """One SQLite connection for writes, shared by the poll workers and the outbox behind a
     lock; reads outside a write transaction go through read connections that do not wait for it.
     """
@@ -388,6 +381,10 @@ class SqliteStore:
         with self._transaction() as db:
             db.execute(statement, params)
 
+    def _change(self, change: Callable[[sql.Exec], T]) -> T:
+        with self._transaction() as db:
+            return change(_Conn(db))
+
     def _read(self, read: Callable[[sql.Exec], T]) -> T:
         try:
             with self._reading() as db:
@@ -431,9 +428,6 @@ class SqliteStore:
     def all_feed_states(self) -> list[FeedState]:
         return [self.feed_state(row["url"]) for row in self._query("SELECT url FROM feeds")]
 
-    def any_feed_initialized(self) -> bool:
-        return bool(self._query("SELECT 1 FROM feeds WHERE initialized = 1 LIMIT 1"))
-
     @staticmethod
     def _ensure_feed(db: sqlite3.Connection, url: str) -> None:
         db.execute(sql.ENSURE_FEED, (url,))
@@ -455,22 +449,6 @@ class SqliteStore:
             ).fetchone()
         return int(row[0])
 
-    def record_not_modified(self, url: str, next_due: float) -> None:
-        now = self._clock()
-        with self._transaction() as db:
-            self._ensure_feed(db, url)
-            db.execute(
-                "UPDATE feeds SET consecutive_failures = 0, last_error = NULL, "
-                "last_attempt = ?, last_success = ?, next_due = ? WHERE url = ?",
-                (now, now, next_due, url),
-            )
-
-    def enable_feed(self, url: str) -> None:
-        self._write(
-            "UPDATE feeds SET disabled = 0, consecutive_failures = 0, next_due = 0 WHERE url = ?",
-            (url,),
-        )
-
     # --- units of work ---------------------------------------------------------------------
 
     @contextmanager
@@ -486,28 +464,6 @@ class SqliteStore:
             yield sql.SqlDigest(_Conn(db), topic, self._clock())
 
     # --- reads for the clustering decision and the poll ---------------------------------------
-
-    def unseen(self, feed_url: str, stories: Sequence[Story]) -> list[Story]:
-        """The stories of this feed not recorded before, in feed order."""
-        if not stories:
-            return []
-        return self._read(lambda ex: sql.unseen(ex, feed_url, stories))
-
-    def prior_reports(self, channel: str, since: float) -> list[AlertedReport]:
-        return self._read(lambda ex: sql.prior_reports(ex, channel, since))
-
-    def reports_after(self, seq: int, since: float) -> list[SeqReport]:
-        return self._read(lambda ex: sql.reports_after(ex, seq, since))
-
-    def last_alert_seq(self) -> int:
-        return self._read(sql.last_alert_seq)
-
-    def held_counts(self) -> dict[str, int]:
-        """Per topic, how many stories wait for its next digest (one per story and channel)."""
-        rows = self._query(
-            "SELECT topic, count(*) FROM alerts WHERE status = ? GROUP BY topic", (HELD,)
-        )
-        return {row[0]: int(row[1]) for row in rows}
 
     # --- outbox ---------------------------------------------------------------------------------
 
@@ -535,34 +491,6 @@ class SqliteStore:
         with self._transaction() as db:
             return sql.claim_next(_Conn(db), channel, due_by)
 
-    def mark_sent(self, alert_id: str, channel_id: str, ts: str) -> None:
-        self._write(
-            "UPDATE alerts SET status = ?, channel_id = ?, ts = ?, delivered = ?, "
-            "last_error = NULL WHERE id = ?",
-            (SENT, channel_id, ts, self._clock(), alert_id),
-        )
-
-    def mark_retry(self, alert_id: str, error: str, next_attempt: float, *, unknown: bool) -> None:
-        """Leave the alert queued; `unknown` keeps it `sending`: the next try checks Slack first."""
-        status = SENDING if unknown else PENDING
-        self._write(
-            "UPDATE alerts SET status = ?, last_error = ?, next_attempt = ? WHERE id = ?",
-            (status, error, next_attempt, alert_id),
-        )
-
-    def mark_failed(self, alert_id: str, error: str) -> None:
-        """Slack refused this alert for a reason resending cannot fix; kept, and shown in status."""
-        self._write(
-            "UPDATE alerts SET status = ?, last_error = ? WHERE id = ?", (FAILED, error, alert_id)
-        )
-
-    def failed(self) -> list[tuple[str, str, str]]:
-        """(alert id, channel, error) of alerts Slack refused for good."""
-        rows = self._query(
-            "SELECT id, channel, last_error FROM alerts WHERE status = ? ORDER BY seq", (FAILED,)
-        )
-        return [(row[0], row[1], row[2] or "") for row in rows]
-
     def park_channel(self, channel: str, reason: str) -> int:
         with self._transaction() as db:
             cursor = db.execute(
@@ -586,14 +514,6 @@ class SqliteStore:
     def outbox_depth(self) -> int:
         return int(self._query("SELECT count(*) FROM alerts WHERE status IN (?, ?)", QUEUED)[0][0])
 
-    def parked(self) -> list[tuple[str, str, int]]:
-        rows = self._query(
-            "SELECT channel, last_error, count(*) FROM alerts WHERE status = ? "
-            "GROUP BY channel, last_error",
-            (PARKED,),
-        )
-        return [(row[0], row[1] or "", int(row[2])) for row in rows]
-
     def undelivered(self) -> list[Undelivered]:
         """Every alert not in Slack, grouped by channel, status and last error, oldest first."""
         rows = self._query(
@@ -616,57 +536,7 @@ class SqliteStore:
         )
         return [alert_record(row) for row in rows]
 
-    def meta(self, key: str) -> str | None:
-        rows = self._query("SELECT value FROM meta WHERE key = ?", (key,))
-        return str(rows[0][0]) if rows else None
-
-    def set_meta(self, key: str, value: str) -> None:
-        self._write(
-            "INSERT INTO meta (key, value) VALUES (?, ?) "
-            "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-            (key, value),
-        )
-
-    def alert_counts_since(self, since: float) -> list[tuple[str, str, AlertStatus, int]]:
-        """(topic, channel, status, count) for alerts created since `since`."""
-        rows = self._query(
-            "SELECT topic, channel, status, count(*) FROM alerts WHERE created >= ? "
-            "GROUP BY topic, channel, status ORDER BY topic, channel, status",
-            (since,),
-        )
-        return [(row[0], row[1], AlertStatus(row[2]), int(row[3])) for row in rows]
-
-    def delivered(self) -> list[tuple[str, str, str | None, str]]:
-        """(alert id, channel, parent id, ts) of every delivered alert, for tests and status."""
-        rows = self._query(
-            "SELECT id, channel, parent_id, ts FROM alerts WHERE status = ? ORDER BY seq", (SENT,)
-        )
-        return [(row[0], row[1], row[2], row[3]) for row in rows]
-
     # --- readers' feedback ------------------------------------------------------------------------
-
-    def posted_since(self, since: float) -> list[PostedAlert]:
-        """Alerts delivered at or after `since` with their place in Slack, oldest first."""
-        rows = self._query(
-            "SELECT a.id, a.topic, a.channel, a.channel_id, a.ts, a.parent_id, a.payload, "
-            "p.ts AS parent_ts FROM alerts a LEFT JOIN alerts p ON p.id = a.parent_id "
-            "WHERE a.status = ? AND a.kind = ? AND a.ts IS NOT NULL "
-            "AND a.channel_id IS NOT NULL "
-            "AND a.delivered >= ? ORDER BY a.seq",
-            (SENT, ALERT, since),
-        )
-        return [
-            PostedAlert(
-                row["id"],
-                row["topic"],
-                row["channel"],
-                row["channel_id"],
-                row["ts"],
-                row["parent_ts"] if row["parent_id"] else None,
-                story_from_json(json.loads(row["payload"])["story"]),
-            )
-            for row in rows
-        ]
 
     def feedback_for(self, alert_ids: Sequence[str]) -> dict[str, Feedback]:
         """The recorded feedback of these alerts, by alert id (alerts without any are absent)."""
@@ -677,44 +547,6 @@ class SqliteStore:
             rows = self._query(f"SELECT * FROM feedback WHERE alert_id IN ({marks})", chunk)
             found.update((row["alert_id"], feedback_value(row)) for row in rows)
         return found
-
-    def save_feedback(self, changed: Sequence[Feedback], cleared: Sequence[str]) -> None:
-        """Record new or changed verdicts and forget the cleared ones, in one transaction."""
-        with self._transaction() as db:
-            db.executemany(
-                "INSERT OR REPLACE INTO feedback VALUES "
-                "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                [feedback_row(item) for item in changed],
-            )
-            db.executemany("DELETE FROM feedback WHERE alert_id = ?", [(i,) for i in cleared])
-
-    def feedback_list(
-        self,
-        *,
-        since: float | None = None,
-        topic: str | None = None,
-        newest_first: bool = False,
-        limit: int | None = None,
-    ) -> list[Feedback]:
-        """Recorded verdicts changed at or after `since`, of one topic or all, by time."""
-        sql = "SELECT * FROM feedback WHERE updated >= ?"
-        params: list[Any] = [since if since is not None else float("-inf")]
-        if topic is not None:
-            sql += " AND topic = ?"
-            params.append(topic)
-        sql += " ORDER BY updated DESC, alert_id" if newest_first else " ORDER BY updated, alert_id"
-        if limit is not None:
-            sql += " LIMIT ?"
-            params.append(limit)
-        return [feedback_value(row) for row in self._query(sql, params)]
-
-    def feedback_counts(self) -> list[tuple[str, int, int]]:
-        """(topic, alerts marked relevant, alerts marked not relevant), by topic."""
-        rows = self._query(
-            "SELECT topic, sum(label = 'relevant'), sum(label = 'irrelevant') FROM feedback "
-            "GROUP BY topic ORDER BY topic"
-        )
-        return [(row[0], int(row[1]), int(row[2])) for row in rows]
 
     # --- retention -------------------------------------------------------------------------------
 
