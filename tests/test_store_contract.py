@@ -254,6 +254,26 @@ def test_a_refused_alert_is_kept_as_failed_and_the_channel_goes_on(store: Store)
     assert (record_.status, record_.error) == (AlertStatus.FAILED, "msg_too_long")
 
 
+@pytest.mark.parametrize("damage", ["{not json", '{"story": {}}'], ids=["bad-json", "fields"])
+def test_a_queued_alert_that_cannot_be_read_is_set_aside_and_the_channel_goes_on(
+    store: Store, damage: str
+) -> None:
+    """A damaged payload would stop its channel for good: the heads of the outbox and a claim
+    both set it aside as failed, with the reason, on every engine (issue 11 #10)."""
+    record(store, [alert(1), alert(2), alert(3, "#b")])
+    # Damage one stored copy, as a disk or an old version could: the engines' own write.
+    store._write(  # type: ignore[attr-defined]
+        "UPDATE alerts SET payload = ? WHERE id = ?", (damage, "alert-#a-1")
+    )
+    heads = store.queued_heads()
+    assert sorted(h.alert.id for h in heads) == ["alert-#a-2", "alert-#b-3"]
+    [(alert_id, channel, error)] = store.failed()
+    assert (alert_id, channel) == ("alert-#a-1", "#a")
+    assert "cannot be read" in error
+    claimed = store.claim_next("#a")
+    assert claimed is not None and claimed.alert.id == "alert-#a-2"
+
+
 def test_posts_are_queued_behind_the_polls_alerts_with_their_message(store: Store) -> None:
     more = Post("more-1", "more", "topic", "#a", SlackMessage("and 3 more", None), "and 3 more")
     record(store, [alert(1)], posts=[more])

@@ -47,7 +47,7 @@ from bot.state.interface import (
 )
 from bot.state.leases import DEFAULT_TTL, PgLeases, Replica, list_replicas
 from bot.state.leases import SCHEMA as LEASE_SCHEMA
-from bot.state.rows import alert_record, feedback_value, queued_alert
+from bot.state.rows import alert_record, feedback_value
 from bot.state.sqlite import SqliteStore, WaitTimedLock
 
 PENDING, SENDING, SENT = AlertStatus.PENDING, AlertStatus.SENDING, AlertStatus.SENT
@@ -180,6 +180,8 @@ class _Digest(sql.SqlDigest):
 
 class PostgresStore(sql.SqlStore):
     """State in a PostgreSQL database, shared by any number of replicas."""
+
+    queued_heads_statement = _QUEUED_HEADS
 
     def __init__(self, url: str, *, clock: Callable[[], float] | None = None) -> None:
         import time
@@ -351,9 +353,6 @@ class PostgresStore(sql.SqlStore):
     # --- reads for the clustering decision and the poll ----------------------------------------
 
     # --- outbox --------------------------------------------------------------------------------
-
-    def queued_heads(self) -> list[QueuedAlert]:
-        return [queued_alert(row) for row in self._query(_QUEUED_HEADS)]
 
     def claim_next(self, channel: str, *, due_by: float | None = None) -> QueuedAlert | None:
         """Take the channel's next alert; claims of one channel queue behind each other."""

@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable, Sequence
-from typing import Any, Protocol, TypeVar
+from typing import Any, ClassVar, Protocol, TypeVar
 
 from bot.models import Alert, Feedback, Post, Story
 from bot.state.interface import (
@@ -314,6 +314,8 @@ class SqlStore:
     primitives below (a read, a write, a unit of work over its `Exec`) and its clock."""
 
     _clock: Callable[[], float]
+    # Each channel's oldest undelivered alert, one row per channel, in the engine's dialect.
+    queued_heads_statement: ClassVar[str]
 
     def _query(self, statement: str, params: Sequence[Any] = ()) -> Sequence[Row]:
         raise NotImplementedError
@@ -503,3 +505,27 @@ class SqlStore:
             statement += " LIMIT ?"
             params.append(limit)
         return [feedback_value(row) for row in self._query(statement, params)]
+
+    def queued_heads(self) -> list[QueuedAlert]:
+        """For each channel, its oldest undelivered alert: delivery keeps each channel in order.
+
+        A row that cannot be decoded (a damaged payload) would stop its channel, and every
+        delivery round, for good: it is set aside as failed with the reason (`sql.set_aside`),
+        and the channel's next alert becomes its head.
+        """
+        while True:
+            heads, unreadable = [], False
+            for row in self._query(self.queued_heads_statement):
+                try:
+                    heads.append(queued_alert(row))
+                except UNREADABLE as exc:
+                    self._set_aside(str(row["id"]), str(row["channel"]), exc)
+                    unreadable = True
+            if not unreadable:
+                return heads
+
+    def _set_aside(self, alert_id: str, channel: str, exc: Exception) -> None:
+        def mark(ex: Exec) -> None:
+            set_aside(ex, alert_id, channel, exc)
+
+        self._change(mark)

@@ -42,10 +42,8 @@ from bot.state.interface import (
     Undelivered,
 )
 from bot.state.rows import (
-    UNREADABLE,
     alert_record,
     feedback_value,
-    queued_alert,
 )
 
 PENDING, SENDING, SENT = AlertStatus.PENDING, AlertStatus.SENDING, AlertStatus.SENT
@@ -221,10 +219,40 @@ class _Readers:
             db.close()
 
 
+def _first_undelivered(column: str, where: str) -> str:
+    """The least `column` over the undelivered (pending or sending) alerts matching `where`:
+    one seek per status in the index alerts_by_status (status, channel, seq)."""
+    pending, sending = (
+        f"(SELECT min({column}) FROM alerts WHERE status = '{status}' AND {where})"
+        for status in (PENDING, SENDING)
+    )
+    return f"COALESCE(min({pending}, {sending}), {pending}, {sending})"
+
+
+# Each channel's oldest undelivered alert, in a time that does not grow with the queue: the
+# channels are walked through the index (a skip scan: one seek per channel), then each one's
+# first alert is one more seek (tests/test_outbox_index.py checks the plan).
+_QUEUED_HEADS = f"""
+WITH RECURSIVE channels(name) AS (
+    SELECT {_first_undelivered("channel", "1")}
+    UNION ALL
+    SELECT {_first_undelivered("channel", "channel > name")} FROM channels WHERE name IS NOT NULL
+),
+heads(seq) AS (
+    SELECT {_first_undelivered("seq", "channel = name")} FROM channels WHERE name IS NOT NULL
+)
+SELECT a.*, p.ts AS parent_ts, p.channel_id AS parent_channel_id
+FROM heads JOIN alerts a ON a.seq = heads.seq LEFT JOIN alerts p ON p.id = a.parent_id
+ORDER BY a.seq
+"""
+
+
 class SqliteStore(sql.SqlStore):
     """One SQLite connection for writes, shared by the poll workers and the outbox behind a
     lock; reads outside a write transaction go through read connections that do not wait for it.
     """
+
+    queued_heads_statement = _QUEUED_HEADS
 
     def __init__(self, path: Path | str, *, clock: Any = time.time) -> None:
         self.path = str(path)
@@ -467,25 +495,6 @@ class SqliteStore(sql.SqlStore):
 
     # --- outbox ---------------------------------------------------------------------------------
 
-    def queued_heads(self) -> list[QueuedAlert]:
-        """For each channel, its oldest undelivered alert: delivery keeps each channel in order.
-
-        A row that cannot be decoded (a damaged payload) would stop its channel, and every
-        delivery round, for good: it is set aside as failed with the reason (`sql.set_aside`),
-        and the channel's next alert becomes its head.
-        """
-        while True:
-            heads, unreadable = [], False
-            for row in self._query(_QUEUED_HEADS):
-                try:
-                    heads.append(queued_alert(row))
-                except UNREADABLE as exc:
-                    with self._transaction() as db:
-                        sql.set_aside(_Conn(db), row["id"], row["channel"], exc)
-                    unreadable = True
-            if not unreadable:
-                return heads
-
     def claim_next(self, channel: str, *, due_by: float | None = None) -> QueuedAlert | None:
         """Take the channel's next alert: select and mark `sending` in one transaction."""
         with self._transaction() as db:
@@ -564,34 +573,6 @@ class SqliteStore(sql.SqlStore):
                 (SENT, DIGESTED, cutoff),
             ).rowcount
         return seen, alerts
-
-
-def _first_undelivered(column: str, where: str) -> str:
-    """The least `column` over the undelivered (pending or sending) alerts matching `where`:
-    one seek per status in the index alerts_by_status (status, channel, seq)."""
-    pending, sending = (
-        f"(SELECT min({column}) FROM alerts WHERE status = '{status}' AND {where})"
-        for status in (PENDING, SENDING)
-    )
-    return f"COALESCE(min({pending}, {sending}), {pending}, {sending})"
-
-
-# Each channel's oldest undelivered alert, in a time that does not grow with the queue: the
-# channels are walked through the index (a skip scan: one seek per channel), then each one's
-# first alert is one more seek (tests/test_outbox_index.py checks the plan).
-_QUEUED_HEADS = f"""
-WITH RECURSIVE channels(name) AS (
-    SELECT {_first_undelivered("channel", "1")}
-    UNION ALL
-    SELECT {_first_undelivered("channel", "channel > name")} FROM channels WHERE name IS NOT NULL
-),
-heads(seq) AS (
-    SELECT {_first_undelivered("seq", "channel = name")} FROM channels WHERE name IS NOT NULL
-)
-SELECT a.*, p.ts AS parent_ts, p.channel_id AS parent_channel_id
-FROM heads JOIN alerts a ON a.seq = heads.seq LEFT JOIN alerts p ON p.id = a.parent_id
-ORDER BY a.seq
-"""
 
 
 def _text(data: bytes) -> str:
