@@ -12,6 +12,8 @@ import signal
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
+
 from tests.feedserver import FeedServer
 from tests.helpers import TEST_TOPICS, Item, newsbot, rss, running_service, wait_until
 from tests.slackstub import SlackStub
@@ -80,8 +82,26 @@ def test_a_fatal_state_error_exits_1_not_0(
     assert "stopped after a fatal state error" in logs
 
 
-def test_a_state_file_deleted_under_the_service_stops_it_with_exit_1(
-    tmp_path: Path, feed_server: FeedServer, slack: SlackStub
+def _delete(state: Path) -> None:
+    for path in state.parent.glob(state.name + "*"):  # the file, its WAL and shared memory
+        path.unlink()
+
+
+def _replace(state: Path) -> None:
+    copy = state.with_name("copy.db")
+    copy.write_bytes(state.read_bytes())
+    copy.replace(state)  # a restore from backup over the live file
+
+
+@pytest.mark.parametrize(
+    ("change", "word"), [(_delete, "removed"), (_replace, "replaced")], ids=["deleted", "replaced"]
+)
+def test_a_state_file_changed_under_the_service_stops_it_with_exit_1(
+    tmp_path: Path,
+    feed_server: FeedServer,
+    slack: SlackStub,
+    change: Callable[[Path], None],
+    word: str,
 ) -> None:
     feed_server.set_feed("/a.xml", rss([Item("a", "Town bans facial recognition", "A ban.")]))
     config = _config(tmp_path / "config", feed_server.url("/a.xml"))
@@ -93,32 +113,9 @@ def test_a_state_file_deleted_under_the_service_stops_it_with_exit_1(
     }
     with running_service(config, env, tmp_path / "service.log") as service:
         slack.wait_for_messages(1, timeout=30)
-        for path in tmp_path.glob("state.db*"):
-            path.unlink()
+        change(state)
         wait_until(lambda: service.process.poll() is not None, timeout=30)
     logs = service.logs()
     assert service.process.returncode == 1, logs
-    assert "the state file was removed while newsbot was running" in logs
+    assert f"the state file was {word} while newsbot was running" in logs
     assert "stopped cleanly" not in logs
-
-
-def test_a_state_file_replaced_under_the_service_stops_it_with_exit_1(
-    tmp_path: Path, feed_server: FeedServer, slack: SlackStub
-) -> None:
-    feed_server.set_feed("/a.xml", rss([Item("a", "Town bans facial recognition", "A ban.")]))
-    config = _config(tmp_path / "config", feed_server.url("/a.xml"))
-    state = tmp_path / "state.db"
-    env = {
-        "NEWSBOT_DB": str(state),
-        "SLACK_BOT_TOKEN": slack.token,
-        "SLACK_API_URL": slack.api_url,
-    }
-    with running_service(config, env, tmp_path / "service.log") as service:
-        slack.wait_for_messages(1, timeout=30)
-        copy = tmp_path / "copy.db"
-        copy.write_bytes(state.read_bytes())
-        copy.replace(state)  # a restore from backup over the live file
-        wait_until(lambda: service.process.poll() is not None, timeout=30)
-    logs = service.logs()
-    assert service.process.returncode == 1, logs
-    assert "the state file was replaced while newsbot was running" in logs
