@@ -22,6 +22,7 @@ from xml.sax.saxutils import escape
 if TYPE_CHECKING:
     from bot.models import Alert
     from bot.state.interface import Store
+    from tests.slackstub import SlackStub
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -94,6 +95,15 @@ def newsbot(
         timeout=timeout,
         check=False,
     )
+
+
+def env_for(tmp_path: Path, slack: SlackStub) -> dict[str, str]:
+    """The settings of a run on `tmp_path`'s state file, posting to the Slack stand-in."""
+    return {
+        "NEWSBOT_DB": str(tmp_path / "state.db"),
+        "SLACK_BOT_TOKEN": slack.token,
+        "SLACK_API_URL": slack.api_url,
+    }
 
 
 def clean_env(settings: dict[str, str]) -> dict[str, str]:

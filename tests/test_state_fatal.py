@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from tests.feedserver import FeedServer
-from tests.helpers import TEST_TOPICS, Item, newsbot, rss, running_service, wait_until
+from tests.helpers import TEST_TOPICS, Item, env_for, newsbot, rss, running_service, wait_until
 from tests.slackstub import SlackStub
 
 
@@ -62,11 +62,7 @@ def test_a_fatal_state_error_exits_1_not_0(
 ) -> None:
     feed_server.set_feed("/a.xml", rss([Item("a", "Town bans facial recognition", "A ban.")]))
     config = _config(tmp_path / "config", feed_server.url("/a.xml"))
-    env = {
-        "NEWSBOT_DB": str(tmp_path / "state.db"),
-        "SLACK_BOT_TOKEN": slack.token,
-        "SLACK_API_URL": slack.api_url,
-    }
+    env = env_for(tmp_path, slack)
     first = newsbot("run", "--once", "--config", str(config), env=env)
     assert first.returncode == 0, first.stderr  # the state works, and exists
     assert len(slack.messages) == 1

@@ -271,7 +271,8 @@ def test_a_queued_alert_that_cannot_be_read_is_set_aside_and_the_channel_goes_on
     assert (alert_id, channel) == ("alert-#a-1", "#a")
     assert "cannot be read" in error
     claimed = store.claim_next("#a")
-    assert claimed is not None and claimed.alert.id == "alert-#a-2"
+    assert claimed is not None
+    assert claimed.alert.id == "alert-#a-2"
 
 
 def test_posts_are_queued_behind_the_polls_alerts_with_their_message(store: Store) -> None:

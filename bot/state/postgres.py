@@ -36,14 +36,12 @@ from bot.feeds.urls import redact_url
 from bot.models import Feedback
 from bot.state import sql
 from bot.state.interface import (
-    QUEUED,
     AlertRecord,
     AlertStatus,
     DigestWork,
     FeedState,
     PollWork,
     QueuedAlert,
-    Undelivered,
 )
 from bot.state.leases import DEFAULT_TTL, PgLeases, Replica, list_replicas
 from bot.state.leases import SCHEMA as LEASE_SCHEMA
@@ -360,33 +358,6 @@ class PostgresStore(sql.SqlStore):
             ex = _Exec(cur)
             ex.rows("SELECT pg_advisory_xact_lock(hashtext(?)) AS locked", ("channel:" + channel,))
             return sql.claim_next(ex, channel, due_by)
-
-    def park_channel(self, channel: str, reason: str) -> int:
-        return self._write(
-            "UPDATE alerts SET status = ?, last_error = ? WHERE channel = ? AND status IN (?, ?)",
-            (PARKED, reason, channel, *QUEUED),
-        )
-
-    def unpark_all(self) -> int:
-        return self._write(
-            "UPDATE alerts SET status = ?, next_attempt = 0 WHERE status = ?", (SENDING, PARKED)
-        )
-
-    def outbox_depth(self) -> int:
-        rows = self._query("SELECT count(*) AS n FROM alerts WHERE status IN (?, ?)", QUEUED)
-        return int(rows[0]["n"])
-
-    def undelivered(self) -> list[Undelivered]:
-        rows = self._query(
-            "SELECT status, channel, COALESCE(last_error, '') AS error, count(*) AS n, "
-            "min(created) AS since FROM alerts WHERE status IN (?, ?, ?, ?) "
-            "GROUP BY status, channel, COALESCE(last_error, '') ORDER BY min(created)",
-            (*QUEUED, PARKED, FAILED),
-        )
-        return [
-            Undelivered(AlertStatus(r["status"]), r["channel"], r["error"], int(r["n"]), r["since"])
-            for r in rows
-        ]
 
     def recent_alerts(
         self, since: float, *, topic: str | None = None, limit: int | None = None

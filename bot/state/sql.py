@@ -26,6 +26,7 @@ from bot.state.interface import (
     PostedAlert,
     QueuedAlert,
     SeqReport,
+    Undelivered,
 )
 from bot.state.rows import (
     FEEDBACK_COLUMNS,
@@ -330,6 +331,45 @@ class SqlStore:
     def _change(self, change: Callable[[Exec], T]) -> T:
         """`change` inside one write transaction."""
         raise NotImplementedError
+
+    def park_channel(self, channel: str, reason: str) -> int:
+        return self._change(
+            lambda ex: ex.change(
+                "UPDATE alerts SET status = ?, last_error = ? "
+                "WHERE channel = ? AND status IN (?, ?)",
+                (PARKED, reason, channel, *QUEUED),
+            )
+        )
+
+    def unpark_all(self) -> int:
+        """Give parked alerts another chance (at start-up: the admin may have fixed the channel).
+
+        They go back as `sending`: a parked alert may have been posted before its channel broke.
+        """
+        return self._change(
+            lambda ex: ex.change(
+                "UPDATE alerts SET status = ?, next_attempt = 0 WHERE status = ?", (SENDING, PARKED)
+            )
+        )
+
+    def outbox_depth(self) -> int:
+        rows = self._query("SELECT count(*) AS n FROM alerts WHERE status IN (?, ?)", QUEUED)
+        return int(rows[0]["n"])
+
+    def undelivered(self) -> list[Undelivered]:
+        """Every alert not in Slack, grouped by channel, status and last error, oldest first."""
+        rows = self._query(
+            "SELECT status, channel, COALESCE(last_error, '') AS error, count(*) AS n, "
+            "min(created) AS since FROM alerts WHERE status IN (?, ?, ?, ?) "
+            "GROUP BY status, channel, COALESCE(last_error, '') ORDER BY min(created)",
+            (*QUEUED, PARKED, FAILED),
+        )
+        return [
+            Undelivered(
+                AlertStatus(r["status"]), r["channel"], r["error"], int(r["n"]), float(r["since"])
+            )
+            for r in rows
+        ]
 
     def enable_feed(self, url: str) -> None:
         self._write(

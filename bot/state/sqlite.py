@@ -32,14 +32,12 @@ from bot.models import Feedback
 from bot.state import sql
 from bot.state.instance import InstanceLock
 from bot.state.interface import (
-    QUEUED,
     AlertRecord,
     AlertStatus,
     DigestWork,
     FeedState,
     PollWork,
     QueuedAlert,
-    Undelivered,
 )
 from bot.state.rows import (
     alert_record,
@@ -499,40 +497,6 @@ class SqliteStore(sql.SqlStore):
         """Take the channel's next alert: select and mark `sending` in one transaction."""
         with self._transaction() as db:
             return sql.claim_next(_Conn(db), channel, due_by)
-
-    def park_channel(self, channel: str, reason: str) -> int:
-        with self._transaction() as db:
-            cursor = db.execute(
-                "UPDATE alerts SET status = ?, last_error = ? "
-                "WHERE channel = ? AND status IN (?, ?)",
-                (PARKED, reason, channel, *QUEUED),
-            )
-        return cursor.rowcount
-
-    def unpark_all(self) -> int:
-        """Give parked alerts another chance (at start-up: the admin may have fixed the channel).
-
-        They go back as `sending`: a parked alert may have been posted before its channel broke.
-        """
-        with self._transaction() as db:
-            cursor = db.execute(
-                "UPDATE alerts SET status = ?, next_attempt = 0 WHERE status = ?", (SENDING, PARKED)
-            )
-        return cursor.rowcount
-
-    def outbox_depth(self) -> int:
-        return int(self._query("SELECT count(*) FROM alerts WHERE status IN (?, ?)", QUEUED)[0][0])
-
-    def undelivered(self) -> list[Undelivered]:
-        """Every alert not in Slack, grouped by channel, status and last error, oldest first."""
-        rows = self._query(
-            "SELECT status, channel, COALESCE(last_error, ''), count(*), min(created) FROM alerts "
-            "WHERE status IN (?, ?, ?, ?) "
-            "GROUP BY status, channel, COALESCE(last_error, '') "
-            "ORDER BY min(created)",
-            (*QUEUED, PARKED, FAILED),
-        )
-        return [Undelivered(AlertStatus(r[0]), r[1], r[2], int(r[3]), float(r[4])) for r in rows]
 
     def recent_alerts(
         self, since: float, *, topic: str | None = None, limit: int | None = None
