@@ -607,9 +607,27 @@ def _fast_or(node: Or, ids: dict[Term, int], fields: tuple[int, ...]) -> _Eval:
     if not others and plain is not None:
         return plain
     evals = [_fast(child, ids, fields) for child in others]
+    live = _live_positions(others, ids)
+
+    def worth(story: _Story) -> float:
+        best = plain(story) if plain is not None else 0.0
+        for position in live(story):
+            if best >= 1.0:
+                break
+            best = max(best, evals[position](story))
+        return best
+
+    return worth
+
+
+def _live_positions(
+    alternatives: Sequence[Node], ids: dict[Term, int]
+) -> Callable[[_Story], set[int]]:
+    """The positions of the alternatives that can be worth anything in a story: those whose
+    needed word occurs (`_need`), and those that need none; looked up by the story's words."""
     by_term: dict[int, list[int]] = {}
     always = []
-    for position, child in enumerate(others):
+    for position, child in enumerate(alternatives):
         need = _need(child, ids)
         if need is None:
             always.append(position)
@@ -618,18 +636,13 @@ def _fast_or(node: Or, ids: dict[Term, int], fields: tuple[int, ...]) -> _Eval:
     index = {term_id: tuple(positions) for term_id, positions in by_term.items()}
     keys = frozenset(index)
 
-    def worth(story: _Story) -> float:
-        best = plain(story) if plain is not None else 0.0
+    def live(story: _Story) -> set[int]:
         wanted = set(always)
         for term_id in keys.intersection(story.best):
             wanted.update(index[term_id])
-        for position in wanted:
-            if best >= 1.0:
-                break
-            best = max(best, evals[position](story))
-        return best
+        return wanted
 
-    return worth
+    return live
 
 
 def _need(node: Node, ids: dict[Term, int]) -> frozenset[int] | None:
@@ -714,22 +727,10 @@ def _or_spans(node: Or, ids: dict[Term, int], fields: tuple[int, ...]) -> _Spans
     """An OR's spans: only the alternatives whose needed word occurs are located (a concept
     of a hundred phrases costs the few whose words the story has, as `_fast_or` does)."""
     children = tuple(_spans(child, ids, fields) for child in node.children)
-    by_term: dict[int, list[int]] = {}
-    always = []
-    for position, child in enumerate(node.children):
-        need = _need(child, ids)
-        if need is None:
-            always.append(position)
-        for term_id in need or ():
-            by_term.setdefault(term_id, []).append(position)
-    index = {term_id: tuple(positions) for term_id, positions in by_term.items()}
-    keys = frozenset(index)
+    live = _live_positions(node.children, ids)
 
     def spans(story: _Story) -> list[_Span]:
-        wanted = set(always)
-        for term_id in keys.intersection(story.best):
-            wanted.update(index[term_id])
-        return [span for position in sorted(wanted) for span in children[position](story)]
+        return [span for position in sorted(live(story)) for span in children[position](story)]
 
     return spans
 
