@@ -655,3 +655,42 @@ def test_feeds_are_parsed_by_expat_without_looking_for_other_xml_drivers(
         parsed = parse_feed(body, feed_url="https://news.example/feed.xml", now=NOW)
         assert [story.title for story in parsed.stories] == ["Council bans face scanning"]
     assert asked == []
+
+
+HOSTILE_MARKUP = (
+    'Ban <script>alert("x")</script>passed<style>p{}</style> <iframe src="//e.example">'
+    'frame</iframe><a href="javascript:alert(1)" onclick="steal()">today</a>'
+    '<img src=x onerror="steal()">'
+)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        # escaped HTML, CDATA, and Atom XHTML: every way a feed carries markup in its text
+        "<rss version='2.0'><channel><title>F</title><item><title>T</title>"
+        "<link>https://n.example/a</link><description>{escaped}</description></item>"
+        "</channel></rss>",
+        "<rss version='2.0'><channel><title>F</title><item><title>T</title>"
+        "<link>https://n.example/a</link><description><![CDATA[{raw}]]></description></item>"
+        "</channel></rss>",
+        "<feed xmlns='http://www.w3.org/2005/Atom'><title>F</title><entry><title>T</title>"
+        "<link href='https://n.example/a'/><id>urn:a</id><updated>2026-01-01T00:00:00Z</updated>"
+        "<summary type='xhtml'><div xmlns='http://www.w3.org/1999/xhtml'>{raw}</div></summary>"
+        "</entry></feed>",
+    ],
+    ids=["escaped", "cdata", "atom-xhtml"],
+)
+def test_markup_in_feed_text_becomes_plain_text_without_feedparsers_sanitiser(body: str) -> None:
+    """feedparser's sanitiser is off (its work is thrown away): `html_to_text` alone must drop
+    script, style and frame content and every tag and attribute."""
+    escaped = HOSTILE_MARKUP.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    raw = (
+        HOSTILE_MARKUP.replace("src=x", 'src="x"')
+        .replace("<img", "<img alt=''")
+        .replace('onerror="steal()">', 'onerror="steal()"/>')
+    )
+    feed = parse_feed(
+        body.format(escaped=escaped, raw=raw).encode(), feed_url="https://n.example/feed"
+    )
+    assert [story.summary for story in feed.stories] == ["Ban passed today"]
