@@ -189,3 +189,35 @@ def test_a_reply_goes_into_its_parents_thread_and_is_not_doubled_after_a_lost_an
     box.drain(ignore_backoff=True)
     assert len(slack.messages) == 2
     assert slack.messages[1]["thread_ts"] == slack.messages[0]["ts"]
+
+
+def test_a_drain_reads_each_channels_head_once_not_once_per_alert(
+    store: Store, sender: SlackSender, slack: SlackStub, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 13: the heads of every channel are read when the drain starts and when it runs out
+    of channels, not before each alert; a channel's next alert is claimed straight away. Each
+    channel still goes out in order, the two channels alternate, and an alert queued while the
+    drain runs is still delivered by it."""
+    reads = []
+    real = store.queued_heads
+    monkeypatch.setattr(store, "queued_heads", lambda: reads.append(1) or real())
+    a = [make_alert(n, "#a") for n in range(20)]
+    b = [make_alert(n, "#b") for n in range(20)]
+    queue(store, [alert for pair in zip(a, b, strict=True) for alert in pair])
+    late = make_alert(99, "#c")
+    real_post = sender.post
+
+    def post(*args: object, **kwargs: object) -> object:
+        if len(slack.messages) == 10:  # an alert of a new channel, queued mid-drain
+            queue(store, [late])
+        return real_post(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(sender, "post", post)
+    result = outbox(store, sender, rate=10000.0).drain(ignore_backoff=True)
+    posted = alert_ids(slack)
+    assert result.sent == 41
+    assert [i for i in posted if "-a-" in i] == [alert.id for alert in a]
+    assert [i for i in posted if "-b-" in i] == [alert.id for alert in b]
+    assert posted[:4] == [a[0].id, b[0].id, a[1].id, b[1].id]  # the channels take turns
+    assert posted[-1] == late.id
+    assert len(reads) <= 3  # at the start, once the two channels ran out, and at the end

@@ -128,36 +128,62 @@ class Outbox:
         """
         result = DrainResult()
         held: set[str] = set()  # channels that failed in this drain: their later alerts wait
+        # The channels with an alert due, as last read (True: just delivered, its next alert
+        # not seen yet). A channel just delivered goes to the back and its next alert is claimed
+        # when its turn comes: the claim reads the alert afresh, and finding none ends the
+        # channel for this drain. The heads are read again only when no channel is left, not
+        # once per alert.
+        channels: dict[str, bool] = {}
         while not (stop is not None and stop.is_set()):
             if self.auth_error and self.clock() < self._auth_retry_at and not ignore_backoff:
                 break
-            heads = [
-                q
-                for q in self.store.queued_heads()
-                if q.alert.channel not in held
-                and (ignore_backoff or q.next_attempt <= self.clock())
-            ]
-            for head in [q for q in heads if not self.owns(q.alert.channel)]:
-                held.add(head.alert.channel)  # another replica delivers it
-                heads.remove(head)
-            if not heads:
-                break
-            head = min(heads, key=lambda q: self.pacer.wait_time(q.alert.channel, self.clock()))
-            wait = self.pacer.wait_time(head.alert.channel, self.clock())
+            if not channels:
+                channels = self._due_channels(held, ignore_backoff)
+                if not channels:
+                    break
+            if not self.owns(channel := self._next_channel(channels)):
+                held.add(channel)  # another replica delivers it (a lease moved mid-drain)
+                del channels[channel]
+                continue
+            wait = self.pacer.wait_time(channel, self.clock())
             if wait > 0:
                 self.sleep(min(wait, 1.0))
                 continue
             due_by = None if ignore_backoff else self.clock()
-            claimed = self.store.claim_next(head.alert.channel, due_by=due_by)
-            if claimed is None:  # taken or rescheduled since it was read: leave the channel be
-                held.add(head.alert.channel)
-                continue
-            if not self._deliver(claimed, result):
-                held.add(head.alert.channel)
+            claimed = self.store.claim_next(channel, due_by=due_by)
+            if claimed is None:
+                if not channels.pop(channel):
+                    held.add(channel)  # taken or rescheduled since it was read: leave it be
+                continue  # else: the channel's queue is done (or not due) for this drain
+            del channels[channel]
+            if self._deliver(claimed, result):
+                channels[channel] = True
+            else:
+                held.add(channel)
                 if self.auth_error:
                     break
         self.metrics.outbox_depth_is(self.store.outbox_depth())
         return result
+
+    def _due_channels(self, held: set[str], ignore_backoff: bool) -> dict[str, bool]:
+        """The channels not held whose oldest alert is due now (any, with `ignore_backoff`), in
+        queue order, each False (its head not claimed yet); those another replica delivers are
+        held."""
+        channels: dict[str, bool] = {}
+        for head in self.store.queued_heads():
+            channel = head.alert.channel
+            if channel in held or not (ignore_backoff or head.next_attempt <= self.clock()):
+                continue
+            if self.owns(channel):
+                channels[channel] = False
+            else:
+                held.add(channel)  # another replica delivers it
+        return channels
+
+    def _next_channel(self, channels: dict[str, bool]) -> str:
+        """The channel the pacer lets post soonest (the first in queue order among equals)."""
+        now = self.clock()
+        return min(channels, key=lambda channel: self.pacer.wait_time(channel, now))
 
     def _deliver(self, queued: QueuedAlert, result: DrainResult) -> bool:
         """Deliver a claimed alert (`queued` as it was before the claim)."""
