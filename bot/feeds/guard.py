@@ -137,6 +137,7 @@ class Guard:
         self._active: set[Exchange] = set()
         self._cancelled = False
         self._watchdog: threading.Thread | None = None
+        self._wakes_at = float("inf")  # when the watchdog wakes next (monotonic)
 
     @contextlib.contextmanager
     def exchange(self, deadline: float) -> Iterator[Exchange]:
@@ -149,8 +150,14 @@ class Guard:
                 self._watchdog = threading.Thread(
                     target=self._watch, name="fetch-watchdog", daemon=True
                 )
+                self._wakes_at = deadline
                 self._watchdog.start()
-            self._cond.notify()
+            elif deadline < self._wakes_at:
+                # Woken only for a deadline sooner than the one it waits for: not for every
+                # exchange, nor when one ends (it finds it gone when it wakes). Each wake-up is
+                # a thread switch the poll workers pay for.
+                self._wakes_at = deadline
+                self._cond.notify()
         _current.exchange = exchange
         try:
             yield exchange
@@ -158,7 +165,6 @@ class Guard:
             _current.exchange = None
             with self._cond:
                 self._active.discard(exchange)
-                self._cond.notify()
             exchange.release()
 
     def cancel(self) -> None:
@@ -176,8 +182,9 @@ class Guard:
                 for exchange in waiting:
                     if exchange.deadline <= now:
                         exchange.expire()
-                left = [e.deadline - now for e in waiting if e.deadline > now]
-                self._cond.wait(timeout=min(left) if left else None)
+                left = [e.deadline for e in waiting if e.deadline > now]
+                self._wakes_at = min(left, default=float("inf"))
+                self._cond.wait(timeout=self._wakes_at - now if left else None)
             self._watchdog = None  # the next exchange starts a new one
 
 
