@@ -17,7 +17,7 @@ from bot.matching import cluster
 from bot.matching.cluster_index import ReportIndex, distinct_reports
 from bot.matching.evaluate_clusters import load_items
 from bot.models import Alert, ClusterSettings, Match, Story, TermHit, Topic
-from bot.service.pipeline import stored_reports
+from bot.service.pipeline import indexed_reports, stored_reports
 from bot.state.sqlite import SqliteStore as Store
 from tests.helpers import newsbot
 
@@ -95,7 +95,7 @@ def test_polls_through_the_index_decide_as_polls_reading_every_stored_alert(
         for item in load_items(str(path)):
             now = item.published.timestamp()
             with fast.poll("https://feed.example/rss") as tx:
-                reports = lambda ch, since, url: index.reports(tx, ch, since, url)  # noqa: E731
+                reports = indexed_reports(index, tx)
                 planned_fast = plan_alerts(
                     [(item.story, topic, MATCH)], reports, now, blocking=True
                 )
@@ -137,7 +137,7 @@ def test_copies_from_many_feeds_decide_as_every_stored_copy_would(
             now = item.published.timestamp()
             for story in _copies(item.story):
                 with fast.poll("https://feed.example/rss") as tx:
-                    reports = lambda ch, since, url: index.reports(tx, ch, since, url)  # noqa: E731
+                    reports = indexed_reports(index, tx)
                     planned_fast = plan_alerts([(story, topic, MATCH)], reports, now, blocking=True)
                 planned_slow = plan_alerts([(story, topic, MATCH)], stored_reports(slow), now)
                 _record(fast, planned_fast)

@@ -155,12 +155,14 @@ class ReportIndex:
         self.loads = 0  # full loads from the store (the first, and any for older reports)
 
     def reports(
-        self, tx: Reports, channel: str, since: float, url: str = ""
+        self, tx: Reports, channel: str, since: float, url: str = "", *, refresh: bool = True
     ) -> list[cluster.PriorReport]:
+        """`refresh=False`: the caller brought the index up to date (`catch_up`) in the same unit
+        of work, and nothing was recorded since (one poll's stories, planned in one transaction)."""
         with self._lock:
             if self._floor is None or since < self._floor:
                 self._load(tx, since)
-            else:
+            elif refresh:
                 self._refresh(tx, cached=True)
             self._asked = min(self._asked, since)
             self._prune()
@@ -172,6 +174,13 @@ class ReportIndex:
             if any(e not in found for e in same_url):
                 found = sorted(set(found) | set(same_url), key=lambda e: e.seq)
             return [e.report for e in found]
+
+    def catch_up(self, tx: Reports) -> None:
+        """Read the alerts recorded since the index last looked (nothing when it has not loaded
+        yet: its first `reports` loads)."""
+        with self._lock:
+            if self._floor is not None:
+                self._refresh(tx, cached=True)
 
     def forget(self) -> None:
         """The store pruned alerts: read it afresh at the next use (the features of the texts

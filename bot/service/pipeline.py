@@ -22,6 +22,7 @@ from bot.feeds.fetch import Fetcher
 from bot.feeds.parse import parse_feed
 from bot.feeds.urls import redact_url
 from bot.matching.cluster_index import ReportIndex, prior_report
+from bot.matching.cluster_index import Reports as IndexReads
 from bot.matching.match import Matcher
 from bot.models import Alert, FeedSpec, FetchResult, Post, Story
 from bot.service.metrics import Metrics
@@ -146,13 +147,12 @@ def _poll(
     # Pure, so outside the write transaction, which the other polls wait on.
     matched = _matched(rt, running, feed, new)
     with rt.store.poll(feed.url) as tx:
-        index = rt.report_index()
         decided = plan(
             matched,
             first_poll=not initialized,
             policy=policy,
             now=rt.clock(),
-            reports=lambda channel, since, url: index.reports(tx, channel, since, url),
+            reports=indexed_reports(rt.report_index(), tx),
             source=feed.name or parsed.title or feed.url,
             blocking=True,
         )
@@ -283,6 +283,13 @@ def _log_admission(feed: FeedSpec, intake: Intake, policy: PollPolicy, posts: li
                 "posts": ",".join(post.id for post in posts),
             },
         )
+
+
+def indexed_reports(index: ReportIndex, tx: IndexReads) -> Reports:
+    """The reports one poll plans against, from the index: brought up to date once per poll,
+    not once per story, since nothing is recorded while the poll's unit of work plans."""
+    index.catch_up(tx)
+    return lambda channel, since, url: index.reports(tx, channel, since, url, refresh=False)
 
 
 def stored_reports(store: Store) -> Reports:
