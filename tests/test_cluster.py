@@ -9,6 +9,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from rapidfuzz import fuzz
+from rapidfuzz.utils import default_process
 
 from bot.matching.cluster import ClusterDecision, PriorReport, decide, profile, report_of
 from bot.models import ClusterSettings, Story
@@ -441,3 +443,23 @@ def test_names_vetoes_and_strong_evidence(case: Case, capitals: bool) -> None:
         new = Story(new.id, new.url, new.title.upper(), new.summary, new.source, new.published)
     decision = decide(new, case.prior, case.settings, now=T0 + timedelta(hours=3))
     assert decision.parent_id == case.expected, decision.reason
+
+
+@pytest.mark.parametrize(
+    ("title", "summary"),
+    [
+        ("İstanbul Bans Face-Scanning; ÇAĞRI Responds", "Ǆemal's ﬁrm: ½ of Σίσυφος's cameras."),
+        ("Clearview AI fined €20m by CNIL", "The regulator's order — issued Tuesday — is final."),
+        ("  Spaces\tand\nbreaks  ", "ß, ẞ, ǅ, ﬃ and İ fold their own way"),
+    ],
+)
+def test_pair_scores_compare_texts_normalised_once(title: str, summary: str) -> None:
+    """`score_pair` compares a profile's texts without normalising them again: that is exact
+    only because `default_process` gives the same string when run on its own output."""
+    mine = profile(title, summary)
+    other = profile("Istanbul bans face scanning", "Cemal's firm: half of the cameras.")
+    for text in (mine.title, mine.text):
+        assert default_process(text) == text
+    assert fuzz.token_set_ratio(mine.text, other.text) == fuzz.token_set_ratio(
+        f"{title}. {summary}", f"{other.text}", processor=default_process
+    )

@@ -9,8 +9,8 @@ dates): a story it cannot compare simply starts a new alert.
 How a story is compared with each report of an event that started within the window:
 - same canonical URL: a revised headline of a story already reported; it always folds;
 - wording: rapidfuzz token similarity of the normalised titles (token_sort_ratio) and of titles
-  plus summaries (token_set_ratio), with `rapidfuzz.utils.default_process` passed explicitly
-  (rapidfuzz 3 does not normalise case or punctuation);
+  plus summaries (token_set_ratio), normalised once per story by
+  `rapidfuzz.utils.default_process` (rapidfuzz 3 does not normalise case or punctuation itself);
 - distinctive terms: capitalised names (organisations, places, people, products), acronyms,
   law codes ("AB 1215") and figures both mention add a bonus, the most when both lead with the
   same actor. Without a shared name only a near-copy headline can fold;
@@ -418,8 +418,10 @@ def _blocked(mine: Profile, candidates: Sequence[PriorReport]) -> list[PriorRepo
 
 def score_pair(a: Profile, b: Profile) -> PairScore:
     """Similarity of two stories, 0-100: wording plus a bonus for shared distinctive terms."""
-    title = fuzz.token_sort_ratio(a.title, b.title, processor=default_process)
-    text = fuzz.token_set_ratio(a.text, b.text, processor=default_process)
+    # A profile's texts went through `default_process` once, when it was made (`_normalise`):
+    # processing them again for every pair gives the same strings (tests/test_cluster.py).
+    title = fuzz.token_sort_ratio(a.title, b.title)
+    text = fuzz.token_set_ratio(a.text, b.text)
     names = tuple(sorted(a.names & b.names))
     shared = tuple(sorted(set(names) | (a.figures & b.figures)))
     same_subject = _same_subject(a, b)
