@@ -27,7 +27,8 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
+from typing import NamedTuple
 
 from rapidfuzz import fuzz
 from rapidfuzz.distance import Levenshtein
@@ -65,9 +66,10 @@ SHORT_TYPO_SIMILARITY = 80.0  # "bann" for "ban": a typo, worth less than the wo
 MEMO_LIMIT = 20_000  # distinct tokens per memo generation (two generations: about 6 MB)
 
 
-@dataclass(frozen=True, slots=True)
-class _Occ:
-    """Where a positional node occurs: one field, a token span, its worth and the evidence."""
+class _Occ(NamedTuple):
+    """Where a positional node occurs: one field, a token span, its worth and the evidence.
+    (A named tuple: the evidence walk makes tens per story, and a frozen dataclass costs three
+    times as much to build.)"""
 
     field: int
     first: int
@@ -122,10 +124,13 @@ class Matcher:
         # The evidence walk (`_worth`) skips any subtree none of whose terms occurs: term ids
         # under each node, by the node's identity (hashing deep frozen trees is costly).
         self._under: dict[int, frozenset[int]] = {}
-        # Or nodes: term id -> positions of the children it occurs in (and the children that
-        # hold a NOT, which count even when nothing in them occurs), so a 100-term OR costs what
-        # the story's few terms cost.
-        self._or_index: dict[int, tuple[dict[int, tuple[int, ...]], tuple[int, ...]]] = {}
+        # Or nodes: term id -> positions of the children it occurs in, the children that hold
+        # a NOT (they count even when nothing in them occurs), and each phrase child's words
+        # (None: not a phrase), so a 100-term OR costs what the story's few terms cost.
+        self._or_index: dict[
+            int,
+            tuple[dict[int, tuple[int, ...]], tuple[int, ...], tuple[frozenset[int] | None, ...]],
+        ] = {}
         self._exact: dict[str, list[int]] = {}
         self._prefix: dict[str, list[int]] = {}
         self._literal: dict[str, list[int]] = {}
@@ -412,7 +417,7 @@ class Matcher:
             return self._occurrences(node.child, story, _narrow(fields, node))
         if isinstance(node, Concept):
             return [
-                replace(occ, hits=_tagged(occ.hits, node.name))
+                _Occ(occ.field, occ.first, occ.last, occ.worth, _tagged(occ.hits, node.name))
                 for occ in self._occurrences(node.child, story, fields)
             ]
         assert isinstance(node, Or)  # the parser admits only positional nodes here
@@ -433,19 +438,23 @@ class Matcher:
                     always.append(position)
                 for term_id in self._terms_under(child):
                     table.setdefault(term_id, []).append(position)
-            index = {t: tuple(p) for t, p in table.items()}, tuple(always)
+            # A phrase needs every one of its words: "to stop" is not live because "to" occurs.
+            needs = tuple(
+                self._terms_under(child) if isinstance(child, Phrase) else None
+                for child in node.children
+            )
+            index = {t: tuple(p) for t, p in table.items()}, tuple(always), needs
             self._or_index[id(node)] = index
-        table_, always_ = index
+        table_, always_, needs_ = index
         found = story.found.keys()
         positions = set(always_)
         for term_id in found & table_.keys():
             positions.update(table_[term_id])
-        live = [node.children[position] for position in sorted(positions)]
-        # A phrase needs every one of its words: "to stop" is not live because "to" occurs.
+        children = node.children
         return [
-            child
-            for child in live
-            if not isinstance(child, Phrase) or self._terms_under(child) <= found
+            children[position]
+            for position in sorted(positions)
+            if (need := needs_[position]) is None or need <= found
         ]
 
     def _terms_under(self, node: Node) -> frozenset[int]:
@@ -867,7 +876,12 @@ def _where(fields: tuple[int, ...]) -> str:
 
 def _tagged(hits: tuple[TermHit, ...], concept: str) -> tuple[TermHit, ...]:
     """The hits, each credited to the innermost concept it was found through."""
-    return tuple(hit if hit.concept else replace(hit, concept=concept) for hit in hits)
+    return tuple(
+        hit
+        if hit.concept
+        else TermHit(hit.term, hit.field, hit.text, hit.start, hit.similarity, concept=concept)
+        for hit in hits
+    )
 
 
 def _dedupe(hits: tuple[TermHit, ...]) -> tuple[TermHit, ...]:
