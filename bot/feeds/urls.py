@@ -21,6 +21,7 @@ Canonicalisation is pure and idempotent (`canonical_url(canonical_url(u)) == can
 
 from __future__ import annotations
 
+from functools import lru_cache
 from urllib.parse import parse_qsl, quote, unquote, urlsplit, urlunsplit
 
 _DEFAULT_PORTS = {"http": 80, "https": 443}
@@ -128,6 +129,7 @@ def _unwrap(canonical: str) -> str | None:
     return None
 
 
+@lru_cache(maxsize=4096)  # the same feed URLs, in every log line and metric label of a poll
 def redact_url(url: str) -> str:
     """`url` with its credentials replaced by `***`: safe to log, to label a metric, to show."""
     try:
