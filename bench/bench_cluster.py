@@ -79,7 +79,7 @@ def _run(store: Store, stories: list[Story], mode: str) -> tuple[float, list[str
             reports: Reports = (
                 stored_reports(store)
                 if mode == "full"
-                else lambda ch, since, url: index.reports(tx, ch, since, url)
+                else lambda ch, since, url, like: index.reports(tx, ch, since, url, like=like)
             )
             planned = plan_alerts(
                 [(story, TOPIC, MATCH)], reports, NOW.timestamp(), blocking=mode == "index"

@@ -5,7 +5,7 @@ Every headline here is written for these tests; none is copied from the evaluati
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -285,9 +285,12 @@ def test_an_event_starts_when_its_first_alert_was_published() -> None:
     """`report_of`: the one rule of an event's start, for the pipeline and `eval --clusters`."""
     first_at = datetime(2024, 5, 1, 9, tzinfo=UTC)
     story = Story("s", "", "Riverton bans face scans", "", "Outlet", first_at)
-    first = report_of([], "alert-1", story, first_at)
-    reply = report_of([first], "alert-1", story, first_at + timedelta(hours=30))
-    other = report_of([first, reply], "alert-2", story, first_at + timedelta(hours=31))
+    first = report_of("alert-1", story, first_at, None)
+    later = replace(story, id="s2", published=first_at + timedelta(hours=30))
+    decision = decide(later, [first], ClusterSettings(window_hours=48), now=later.published)
+    assert decision.parent_id == "alert-1"
+    reply = report_of("alert-1", later, first_at + timedelta(hours=30), decision.parent_published)
+    other = report_of("alert-2", story, first_at + timedelta(hours=31), None)
     assert (first.event_start, reply.event_start, other.event_start) == (
         first_at,
         first_at,
@@ -298,7 +301,7 @@ def test_an_event_starts_when_its_first_alert_was_published() -> None:
 def test_a_fold_names_when_the_alert_it_joins_was_published() -> None:
     start = datetime(2024, 5, 1, 9, tzinfo=UTC)
     alerted = Story("a", "https://a.example/x", "Riverton bans face scans", "", "A", start)
-    prior = [report_of([], "alert-1", alerted, start)]
+    prior = [report_of("alert-1", alerted, start, None)]
     earlier = Story(
         "b", "https://a.example/x", "Riverton bans face scans", "", "B", start - timedelta(hours=2)
     )

@@ -49,7 +49,7 @@ def test_blocking_scores_only_stories_that_share_a_name_or_a_near_copy_headline(
     now = datetime(2026, 3, 2, 12, tzinfo=UTC)
     earlier = Story("e", "https://a.example/1", "Boston bans face scanning", "", "A", now)
     other = Story("o", "https://b.example/2", "Weather turns cold across the region", "", "B", now)
-    prior = [cluster.report_of([], story.id, story, now) for story in (earlier, other)]
+    prior = [cluster.report_of(story.id, story, now, None) for story in (earlier, other)]
     story = Story("n", "https://c.example/3", "Portland weighs a new tax", "", "C", now)
     settings = ClusterSettings()
     full = cluster.decide(story, prior, settings, now)
@@ -152,8 +152,11 @@ def test_copies_from_many_feeds_decide_as_every_stored_copy_would(
     assert index.size() > index.distinct()  # copies were held once for the comparison
 
 
-def _alert(n: int, channel: str, when: datetime, parent: str | None = None) -> Alert:
-    story = Story(f"s{n}", f"https://news.example/{n}", f"Title {n}", "Summary", "Out", when)
+def _alert(
+    n: int, channel: str, when: datetime, parent: str | None = None, title: str = ""
+) -> Alert:
+    headline = title or f"Title {n}"
+    story = Story(f"s{n}", f"https://news.example/{n}", headline, "Summary", "Out", when)
     return Alert(f"{channel}-{n}", "topic", channel, story, MATCH, parent)
 
 
@@ -173,7 +176,7 @@ def test_the_index_holds_what_the_store_would_read(store: Store, tmp_path: Path)
 
     def both(channel: str, since: float) -> tuple[list[str], list[str]]:
         held = index.reports(store, channel, since)
-        read = stored_reports(store)(channel, since, "")
+        read = stored_reports(store)(channel, since, "", None)
         assert held == distinct_reports(read)  # the same reports (features aside), in order
         return [r.title for r in held], [r.alert_id for r in held]
 
@@ -224,7 +227,75 @@ def test_after_the_store_prunes_the_index_holds_what_the_store_still_has(tmp_pat
         index.forget()
         held = index.reports(store, "#a", since)
         assert [r.title for r in held] == ["Title 2"]
-        assert held == distinct_reports(stored_reports(store)("#a", since, ""))
+        assert held == distinct_reports(stored_reports(store)("#a", since, "", None))
         assert index.loads == 2
     finally:
         store.close()
+
+
+def test_asked_with_a_profile_the_index_returns_only_what_blocking_keeps(store: Store) -> None:
+    """The reports a story could fold into, whatever the channel holds: those naming one of its
+    names, a near-copy headline that names nothing, and every report of its own URL."""
+    now = datetime(2026, 3, 2, 12, tzinfo=UTC)
+    filler = [
+        _alert(n, "#a", now - timedelta(hours=1), title=f"Weather report number {n} for the coast")
+        for n in range(40)
+    ]
+    named = _alert(50, "#a", now, title="Oakland bans police face recognition")
+    unnamed = _alert(51, "#a", now, title="city council votes to ban face surveillance tools")
+    _record(store, [*filler, named, unnamed])
+    index = ReportIndex(lambda: now.timestamp())
+    since = (now - timedelta(days=2)).timestamp()
+    everything = index.reports(store, "#a", since)
+    assert len(everything) == 42
+
+    def titles(title: str, url: str = "") -> list[str]:
+        like = cluster.profile(title, "")
+        return [r.title for r in index.reports(store, "#a", since, url, like=like)]
+
+    assert titles("Oakland council approves the ban") == ["Oakland bans police face recognition"]
+    assert titles("city council votes to ban face surveillance tool") == [
+        "city council votes to ban face surveillance tools"
+    ]
+    assert titles("Nothing in common here at all") == []
+    assert titles("Nothing in common here at all", filler[0].story.url) == [
+        "Weather report number 0 for the coast"
+    ]
+    story = Story(
+        "n", "https://x.example/n", "city council votes to ban face surveillance tool", "", "X", now
+    )
+    with store.poll("https://feed.example/rss") as tx:
+        planned = plan_alerts(
+            [(story, Topic("topic", ("#a",), "ban"), MATCH)],
+            indexed_reports(index, tx),
+            now.timestamp(),
+            blocking=True,
+        )
+    assert [alert.parent_id for alert in planned] == [unnamed.id]
+
+
+@pytest.mark.parametrize("path", SETS, ids=lambda p: p.name)
+def test_a_polls_batch_through_the_index_decides_as_a_full_read(path: Path, tmp_path: Path) -> None:
+    """Several stories per poll: replies planned earlier in the batch carry their event's
+    start to the later decisions, whichever reports the index returned."""
+    topic = Topic("topic", ("#a",), "ban")
+    fast, slow = Store(tmp_path / "fast.db"), Store(tmp_path / "slow.db")
+    index = ReportIndex(lambda: 0.0)
+    items = load_items(str(path))
+    decided: dict[str, list[tuple[str | None, str]]] = {"fast": [], "slow": []}
+    try:
+        for start in range(0, len(items), 4):
+            batch = [(item.story, topic, MATCH) for item in items[start : start + 4]]
+            now = max(item.published for item in items[start : start + 4]).timestamp()
+            with fast.poll("https://feed.example/rss") as tx:
+                planned_fast = plan_alerts(batch, indexed_reports(index, tx), now, blocking=True)
+            planned_slow = plan_alerts(batch, stored_reports(slow), now)
+            _record(fast, planned_fast)
+            _record(slow, planned_slow)
+            decided["fast"] += [(a.parent_id, a.cluster_reason) for a in planned_fast]
+            decided["slow"] += [(a.parent_id, a.cluster_reason) for a in planned_slow]
+    finally:
+        fast.close()
+        slow.close()
+    assert decided["fast"] == decided["slow"]
+    assert sum(1 for parent, _ in decided["slow"] if parent) > 2

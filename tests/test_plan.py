@@ -8,7 +8,7 @@ import pytest
 
 from bot.alerts.admission import PollPolicy
 from bot.alerts.plan import Candidate, alert_id, plan
-from bot.matching.cluster import PriorReport, report_of
+from bot.matching.cluster import PriorReport, Profile, report_of
 from bot.models import DIGEST, DigestSchedule, Match, Story, Topic
 
 NOW = datetime(2026, 5, 4, 12, 0, tzinfo=UTC)
@@ -28,7 +28,7 @@ def matched(stories: list[Story], *topics: Topic) -> list[Candidate]:
     return [(s, t, Match(t.name, 100.0)) for s in stories for t in chosen]
 
 
-def no_reports(channel: str, since: float, url: str) -> list[PriorReport]:
+def no_reports(channel: str, since: float, url: str, like: Profile | None) -> list[PriorReport]:
     return []
 
 
@@ -145,9 +145,9 @@ def test_plan_folds_a_second_report_in_one_batch_into_a_reply() -> None:
 
 def test_plan_folds_into_an_alert_already_stored() -> None:
     earlier = story(9, "Springfield council bans facial recognition for police", hours_ago=3)
-    stored = report_of([], "stored-alert", earlier, NOW - timedelta(hours=3))
+    stored = report_of("stored-alert", earlier, NOW - timedelta(hours=3), None)
 
-    def reports(channel: str, since: float, url: str) -> list[PriorReport]:
+    def reports(channel: str, since: float, url: str, like: Profile | None) -> list[PriorReport]:
         return [stored] if channel == "#alerts" else []
 
     later = Story(

@@ -28,8 +28,10 @@ from bot.matching import cluster
 from bot.models import DIGEST, Alert, Match, Post, Story, Topic
 
 Candidate = tuple[Story, Topic, Match]
-# (channel, since, the story's URL) -> the reports a story is decided against.
-Reports = Callable[[str, float, str], list[cluster.PriorReport]]
+# (channel, since, the story's URL, its profile when blocking) -> the reports a story is decided
+# against. With a profile the reader may leave out the reports that could not fold the story
+# (blocking's tests, see `cluster.decide`): the decision is the same.
+Reports = Callable[[str, float, str, cluster.Profile | None], list[cluster.PriorReport]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -180,12 +182,14 @@ def cluster_decision(
     """Does `story` report an event already alerted in `channel`? (also used by `explain`)"""
     settings = topic.cluster
     since = now - settings.window_hours * 3600 * 2  # the decision applies the window itself
-    prior = list(reports(channel, since, story.url))
+    like = cluster.profile(story.title, story.summary) if blocking else None
+    prior = list(reports(channel, since, story.url, like))
     for alert in planned:
         if alert.channel == channel:
             published = alert.story.published.timestamp() if alert.story.published else now
             when = datetime.fromtimestamp(published or now, UTC)
-            prior.append(cluster.report_of(prior, alert.parent_id or alert.id, alert.story, when))
+            root = alert.parent_id or alert.id
+            prior.append(cluster.report_of(root, alert.story, when, alert.parent_published))
     return cluster.decide(
         story, prior, settings, datetime.fromtimestamp(now, UTC), blocking=blocking
     )

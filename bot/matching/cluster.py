@@ -261,17 +261,17 @@ class ClusterDecision:
 
 
 def report_of(
-    prior: Sequence[PriorReport], root: str, story: Story, published: datetime
+    root: str, story: Story, published: datetime, parent_start: datetime | None
 ) -> PriorReport:
     """What `story`, just posted under the alert `root` (its own id when it is a new alert), is
     to the decisions after it.
 
     The one rule of an event's start, used by the pipeline and by `eval --clusters`: an event
-    starts when its top-level alert was published, so a reply inherits its parent's start (from
-    `prior`) and a new alert starts its own event.
+    starts when its top-level alert was published, so a reply inherits its parent's start (the
+    `parent_published` of the decision that folded it, given as `parent_start`) and a new alert
+    (`parent_start` None) starts its own event.
     """
-    start = next((report.event_start for report in prior if report.alert_id == root), published)
-    return PriorReport.of(root, story, published, start)
+    return PriorReport.of(root, story, published, parent_start or published)
 
 
 @dataclass(frozen=True, slots=True)
@@ -398,22 +398,30 @@ _NEAR_COPY_BLOCK = NEAR_COPY - 1.0
 
 def _blocked(mine: Profile, candidates: Sequence[PriorReport]) -> list[PriorReport]:
     """The candidates that could fold the story (in their order): those sharing a distinctive
-    name with it, or with a near-copy headline. Without either a pair is never `foldable`."""
+    name with it (`Profile.names`), or with a near-copy headline (`near_copies`). Without
+    either a pair is never `foldable`. (bot/matching/cluster_index.py finds the same reports
+    through an index by name.)"""
     known = [report.features or _features_of(report) for report in candidates]
-    near = process.extract(
-        _sorted_words(mine.title),
-        [f.sorted_title for f in known],
-        scorer=fuzz.ratio,
-        score_cutoff=_NEAR_COPY_BLOCK,
-        limit=None,
-    )
-    kept = {index for _, _, index in near}
+    kept = near_copies(mine, [f.sorted_title for f in known])
     disjoint = mine.names.isdisjoint
     return [
         report
         for index, (report, features) in enumerate(zip(candidates, known, strict=True))
         if not disjoint(features.profile.names) or index in kept
     ]
+
+
+def near_copies(mine: Profile, sorted_titles: Sequence[str]) -> set[int]:
+    """The positions of the headlines (`Features.sorted_title`) that may be near copies of the
+    story's: blocking's second test."""
+    near = process.extract(
+        _sorted_words(mine.title),
+        sorted_titles,
+        scorer=fuzz.ratio,
+        score_cutoff=_NEAR_COPY_BLOCK,
+        limit=None,
+    )
+    return {index for _, _, index in near}
 
 
 def score_pair(a: Profile, b: Profile) -> PairScore:

@@ -8,7 +8,11 @@ decision on it is the one on every stored report: copies of one story in one eve
 headline and summary from several feeds, as wire stories are) score alike against any story, and
 `cluster.decide` keeps the first of equals, so only the first copy can win; the same-URL rule is
 served by the `url` lookup. So the work per story grows with the distinct events of the window,
-not with the copies of them.
+not with the copies of them. Asked with the story's profile (`like`, when the decision blocks),
+it returns only the reports blocking would keep (`cluster._blocked`: a distinctive name in
+common, found through an index by name, or a near-copy headline, tested in C over the sorted
+headlines): the decision is the same, and the Python work per story follows those reports, not
+the window.
 
 The comparison features are computed once per distinct text, when the index first sees it. The
 index is brought up to date by a query on the alerts recorded since it last looked (a range of the
@@ -103,24 +107,47 @@ class _Entry:
 class _Channel:
     firsts: dict[CopyKey, _Entry] = field(default_factory=dict)  # the first copy, in seq order
     by_url: dict[str, list[_Entry]] = field(default_factory=dict)  # every report, by story URL
+    # Blocking's two tests (`cluster._blocked`) without a pass over every first: the firsts by
+    # each distinctive name, and their sorted headlines for `cluster.near_copies` (in C).
+    by_name: dict[str, list[_Entry]] = field(default_factory=dict)
+    order: list[_Entry] = field(default_factory=list)  # the firsts, in seq order
+    titles: list[str] = field(default_factory=list)  # their `Features.sorted_title`
 
     def add(self, entry: _Entry) -> None:
         first = self.firsts.setdefault(copy_key(entry.report), entry)
         if first is not entry:  # a copy holds the first's texts, not its own equal strings
             own = replace(entry.report, title=first.report.title, summary=first.report.summary)
             entry = replace(entry, report=own)
+        elif (found := entry.report.features) is not None:
+            self.order.append(entry)
+            self.titles.append(found.sorted_title)
+            for name in found.profile.names:
+                self.by_name.setdefault(name, []).append(entry)
         self.by_url.setdefault(entry.report.url, []).append(entry)
+
+    def could_fold(self, like: cluster.Profile) -> list[_Entry]:
+        """The firsts that blocking keeps for a story of this profile, in seq order."""
+        picked = {id(e): e for name in like.names for e in self.by_name.get(name, ())}
+        for position in cluster.near_copies(like, self.titles):
+            entry = self.order[position]
+            picked[id(entry)] = entry
+        return sorted(picked.values(), key=_seq)
 
     def kept(self, floor: float) -> _Channel:
         kept = _Channel()
-        kept.firsts = {k: e for k, e in self.firsts.items() if e.event_start >= floor}
-        for url, entries in self.by_url.items():
-            if recent := [e for e in entries if e.event_start >= floor]:
-                kept.by_url[url] = recent
+        for entry in sorted(
+            (e for entries in self.by_url.values() for e in entries if e.event_start >= floor),
+            key=_seq,
+        ):
+            kept.add(entry)
         return kept
 
     def size(self) -> int:
         return sum(len(entries) for entries in self.by_url.values())
+
+
+def _seq(entry: _Entry) -> int:
+    return entry.seq
 
 
 def prior_report(
@@ -155,10 +182,20 @@ class ReportIndex:
         self.loads = 0  # full loads from the store (the first, and any for older reports)
 
     def reports(
-        self, tx: Reports, channel: str, since: float, url: str = "", *, refresh: bool = True
+        self,
+        tx: Reports,
+        channel: str,
+        since: float,
+        url: str = "",
+        *,
+        refresh: bool = True,
+        like: cluster.Profile | None = None,
     ) -> list[cluster.PriorReport]:
         """`refresh=False`: the caller brought the index up to date (`catch_up`) in the same unit
-        of work, and nothing was recorded since (one poll's stories, planned in one transaction)."""
+        of work, and nothing was recorded since (one poll's stories, planned in one transaction).
+        `like`: the profile of the story to decide with blocking; only the reports blocking
+        keeps for it are returned (and every report of its `url`), so the work per story follows
+        the reports it shares a name or a near-copy headline with, not the channel's size."""
         with self._lock:
             if self._floor is None or since < self._floor:
                 self._load(tx, since)
@@ -169,10 +206,13 @@ class ReportIndex:
             held = self._channels.get(channel)
             if held is None:
                 return []
-            found = [e for e in held.firsts.values() if e.event_start >= since]
+            firsts = held.firsts.values() if like is None else held.could_fold(like)
+            found = [e for e in firsts if e.event_start >= since]
             same_url = [e for e in held.by_url.get(url, ()) if e.event_start >= since]
-            if any(e not in found for e in same_url):
-                found = sorted(set(found) | set(same_url), key=lambda e: e.seq)
+            if same_url:
+                ids = {id(e) for e in found}
+                if any(id(e) not in ids for e in same_url):
+                    found = sorted({id(e): e for e in found + same_url}.values(), key=_seq)
             return [e.report for e in found]
 
     def catch_up(self, tx: Reports) -> None:

@@ -135,7 +135,7 @@ def run_clustering(
     for item in items:
         decision = decide(item.story, prior, settings, now=item.published, blocking=blocking)
         alert = decision.parent_id or item.story.id
-        report = report_of(prior, alert, item.story, item.published)
+        report = report_of(alert, item.story, item.published, decision.parent_published)
         # Features kept with the report, as the poll's index keeps them: computed once.
         prior.append(replace(report, features=features(report.title, report.summary)))
         outcomes.append(Outcome(item, alert, decision.parent_id is not None))

@@ -289,12 +289,14 @@ def indexed_reports(index: ReportIndex, tx: IndexReads) -> Reports:
     """The reports one poll plans against, from the index: brought up to date once per poll,
     not once per story, since nothing is recorded while the poll's unit of work plans."""
     index.catch_up(tx)
-    return lambda channel, since, url: index.reports(tx, channel, since, url, refresh=False)
+    return lambda channel, since, url, like: index.reports(
+        tx, channel, since, url, refresh=False, like=like
+    )
 
 
 def stored_reports(store: Store) -> Reports:
     """The reports of `Store.prior_reports`, read afresh (the poll reads `ReportIndex`)."""
-    return lambda channel, since, url: [
+    return lambda channel, since, url, like: [
         prior_report(report) for report in store.prior_reports(channel, since)
     ]
 
