@@ -175,6 +175,7 @@ class SlackStub:
         self.keep_alive = True
         self.close_idle = False
         self.connections = 0  # TCP connections accepted
+        self.idle_closed = 0  # connections hung up after their answer (`close_idle`)
         self._open: set[Any] = set()  # their sockets, shut down by close()
         self._state = _State()
         self._lock = threading.RLock()
@@ -310,6 +311,17 @@ class SlackStub:
         raise AssertionError(
             f"slackstub: {len(self.messages)} messages after {timeout}s, not {count}"
         )
+
+    def wait_idle_closed(self, count: int, timeout: float = 10.0) -> None:
+        """Block until `count` connections were hung up after their answer (`close_idle`): the
+        next call then finds its kept-alive connection closed while idle, not closing."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with self._lock:
+                if self.idle_closed >= count:
+                    return
+            time.sleep(0.005)
+        raise AssertionError(f"slackstub: {self.idle_closed} idle hang-ups after {timeout}s")
 
     # ------------------------------------------------------------------ request handling
     def handle(self, method: str, params: dict[str, Any], token: str | None) -> Answer:
@@ -754,6 +766,12 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True
         if not self.stub.keep_alive or self.stub.close_idle:
             self.close_connection = True
+        if self.stub.close_idle:  # hung up now, as an idle timeout would before the next call
+            with contextlib.suppress(OSError):
+                self.wfile.flush()
+                self.connection.shutdown(socket.SHUT_RDWR)
+            with self.stub._lock:
+                self.stub.idle_closed += 1
 
 
 def _fault_answer(fault: Fault) -> Answer:

@@ -51,7 +51,10 @@ def test_a_connection_slack_closed_while_idle_is_replaced_without_an_error(
     slack: SlackStub, sender: SlackSender
 ) -> None:
     slack.close_idle = True  # each answer, then the server hangs up without saying so
-    posted = [sender.post(f"a{n}", "#news", MESSAGE) for n in range(3)]
+    posted = []
+    for n in range(3):
+        posted.append(sender.post(f"a{n}", "#news", MESSAGE))
+        slack.wait_idle_closed(n + 1)  # idle, then closed: not closing as the next post goes
     assert [p.ts for p in posted] == [m["ts"] for m in slack.messages]
     assert slack.calls.count("chat.postMessage") == 3  # none sent twice
     assert slack.connections == 3
