@@ -48,9 +48,6 @@ from bot.state.leases import SCHEMA as LEASE_SCHEMA
 from bot.state.rows import alert_record, feedback_value
 from bot.state.sqlite import SqliteStore, WaitTimedLock
 
-PENDING, SENDING, SENT = AlertStatus.PENDING, AlertStatus.SENDING, AlertStatus.SENT
-PARKED, FAILED = AlertStatus.PARKED, AlertStatus.FAILED
-HELD, DIGESTED = AlertStatus.HELD, AlertStatus.DIGESTED
 T = TypeVar("T")
 
 SCHEMA_VERSION = 1  # the PostgreSQL schema's own numbering (SQLite's is PRAGMA user_version)
@@ -171,7 +168,7 @@ class _Digest(sql.SqlDigest):
     def held(self) -> list[Any]:
         self._ex.rows(
             "SELECT seq FROM alerts WHERE status = ? AND topic = ? ORDER BY seq FOR UPDATE",
-            (HELD.value, self._topic),
+            (AlertStatus.HELD.value, self._topic),
         )
         return super().held()
 
@@ -396,7 +393,7 @@ class PostgresStore(sql.SqlStore):
             seen = ex.change("DELETE FROM seen WHERE first_seen < ?", (cutoff,))
             alerts = ex.change(
                 "DELETE FROM alerts WHERE status IN (?, ?) AND created < ?",
-                (SENT, DIGESTED, cutoff),
+                (AlertStatus.SENT, AlertStatus.DIGESTED, cutoff),
             )
         return seen, alerts
 

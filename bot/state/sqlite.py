@@ -44,9 +44,6 @@ from bot.state.rows import (
     feedback_value,
 )
 
-PENDING, SENDING, SENT = AlertStatus.PENDING, AlertStatus.SENDING, AlertStatus.SENT
-PARKED, FAILED = AlertStatus.PARKED, AlertStatus.FAILED
-HELD, DIGESTED = AlertStatus.HELD, AlertStatus.DIGESTED
 T = TypeVar("T")
 
 
@@ -222,7 +219,7 @@ def _first_undelivered(column: str, where: str) -> str:
     one seek per status in the index alerts_by_status (status, channel, seq)."""
     pending, sending = (
         f"(SELECT min({column}) FROM alerts WHERE status = '{status}' AND {where})"
-        for status in (PENDING, SENDING)
+        for status in (AlertStatus.PENDING, AlertStatus.SENDING)
     )
     return f"COALESCE(min({pending}, {sending}), {pending}, {sending})"
 
@@ -534,7 +531,7 @@ class SqliteStore(sql.SqlStore):
             seen = db.execute("DELETE FROM seen WHERE first_seen < ?", (cutoff,)).rowcount
             alerts = db.execute(
                 "DELETE FROM alerts WHERE status IN (?, ?) AND created < ?",
-                (SENT, DIGESTED, cutoff),
+                (AlertStatus.SENT, AlertStatus.DIGESTED, cutoff),
             ).rowcount
         return seen, alerts
 
