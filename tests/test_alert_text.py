@@ -12,7 +12,16 @@ from pathlib import Path
 from typing import Any
 
 from tests.feedserver import FeedServer
-from tests.helpers import ROOT, TEST_TOPICS, Item, newsbot, rss, write_config, write_feed_list
+from tests.helpers import (
+    ROOT,
+    TEST_TOPICS,
+    Item,
+    env_for,
+    newsbot,
+    rss,
+    write_config,
+    write_feed_list,
+)
 from tests.slackstub import SlackStub
 
 SHIPPED = ROOT / "config" / "newsbot.yaml"
@@ -69,11 +78,7 @@ def test_alert_and_replies_read_as_plain_words_with_date_tokens(
     feed_server.set_feed("/daily.xml", rss([FIRST], "Riverton Daily"))
     feed_server.set_feed("/wire.xml", rss([], "Example Wire"))
     feeds = write_feed_list(tmp_path, [feed_server.url("/daily.xml"), feed_server.url("/wire.xml")])
-    env = {
-        "NEWSBOT_DB": str(tmp_path / "state.db"),
-        "SLACK_BOT_TOKEN": slack.token,
-        "SLACK_API_URL": slack.api_url,
-    }
+    env = env_for(tmp_path, slack)
     run = ("run", "--once", "--config", str(SHIPPED), "--feeds", str(feeds))
 
     first = newsbot(*run, env=env)

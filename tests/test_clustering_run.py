@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from tests.feedserver import FeedServer
-from tests.helpers import Item, newsbot, rss, write_config, write_feed_list
+from tests.helpers import Item, env_for, newsbot, rss, write_config, write_feed_list
 from tests.slackstub import SlackStub
 
 EVENT_A = [  # one company's decision, five reports, three outlets
@@ -91,11 +91,7 @@ def test_five_reports_of_one_event_and_two_of_another_make_two_alerts(
         feed_server.set_feed(f"/{feed}.xml", rss(items, f"Outlet {feed.upper()}"))
     config = write_config(tmp_path / "config")
     feeds = write_feed_list(tmp_path, [feed_server.url(f"/{f}.xml") for f in "abc"])
-    env = {
-        "NEWSBOT_DB": str(tmp_path / "state.db"),
-        "SLACK_BOT_TOKEN": slack.token,
-        "SLACK_API_URL": slack.api_url,
-    }
+    env = env_for(tmp_path, slack)
     for _ in range(2):  # the second run must change nothing
         result = newsbot("run", "--once", "--config", str(config), "--feeds", str(feeds), env=env)
         assert result.returncode == 0, result.stderr

@@ -12,7 +12,7 @@ import pytest
 
 from bench import crash
 from tests.feedserver import FeedServer
-from tests.helpers import Item, newsbot, rss, write_config, write_feed_list
+from tests.helpers import Item, env_for, newsbot, rss, write_config, write_feed_list
 from tests.slackstub import SlackStub
 
 
@@ -36,11 +36,7 @@ def test_a_failed_history_lookup_does_not_post_an_unknown_outcome_again(
     )
     config = write_config(tmp_path / "config")
     feeds = write_feed_list(tmp_path, [feed_server.url("/a.xml")])
-    env = {
-        "NEWSBOT_DB": str(tmp_path / "state.db"),
-        "SLACK_BOT_TOKEN": slack.token,
-        "SLACK_API_URL": slack.api_url,
-    }
+    env = env_for(tmp_path, slack)
     args = ("run", "--once", "--config", str(config), "--feeds", str(feeds))
     slack.fail_next("chat.postMessage", drop=True)  # Slack has it; the answer is lost
     assert newsbot(*args, env=env).returncode == 3  # left undelivered, as far as it knows

@@ -7,7 +7,6 @@ import logging
 import socket
 import time
 import traceback
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -20,13 +19,6 @@ from tests.slackstub import SlackStub
 from tests.test_format import sample_alert
 
 MESSAGE = SlackMessage("hello", [{"type": "section", "text": {"type": "mrkdwn", "text": "hi"}}])
-
-
-@pytest.fixture
-def sender(slack: SlackStub) -> Iterator[SlackSender]:
-    sent = SlackSender(slack.token, slack.api_url, timeout=0.5)
-    yield sent
-    sent.close()
 
 
 def test_post_sends_metadata_with_unfurling_off(slack: SlackStub, sender: SlackSender) -> None:

@@ -25,6 +25,8 @@ from tests.helpers import (
     ROOT,
     Item,
     ServiceProcess,
+    clean_env,
+    env_for,
     newsbot,
     rss,
     running_service,
@@ -74,11 +76,7 @@ def ctx(tmp_path: Path, feed_server: FeedServer, slack: SlackStub) -> dict[str, 
     feed_server.set_feed("/a.xml", rss([FOLLOW_UP, *stories(6), IRRELEVANT], "Outlet A"))
     config = write_config(tmp_path / "config", topics=DIGEST_TOPIC)
     feeds = write_feed_list(tmp_path, [feed_server.url("/a.xml")])
-    env = {
-        "NEWSBOT_DB": str(tmp_path / "state.db"),
-        "SLACK_BOT_TOKEN": slack.token,
-        "SLACK_API_URL": slack.api_url,
-    }
+    env = env_for(tmp_path, slack)
     return {"config": str(config), "feeds": str(feeds), "env": env}
 
 
@@ -251,11 +249,7 @@ def _service(ctx: dict[str, object], tmp_path: Path) -> AbstractContextManager[S
 
 
 def _base_env() -> dict[str, str]:
-    import os
-
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "NEWSBOT_"))}
-    env["NEWSBOT_HTTP_PORT"] = "0"
-    return env
+    return clean_env({"NEWSBOT_HTTP_PORT": "0"})
 
 
 @pytest.mark.slow

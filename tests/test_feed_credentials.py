@@ -17,6 +17,7 @@ from tests.feedserver import FeedServer
 from tests.helpers import (
     TEST_TOPICS,
     Item,
+    env_for,
     get,
     newsbot,
     rss,
@@ -71,9 +72,7 @@ def test_feed_credentials_never_show_in_logs_status_or_errors(
     config = write_config(tmp_path / "config")
     feed_list = write_feed_list(tmp_path, feeds)
     env = {
-        "NEWSBOT_DB": str(tmp_path / "state.db"),
-        "SLACK_BOT_TOKEN": slack.token,
-        "SLACK_API_URL": slack.api_url,
+        **env_for(tmp_path, slack),
         "NEWSBOT_LOG_LEVEL": "DEBUG",
         "NEWSBOT_LOG_FORMAT": log_format,
     }
@@ -113,9 +112,7 @@ def test_feed_credentials_never_show_in_metrics_or_service_logs(
         "defaults:\n  jitter: 0\ntopics: topics.yaml\nfeeds: feeds.yaml\n", encoding="utf-8"
     )
     env = {
-        "NEWSBOT_DB": str(tmp_path / "state.db"),
-        "SLACK_BOT_TOKEN": slack.token,
-        "SLACK_API_URL": slack.api_url,
+        **env_for(tmp_path, slack),
         "NEWSBOT_LOG_FORMAT": "json",
         "NEWSBOT_LOG_LEVEL": "DEBUG",
     }

@@ -13,7 +13,7 @@ from xml.sax.saxutils import escape
 import pytest
 
 from tests.feedserver import FeedServer
-from tests.helpers import Item, newsbot, rss, write_config, write_feed_list
+from tests.helpers import Item, env_for, newsbot, rss, write_config, write_feed_list
 from tests.slackstub import SlackStub
 
 TOWNS = ("Ashford", "Belmont", "Corby", "Dunmore", "Elgin", "Fenwick", "Garston", "Holt")
@@ -33,11 +33,7 @@ def ban(n: int, hours_ago: float) -> Item:
 def setup(tmp_path: Path, feed_server: FeedServer, slack: SlackStub, defaults: str = "") -> dict:
     config = write_config(tmp_path / "config", extra_defaults=defaults)
     feeds = write_feed_list(tmp_path, [feed_server.url("/a.xml")])
-    env = {
-        "NEWSBOT_DB": str(tmp_path / "state.db"),
-        "SLACK_BOT_TOKEN": slack.token,
-        "SLACK_API_URL": slack.api_url,
-    }
+    env = env_for(tmp_path, slack)
     return {"config": str(config), "feeds": str(feeds), "env": env}
 
 

@@ -5,7 +5,6 @@ service at once even while they are in flight."""
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
@@ -19,6 +18,8 @@ from tests.helpers import (
     ROOT,
     TEST_TOPICS,
     Item,
+    clean_env,
+    env_for,
     free_port,
     newsbot,
     rss,
@@ -40,11 +41,7 @@ def test_header_trickle_run_once_returns_within_the_deadline_and_posts_the_good_
     feed_server.set_feed("/good.xml", rss(GOOD))
     config = write_config(tmp_path / "config", extra_defaults=f"  fetch_deadline: {DEADLINE}\n")
     feeds = write_feed_list(tmp_path, [feed_server.url("/slow.xml"), feed_server.url("/good.xml")])
-    env = {
-        "NEWSBOT_DB": str(tmp_path / "state.db"),
-        "SLACK_BOT_TOKEN": slack.token,
-        "SLACK_API_URL": slack.api_url,
-    }
+    env = env_for(tmp_path, slack)
     # The bound: the deadline plus a few seconds for the process to start, post and exit.
     result = newsbot(
         "run",
@@ -83,12 +80,9 @@ class Running:
             "topics: topics.yaml\nfeeds: feeds.yaml\n",
             encoding="utf-8",
         )
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "NEWSBOT_"))}
-        env.update(
+        env = clean_env(
             {
-                "NEWSBOT_DB": str(tmp_path / "state.db"),
-                "SLACK_BOT_TOKEN": slack.token,
-                "SLACK_API_URL": slack.api_url,
+                **env_for(tmp_path, slack),
                 "NEWSBOT_HTTP_PORT": str(free_port()),
                 "NEWSBOT_LOG_FORMAT": "json",
             }

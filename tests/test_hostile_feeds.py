@@ -13,7 +13,7 @@ from bot.feeds import parse
 from bot.feeds.parse import MAX_SUMMARY, MAX_TITLE, parse_feed
 from bot.models import Story
 from tests.feedserver import FeedServer
-from tests.helpers import Item, newsbot, rss, write_config, write_feed_list
+from tests.helpers import Item, env_for, newsbot, rss, write_config, write_feed_list
 from tests.slackstub import SlackStub
 
 GOOD = [
@@ -49,11 +49,7 @@ def _json_item(item: Item) -> dict[str, object]:
 def _run_once(tmp_path: Path, url: str, slack: SlackStub) -> tuple[int, str]:
     config = write_config(tmp_path / "config")
     feeds = write_feed_list(tmp_path, [url])
-    env = {
-        "NEWSBOT_DB": str(tmp_path / "state.db"),
-        "SLACK_BOT_TOKEN": slack.token,
-        "SLACK_API_URL": slack.api_url,
-    }
+    env = env_for(tmp_path, slack)
     result = newsbot("run", "--once", "--config", str(config), "--feeds", str(feeds), env=env)
     return result.returncode, result.stderr
 

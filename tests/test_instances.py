@@ -21,6 +21,7 @@ from tests.helpers import (
     ROOT,
     Item,
     clean_env,
+    env_for,
     newsbot,
     rss,
     running_service,
@@ -59,11 +60,7 @@ def story(round_: int, n: int) -> Item:
 
 
 def setup_env(tmp_path: Path, slack: SlackStub) -> dict[str, str]:
-    return {
-        "NEWSBOT_DB": str(tmp_path / "state.db"),
-        "SLACK_BOT_TOKEN": slack.token,
-        "SLACK_API_URL": slack.api_url,
-    }
+    return env_for(tmp_path, slack)
 
 
 def start_once(config: Path, feeds: Path, env: dict[str, str]) -> subprocess.Popen[str]:

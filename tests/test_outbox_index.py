@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.state.sqlite import _QUEUED_HEADS, FAILED, PENDING, SENDING, SENT
+from bot.state.sql import FAILED, PENDING, SENDING, SENT
+from bot.state.sqlite import _QUEUED_HEADS
 from bot.state.sqlite import SqliteStore as Store
 from tests.test_store import alert, poll, story
 

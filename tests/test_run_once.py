@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from tests.feedserver import FeedServer
-from tests.helpers import Item, newsbot, rss, write_config, write_feed_list
+from tests.helpers import Item, env_for, newsbot, rss, write_config, write_feed_list
 from tests.slackstub import SlackStub
 
 RELEVANT = [
@@ -41,11 +41,7 @@ def setup(tmp_path: Path, feed_server: FeedServer, slack: SlackStub) -> dict[str
     feed_server.set_feed("/a.xml", rss(RELEVANT + IRRELEVANT, "Outlet A"))
     config = write_config(tmp_path / "config")
     feeds = write_feed_list(tmp_path, [feed_server.url("/a.xml")])
-    env = {
-        "NEWSBOT_DB": str(tmp_path / "state.db"),
-        "SLACK_BOT_TOKEN": slack.token,
-        "SLACK_API_URL": slack.api_url,
-    }
+    env = env_for(tmp_path, slack)
     return {"config": str(config), "feeds": str(feeds), "env": env}
 
 

@@ -14,6 +14,7 @@ from tests.helpers import (
     TEST_TOPICS,
     Item,
     ServiceProcess,
+    env_for,
     get,
     rss,
     running_service,
@@ -43,9 +44,7 @@ def service(tmp_path: Path, feed_server: FeedServer, slack: SlackStub) -> Iterat
         "defaults:\n  jitter: 0\ntopics: topics.yaml\nfeeds: feeds.yaml\n", encoding="utf-8"
     )
     env = {
-        "NEWSBOT_DB": str(tmp_path / "state.db"),
-        "SLACK_BOT_TOKEN": slack.token,
-        "SLACK_API_URL": slack.api_url,
+        **env_for(tmp_path, slack),
         "NEWSBOT_LOG_FORMAT": "json",
     }
     with running_service(config, env, tmp_path / "service.log") as running:

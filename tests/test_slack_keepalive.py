@@ -8,7 +8,6 @@ costs nothing but a new connection.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
 
 import pytest
 
@@ -18,13 +17,6 @@ from bot.slack.deliver import SlackSender
 from tests.slackstub import SlackStub
 
 MESSAGE = SlackMessage("hello", [{"type": "section", "text": {"type": "mrkdwn", "text": "hi"}}])
-
-
-@pytest.fixture
-def sender(slack: SlackStub) -> Iterator[SlackSender]:
-    sent = SlackSender(slack.token, slack.api_url, timeout=0.5)
-    yield sent
-    sent.close()
 
 
 def test_posts_from_one_thread_share_one_connection(slack: SlackStub, sender: SlackSender) -> None:

@@ -11,7 +11,7 @@ import pytest
 
 from bot.errors import StoreError
 from bot.models import Alert, Match, Story, TermHit
-from bot.state.sqlite import PARKED, SENDING
+from bot.state.sql import PARKED, SENDING
 from bot.state.sqlite import SqliteStore as Store
 
 
