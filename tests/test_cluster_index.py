@@ -5,14 +5,14 @@ full comparison with every stored alert did."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
-from bot.alerts.plan import plan_alerts
+from bot.alerts.plan import Candidate, plan_alerts
 from bot.matching import cluster
 from bot.matching.cluster_index import ReportIndex, distinct_reports
 from bot.matching.evaluate_clusters import load_items
@@ -85,31 +85,42 @@ def _record(store: Store, alerts: list[Alert]) -> None:
 def test_polls_through_the_index_decide_as_polls_reading_every_stored_alert(
     path: Path, tmp_path: Path
 ) -> None:
-    """The dev set arrives one story per poll in two channels, through two stores: one
-    planned from the index with blocking, one from a full read of the store without."""
+    """The dev set arrives one story per poll in two channels."""
     topic = Topic("topic", ("#a", "#b"), "ban")
+    polls = [
+        ([(item.story, topic, MATCH)], item.published.timestamp()) for item in load_items(str(path))
+    ]
+    fast, slow, index = _plan_both_ways(tmp_path, polls)
+    assert _decisions(fast) == _decisions(slow)
+    assert any(parent for parent, _ in _decisions(slow))
+    assert index.loads == 1  # loaded once, then kept up to date by the "since" query
+
+
+def _plan_both_ways(
+    tmp_path: Path, polls: Iterable[tuple[list[Candidate], float]]
+) -> tuple[list[Alert], list[Alert], ReportIndex]:
+    """Each poll planned twice, each plan recorded in its own store: from the index with
+    blocking (as the pipeline plans), and from a full read of the store without."""
     fast, slow = Store(tmp_path / "fast.db"), Store(tmp_path / "slow.db")
     index = ReportIndex(lambda: 0.0)
-    decided: dict[str, list[str | None]] = {"fast": [], "slow": []}
+    planned: tuple[list[Alert], list[Alert]] = ([], [])
     try:
-        for item in load_items(str(path)):
-            now = item.published.timestamp()
+        for batch, now in polls:
             with fast.poll("https://feed.example/rss") as tx:
-                reports = indexed_reports(index, tx)
-                planned_fast = plan_alerts(
-                    [(item.story, topic, MATCH)], reports, now, blocking=True
-                )
-            planned_slow = plan_alerts([(item.story, topic, MATCH)], stored_reports(slow), now)
+                planned_fast = plan_alerts(batch, indexed_reports(index, tx), now, blocking=True)
+            planned_slow = plan_alerts(batch, stored_reports(slow), now)
             _record(fast, planned_fast)
             _record(slow, planned_slow)
-            decided["fast"] += [alert.parent_id for alert in planned_fast]
-            decided["slow"] += [alert.parent_id for alert in planned_slow]
+            planned[0].extend(planned_fast)
+            planned[1].extend(planned_slow)
     finally:
         fast.close()
         slow.close()
-    assert decided["fast"] == decided["slow"]
-    assert any(decided["slow"])
-    assert index.loads == 1  # loaded once, then kept up to date by the "since" query
+    return planned[0], planned[1], index
+
+
+def _decisions(alerts: list[Alert]) -> list[tuple[str | None, str]]:
+    return [(alert.parent_id, alert.cluster_reason) for alert in alerts]
 
 
 def _copies(story: Story) -> list[Story]:
@@ -129,26 +140,14 @@ def test_copies_from_many_feeds_decide_as_every_stored_copy_would(
     """The index compares a story with one copy of each story per event (and every report of
     its own URL): each arrival from each feed gets the fold, parent and reason of a full read."""
     topic = Topic("topic", ("#a",), "ban")
-    fast, slow = Store(tmp_path / "fast.db"), Store(tmp_path / "slow.db")
-    index = ReportIndex(lambda: 0.0)
-    decided: dict[str, list[tuple[str | None, str]]] = {"fast": [], "slow": []}
-    try:
-        for item in load_items(str(path)):
-            now = item.published.timestamp()
-            for story in _copies(item.story):
-                with fast.poll("https://feed.example/rss") as tx:
-                    reports = indexed_reports(index, tx)
-                    planned_fast = plan_alerts([(story, topic, MATCH)], reports, now, blocking=True)
-                planned_slow = plan_alerts([(story, topic, MATCH)], stored_reports(slow), now)
-                _record(fast, planned_fast)
-                _record(slow, planned_slow)
-                decided["fast"] += [(a.parent_id, a.cluster_reason) for a in planned_fast]
-                decided["slow"] += [(a.parent_id, a.cluster_reason) for a in planned_slow]
-    finally:
-        fast.close()
-        slow.close()
-    assert decided["fast"] == decided["slow"]
-    assert sum("same canonical URL" in reason for _, reason in decided["slow"]) > 0
+    polls = [
+        ([(story, topic, MATCH)], item.published.timestamp())
+        for item in load_items(str(path))
+        for story in _copies(item.story)
+    ]
+    fast, slow, index = _plan_both_ways(tmp_path, polls)
+    assert _decisions(fast) == _decisions(slow)
+    assert sum("same canonical URL" in reason for _, reason in _decisions(slow)) > 0
     assert index.size() > index.distinct()  # copies were held once for the comparison
 
 
@@ -279,23 +278,14 @@ def test_a_polls_batch_through_the_index_decides_as_a_full_read(path: Path, tmp_
     """Several stories per poll: replies planned earlier in the batch carry their event's
     start to the later decisions, whichever reports the index returned."""
     topic = Topic("topic", ("#a",), "ban")
-    fast, slow = Store(tmp_path / "fast.db"), Store(tmp_path / "slow.db")
-    index = ReportIndex(lambda: 0.0)
     items = load_items(str(path))
-    decided: dict[str, list[tuple[str | None, str]]] = {"fast": [], "slow": []}
-    try:
-        for start in range(0, len(items), 4):
-            batch = [(item.story, topic, MATCH) for item in items[start : start + 4]]
-            now = max(item.published for item in items[start : start + 4]).timestamp()
-            with fast.poll("https://feed.example/rss") as tx:
-                planned_fast = plan_alerts(batch, indexed_reports(index, tx), now, blocking=True)
-            planned_slow = plan_alerts(batch, stored_reports(slow), now)
-            _record(fast, planned_fast)
-            _record(slow, planned_slow)
-            decided["fast"] += [(a.parent_id, a.cluster_reason) for a in planned_fast]
-            decided["slow"] += [(a.parent_id, a.cluster_reason) for a in planned_slow]
-    finally:
-        fast.close()
-        slow.close()
-    assert decided["fast"] == decided["slow"]
-    assert sum(1 for parent, _ in decided["slow"] if parent) > 2
+    polls = [
+        (
+            [(item.story, topic, MATCH) for item in items[start : start + 4]],
+            max(item.published for item in items[start : start + 4]).timestamp(),
+        )
+        for start in range(0, len(items), 4)
+    ]
+    fast, slow, _ = _plan_both_ways(tmp_path, polls)
+    assert _decisions(fast) == _decisions(slow)
+    assert sum(1 for parent, _ in _decisions(slow) if parent) > 2
