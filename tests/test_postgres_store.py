@@ -15,6 +15,7 @@ import pytest
 from bot.alerts.format import SlackMessage
 from bot.alerts.roundup import Post
 from bot.errors import StoreError, StoreUnreachable
+from bot.matching.cluster_index import ReportIndex
 from bot.models import Alert, Match, Story, TermHit
 from bot.state.interface import AlertStatus
 from bot.state.postgres import PostgresStore
@@ -228,3 +229,49 @@ def test_the_engine_offers_every_method_of_the_store_interface() -> None:
         name for name in dir(Store) if not name.startswith("_") and callable(getattr(Store, name))
     }
     assert wanted - set(dir(PostgresStore)) == set()
+
+
+def test_the_clustering_index_misses_no_alert_another_replica_commits_late(
+    stores: Callable[[], PostgresStore],
+) -> None:
+    """Replica B records an alert in a poll still open while replica C records another: the
+    index (replica A) catching up in between must still find B's alert once B commits. Its
+    "since" query reads by sequence number, so the alerts must commit in that order."""
+    reader, slow, fast = stores(), stores(), stores()
+    since = datetime(2026, 1, 1, tzinfo=UTC).timestamp()
+    index = ReportIndex(lambda: since)
+    assert index.reports(reader, "#a", since) == []  # loaded, empty
+    fast_done = threading.Event()
+
+    def fast_records() -> None:  # another feed: no row of the open poll in its way
+        with fast.poll("https://other.example/rss") as tx:
+            tx.record(
+                title="Other",
+                etag=None,
+                last_modified=None,
+                stories=[alert(2).story],
+                alerts=[alert(2)],
+                next_due=0,
+            )
+        fast_done.set()
+
+    with slow.poll(FEED) as tx:
+        tx.record(
+            title="Feed",
+            etag=None,
+            last_modified=None,
+            stories=[alert(1).story],
+            alerts=[alert(1)],
+            next_due=0,
+        )
+        other = threading.Thread(target=fast_records)
+        other.start()
+        fast_done.wait(1.0)  # it may commit now, or wait for this poll to commit first
+        with reader.poll(FEED) as between:
+            index.catch_up(between)
+    other.join(10)
+    assert fast_done.is_set()
+    with reader.poll(FEED) as after:
+        index.catch_up(after)
+        held = index.reports(after, "#a", since, refresh=False)
+    assert sorted(r.title for r in held) == ["Title 1", "Title 2"]

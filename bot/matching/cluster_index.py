@@ -250,11 +250,15 @@ class ReportIndex:
         self, tx: Reports, *, cached: bool, known: dict[Texts, cluster.Features] | None = None
     ) -> None:
         assert self._floor is not None
+        # The highest number first: an alert committed after it is read the next time. (Read
+        # after the reports, it could pass over one committed between the two reads.)
+        top = max(self._last_seq, tx.last_alert_seq())
         for found in tx.reports_after(self._last_seq, self._floor):
             report = found.report
             entry = _Entry(found.seq, report.event_start, self._report(report, cached, known))
             self._channels.setdefault(found.channel, _Channel()).add(entry)
-        self._last_seq = max(self._last_seq, tx.last_alert_seq())
+            top = max(top, found.seq)
+        self._last_seq = top
 
     def _report(
         self,

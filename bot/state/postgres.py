@@ -33,7 +33,7 @@ from psycopg.rows import dict_row
 
 from bot.errors import StoreError, StoreUnreachable
 from bot.feeds.urls import redact_url
-from bot.models import Feedback
+from bot.models import Feedback, Post
 from bot.state import sql
 from bot.state.interface import (
     AlertRecord,
@@ -53,6 +53,9 @@ T = TypeVar("T")
 SCHEMA_VERSION = 1  # the PostgreSQL schema's own numbering (SQLite's is PRAGMA user_version)
 CONNECT_TIMEOUT = 10  # seconds
 _SCHEMA_LOCK = 0x6E657773  # "news": the advisory lock held while creating or migrating
+# Held by a poll from its first queued alert to its commit, so alerts commit in the order of
+# their sequence numbers (the clustering index reads "the alerts after N").
+_ALERTS_LOCK = 0x616C7274  # "alrt"
 
 _SCHEMA = f"""
 CREATE TABLE feeds (
@@ -171,6 +174,15 @@ class _Digest(sql.SqlDigest):
             (AlertStatus.HELD.value, self._topic),
         )
         return super().held()
+
+    def cut(self, posts: Sequence[Post], held: Sequence[str]) -> int:
+        _in_sequence_order(self._ex)  # it queues the digest posts: see sql.reports_after
+        return super().cut(posts, held)
+
+
+def _in_sequence_order(ex: sql.Exec) -> None:
+    """Held from a transaction's first queued alert or post to its commit (`_ALERTS_LOCK`)."""
+    ex.rows("SELECT pg_advisory_xact_lock(?) AS locked", (_ALERTS_LOCK,))
 
 
 class PostgresStore(sql.SqlStore):
@@ -337,7 +349,10 @@ class PostgresStore(sql.SqlStore):
     def poll(self, feed_url: str) -> Iterator[PollWork]:
         """One feed's poll as one transaction (see bot/state/interface.py)."""
         with self._cursor() as cur:
-            yield sql.SqlPoll(_Exec(cur), feed_url, self._clock())
+            ex = _Exec(cur)
+            yield sql.SqlPoll(
+                ex, feed_url, self._clock(), before_alerts=lambda: _in_sequence_order(ex)
+            )
 
     @contextmanager
     def digest(self, topic: str) -> Iterator[DigestWork]:

@@ -169,6 +169,9 @@ def prior_reports(ex: Exec, channel: str, since: float) -> list[AlertedReport]:
 
 
 def reports_after(ex: Exec, seq: int, since: float) -> list[SeqReport]:
+    """Read by sequence number: every alert below the highest one committed must be committed
+    too, or the reader moves past it for good. SQLite has one writer at a time; PostgreSQL
+    polls take an advisory lock before they queue alerts, held until they commit."""
     rows = ex.rows(
         _REPORT_COLUMNS + "AND a.seq > ? AND COALESCE(p.published, a.published) >= ? "
         "ORDER BY a.seq",
@@ -242,10 +245,20 @@ def claim_next(ex: Exec, channel: str, due_by: float | None) -> QueuedAlert | No
 class SqlPoll:
     """`PollWork` over an engine's `Exec`, inside the transaction the engine opened."""
 
-    def __init__(self, ex: Exec, feed_url: str, now: float) -> None:
+    def __init__(
+        self,
+        ex: Exec,
+        feed_url: str,
+        now: float,
+        *,
+        before_alerts: Callable[[], None] = lambda: None,
+    ) -> None:
         self._ex = ex
         self._feed_url = feed_url
         self._now = now
+        # Run before the poll queues alerts or posts: an engine whose transactions can commit
+        # alerts out of sequence order (PostgreSQL) serialises them here (see `reports_after`).
+        self._before_alerts = before_alerts
 
     def unseen(self, stories: Sequence[Story]) -> list[Story]:
         return unseen(self._ex, self._feed_url, stories)
@@ -274,6 +287,8 @@ class SqlPoll:
         ex, now, url = self._ex, self._now, self._feed_url
         ex.change(ENSURE_FEED, (url,))
         ex.many(MARK_SEEN, [(url, story.id, story.key, now) for story in stories])
+        if alerts or held or posts:
+            self._before_alerts()
         queued = [a for a in alerts if queue_alert(ex, a, now, AlertStatus.PENDING)]
         queued += [a for a in held if queue_alert(ex, a, now, AlertStatus.HELD)]
         for post in posts:
