@@ -17,7 +17,7 @@ from bot.alerts.roundup import Post
 from bot.errors import StoreError, StoreUnreachable
 from bot.matching.cluster_index import ReportIndex
 from bot.models import Alert, Match, Story, TermHit
-from bot.state.interface import AlertStatus
+from bot.state.interface import AlertStatus, PollWork
 from bot.state.postgres import PostgresStore
 from tests.pgserver import PgServer
 
@@ -41,17 +41,24 @@ def alert(n: int, channel: str = "#a", title: str = "") -> Alert:
     return Alert(f"alert-{channel}-{n}", "topic", channel, story(n, title), match)
 
 
-def record(store: PostgresStore, alerts: list[Alert], *, held: bool = False) -> list[Alert]:
-    with store.poll(FEED) as tx:
-        return tx.record(
-            title="Feed",
-            etag="e1",
-            last_modified=None,
-            stories=[a.story for a in alerts],
-            alerts=[] if held else alerts,
-            held=alerts if held else [],
-            next_due=0,
-        )
+def record(
+    store: PostgresStore, alerts: list[Alert], *, held: bool = False, feed: str = FEED
+) -> list[Alert]:
+    with store.poll(feed) as tx:
+        return record_in(tx, alerts, held=held)
+
+
+def record_in(tx: PollWork, alerts: list[Alert], *, held: bool = False) -> list[Alert]:
+    """`alerts` recorded by a poll already open (queued, or held for a digest)."""
+    return tx.record(
+        title="Feed",
+        etag="e1",
+        last_modified=None,
+        stories=[a.story for a in alerts],
+        alerts=[] if held else alerts,
+        held=alerts if held else [],
+        next_due=0,
+    )
 
 
 @pytest.fixture
@@ -244,26 +251,11 @@ def test_the_clustering_index_misses_no_alert_another_replica_commits_late(
     fast_done = threading.Event()
 
     def fast_records() -> None:  # another feed: no row of the open poll in its way
-        with fast.poll("https://other.example/rss") as tx:
-            tx.record(
-                title="Other",
-                etag=None,
-                last_modified=None,
-                stories=[alert(2).story],
-                alerts=[alert(2)],
-                next_due=0,
-            )
+        record(fast, [alert(2)], feed="https://other.example/rss")
         fast_done.set()
 
     with slow.poll(FEED) as tx:
-        tx.record(
-            title="Feed",
-            etag=None,
-            last_modified=None,
-            stories=[alert(1).story],
-            alerts=[alert(1)],
-            next_due=0,
-        )
+        record_in(tx, [alert(1)])
         other = threading.Thread(target=fast_records)
         other.start()
         fast_done.wait(1.0)  # it may commit now, or wait for this poll to commit first

@@ -118,7 +118,9 @@ class _Channel:
         if first is not entry:  # a copy holds the first's texts, not its own equal strings
             own = replace(entry.report, title=first.report.title, summary=first.report.summary)
             entry = replace(entry, report=own)
-        elif (found := entry.report.features) is not None:
+        else:  # every first is indexed: `could_fold` must find whatever blocking would keep
+            report = entry.report
+            found = report.features or cluster.features(report.title, report.summary)
             self.order.append(entry)
             self.titles.append(found.sorted_title)
             for name in found.profile.names:
