@@ -51,7 +51,7 @@ def test_the_heartbeat_keeps_leases_alive(make: Make) -> None:
     assert one.claim_channel("#news")
     for _ in range(4):
         time.sleep(0.4)
-        one.heartbeat(feeds=0)
+        one.heartbeat(feeds=[])
         assert not two.claim_channel("#news")
 
 
@@ -80,13 +80,29 @@ def test_feeds_spread_to_a_fair_share(make: Make) -> None:
     one = make(ttl=60.0, ident="one")
     assert all(one.claim_feed(url) for url in urls)  # alone: it takes everything
     two = make(ttl=60.0, ident="two")
-    two.heartbeat(feeds=10)
-    one.heartbeat(feeds=10)  # two replicas live now: `one` gives back all but five
+    assert two.heartbeat(urls) == []  # `one` holds them all
+    assert one.heartbeat(urls) == []  # two replicas live now: `one` gives back all but five
     taken = [url for url in urls if two.claim_feed(url)]
     assert len(taken) == 5
     assert sum(one.claim_feed(url) for url in urls) == 5
     listed = {r.id: r.feeds for r in one.replicas()}
     assert listed == {"one": 5, "two": 5}
+
+
+def test_a_replica_under_its_share_is_told_which_feeds_nobody_holds(make: Make) -> None:
+    urls = [f"http://feeds/{n}" for n in range(10)]
+    one = make(ttl=1.0, ident="one")
+    two = make(ttl=1.0, ident="two")
+    assert all(one.claim_feed(url) for url in urls)  # before any heartbeat: no share yet
+    two.heartbeat(urls)
+    one.heartbeat(urls)  # gives five back
+    free = two.heartbeat(urls)
+    assert len(free) == 5
+    assert not [url for url in free if one.claim_feed(url)]  # `one` is at its share
+    assert all(two.claim_feed(url) for url in free)
+    assert two.heartbeat(urls) == []  # at its share, nothing is free
+    time.sleep(1.2)  # `one` dies: no more heartbeats, its five lapse
+    assert sorted(two.heartbeat(urls)) == sorted(set(urls) - set(free))
 
 
 def test_the_replicas_list_says_who_holds_which_channel(make: Make) -> None:
@@ -107,7 +123,7 @@ def test_an_unreachable_database_claims_nothing(make: Make, pg_url: str) -> None
     one._conn.close()
     assert not one.claim_channel("#news")
     assert not one.first_to_run("prune", 1)
-    one.heartbeat(feeds=1)
+    one.heartbeat(feeds=["http://a/feed"])
     assert "missing_t" in one.problem()
 
 

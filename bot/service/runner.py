@@ -21,6 +21,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import random
 import signal
@@ -449,7 +450,18 @@ class Service:
             self._store_failed(exc)
 
     def _heartbeat(self) -> None:
-        self.coordinator.heartbeat(len(self._feeds()))
+        """Renew the leases, and poll now the free feeds this replica has room for (handed over
+        by another replica, or left by a dead one) rather than at their next scheduled time."""
+        from apscheduler.jobstores.base import JobLookupError
+
+        free = self.coordinator.heartbeat([feed.url for feed in self._feeds()])
+        for url in free:
+            if self.scheduler is None or self.stop_event.is_set():
+                return
+            with contextlib.suppress(JobLookupError):  # dropped from the config meanwhile
+                self.scheduler.modify_job(f"feed:{url}", next_run_time=_now_dt())
+        if free:
+            log.info("free feeds taken over", extra={"feeds": len(free)})
 
     def _once_across_replicas(self, job: str, slot: float) -> bool:
         """True in the one replica that runs this job's slot (always, alone)."""
@@ -488,9 +500,9 @@ class Service:
         self._outage = outage or ""
 
     def _schedule_feedback(self) -> None:
+        """(Re)schedule the reading of reactions; `feedback_interval: 0` turns it off."""
         from apscheduler.triggers.interval import IntervalTrigger
 
-        """(Re)schedule the reading of reactions; `feedback_interval: 0` turns it off."""
         if self.feedback is None or self.scheduler is None:
             return
         if self.scheduler.get_job("feedback") is not None:

@@ -11,12 +11,13 @@ Contract:
 - A heartbeat (every ttl/3 seconds, its own connection and thread) renews every lease the replica
   holds and its row in `replicas` (id `host:pid:start`), which `newsbot status` lists with what each
   replica holds. A replica that dies stops renewing: its leases expire `ttl` seconds later, and
-  the others take its feeds at their next scheduled poll of them (so within ttl + the feed's
-  interval: two intervals when the interval is at least the ttl) and its channels at their next
-  delivery round. A replica that stops cleanly releases its leases at once.
+  the others take its feeds at their next heartbeat (so within ttl + ttl/3) and its channels at
+  their next delivery round. A replica that stops cleanly releases its leases at once.
 - Fair share: a replica that holds more feed leases than ceil(feeds / live replicas) releases the
   excess at its heartbeat, and does not take free feeds while at its share, so feeds spread over
-  the replicas without a coordinator.
+  the replicas without a coordinator. A replica under its share is told at its heartbeat which
+  feeds nobody holds (as many as it has room for), and polls them then: a feed handed over or
+  left by a dead replica waits a heartbeat, not up to a whole poll interval.
 - Periodic jobs (digests, pruning, reading reactions) run once across replicas:
   `first_to_run(job, slot)` inserts (job, slot) and only the replica whose insert went in runs it.
 - A lease says who should do the work; it does not fence the world outside the database. The
@@ -32,10 +33,11 @@ import contextlib
 import logging
 import math
 import os
+import random
 import socket
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -102,7 +104,10 @@ class Coordinator(Protocol):
 
     def first_to_run(self, job: str, slot: int) -> bool: ...
 
-    def heartbeat(self, feeds: int) -> None: ...
+    def heartbeat(self, feeds: Sequence[str]) -> list[str]:
+        """Renew; return the feeds (of `feeds`, the configured urls) nobody holds that this
+        replica has room for under its share, to poll now."""
+        ...
 
     def release_all(self) -> None: ...
 
@@ -136,8 +141,8 @@ class Solo:
     def first_to_run(self, job: str, slot: int) -> bool:
         return True
 
-    def heartbeat(self, feeds: int) -> None:
-        return None
+    def heartbeat(self, feeds: Sequence[str]) -> list[str]:
+        return []
 
     def release_all(self) -> None:
         return None
@@ -235,21 +240,23 @@ class PgLeases:
             log.warning("job skipped: database unreachable", extra={"job": job, "error": str(exc)})
             return False
 
-    def heartbeat(self, feeds: int) -> None:
-        """Renew this replica's row and leases; give back feeds over the fair share."""
+    def heartbeat(self, feeds: Sequence[str]) -> list[str]:
+        """Renew this replica's row and leases; give back feeds over the fair share; return the
+        free feeds it has room for."""
         try:
             with self._cursor() as cur:
-                self._beat(cur, feeds)
+                free = self._beat(cur, feeds)
         except StoreError as exc:
             if not self._problem:
                 log.error("heartbeat failed: database unreachable", extra={"error": str(exc)})
             self._problem = str(exc)
-            return
+            return []
         if self._problem:
             log.info("heartbeat: database reachable again")
         self._problem = ""
+        return free
 
-    def _beat(self, cur: Any, feeds: int) -> None:
+    def _beat(self, cur: Any, feeds: Sequence[str]) -> list[str]:
         cur.execute(
             f"INSERT INTO replicas VALUES (%s, {_NOW}, {_NOW}) "
             "ON CONFLICT (id) DO UPDATE SET heartbeat = EXCLUDED.heartbeat",
@@ -266,7 +273,7 @@ class PgLeases:
             (self.replica_id,),
         )
         mine = [row[0] for row in cur.fetchall()]
-        fair = fair_share(feeds, live)
+        fair = fair_share(len(feeds), live)
         if len(mine) > fair:
             extra = mine[fair:]
             cur.execute(
@@ -278,6 +285,18 @@ class PgLeases:
         # Dead replicas stay listed (as dead) for an hour; job marks are kept for a week.
         cur.execute(f"DELETE FROM replicas WHERE heartbeat < {_NOW} - %s", (max(3600, self.ttl),))
         cur.execute(f"DELETE FROM job_runs WHERE at < {_NOW} - 7 * 86400")
+        return self._free(cur, feeds, fair - len(mine))
+
+    def _free(self, cur: Any, feeds: Sequence[str], room: int) -> list[str]:
+        """Up to `room` of `feeds` that no replica holds now, in random order (so replicas with
+        room at once spread over them)."""
+        if room <= 0:
+            return []
+        names = [FEED + url for url in feeds]
+        cur.execute(f"SELECT name FROM leases WHERE name = ANY(%s) AND expires > {_NOW}", (names,))
+        held = {row[0] for row in cur.fetchall()}
+        free = [url for url, name in zip(feeds, names, strict=True) if name not in held]
+        return random.sample(free, min(room, len(free)))
 
     def release_all(self) -> None:
         """Give every lease back and leave the replicas table (a clean stop); once."""
