@@ -3,14 +3,18 @@ periodic jobs once, and the replicas list (bot/state/leases.py)."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import psycopg
 import pytest
 
 from bot.state.leases import SCHEMA, PgLeases, fair_share
+from tests.helpers import ROOT
 
 Make = Callable[..., PgLeases]
 
@@ -134,3 +138,23 @@ def test_an_unreachable_database_claims_nothing(make: Make, pg_url: str) -> None
 def test_fair_share(feeds: str, live: int, share: int) -> None:
     total = 0 if feeds == "none" else 10
     assert fair_share(total, live) == share
+
+
+def test_sqlite_state_gets_one_owner_without_loading_psycopg(tmp_path: Path) -> None:
+    """Asking which coordinator SQLite state needs must not import psycopg (0.1 s of every
+    start): a fresh interpreter, as `newsbot run` starts."""
+    script = (
+        "import sys\n"
+        "from bot.state.leases import Solo, coordinator_for, replicas_of\n"
+        "from bot.state.sqlite import SqliteStore\n"
+        f"store = SqliteStore({str(tmp_path / 'state.db')!r})\n"
+        "assert isinstance(coordinator_for(store), Solo)\n"
+        "assert replicas_of(store) is None\n"
+        "loaded = ('psycopg', 'bot.state.postgres')\n"
+        "print(sorted(name for name in sys.modules if name.startswith(loaded)))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"

@@ -2,12 +2,24 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 from tests.feedserver import FeedServer
-from tests.helpers import Item, env_for, newsbot, rss, write_config, write_feed_list
+from tests.helpers import (
+    ROOT,
+    Item,
+    clean_env,
+    env_for,
+    newsbot,
+    rss,
+    wait_until,
+    write_config,
+    write_feed_list,
+)
 from tests.slackstub import SlackStub
 
 RELEVANT = [
@@ -77,6 +89,33 @@ def test_relevant_stories_are_posted_once_and_irrelevant_ones_not(
     assert message["metadata"]["event_payload"]["alert_id"]
     assert message["blocks"], "alerts are Block Kit messages with a text fallback"
     assert str(message["unfurl_links"]).lower() in ("false", "0")
+
+
+def test_alerts_go_out_while_a_slower_feed_is_still_being_polled(
+    setup: dict[str, object], slack: SlackStub, feed_server: FeedServer, tmp_path: Path
+) -> None:
+    """An alert waits for its own feed's poll, not for the slowest feed's."""
+    feed_server.set_hang("/slow.xml", seconds=60)  # answers nothing: cut off by the read timeout
+    config = write_config(tmp_path / "config", extra_defaults="  read_timeout: 6\n")
+    write_feed_list(tmp_path, [feed_server.url("/a.xml"), feed_server.url("/slow.xml")])
+    args = ["run", "--once", "--config", str(config), "--feeds", str(setup["feeds"])]
+    env = clean_env({"NEWSBOT_HTTP_PORT": "0", **setup["env"]})  # type: ignore[dict-item]
+    log = tmp_path / "run.log"
+    with log.open("w") as sink:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "bot", *args], cwd=ROOT, env=env, stderr=sink, text=True
+        )
+        try:
+            wait_until(lambda: len(slack.messages) == 2 or process.poll() is not None, 30)
+            # The slow feed's poll has not ended yet: no line about it has been logged.
+            assert "slow.xml" not in log.read_text(), log.read_text()
+        finally:
+            process.wait(timeout=60)
+    assert len(slack.messages) == 2, titles(slack)
+    text = log.read_text()
+    assert "slow.xml" in text  # its poll failed (read timeout), after the posts
+    assert "polled 2 feeds (1 failed)" in text, text
+    assert "2 delivered" in text, text
 
 
 def test_a_second_run_posts_nothing_and_is_answered_304(

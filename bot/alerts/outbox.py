@@ -120,14 +120,21 @@ class Outbox:
         self._auth_retry_at = 0.0
 
     def drain(
-        self, *, stop: threading.Event | None = None, ignore_backoff: bool = False
+        self,
+        *,
+        stop: threading.Event | None = None,
+        ignore_backoff: bool = False,
+        held: set[str] | None = None,
     ) -> DrainResult:
         """Deliver every due alert; return when none is due (or `stop` is set).
 
-        `ignore_backoff` (for `run --once`) tries every queued alert once, due or not.
+        `ignore_backoff` (for `run --once`) tries every queued alert once, due or not. `held`:
+        the channels to leave alone, added to as channels fail; several drains given one set
+        act as one drain (`run --once` drains while it polls, then once more at the end: a
+        channel that failed in one is not tried again in the next).
         """
         result = DrainResult()
-        held: set[str] = set()  # channels that failed in this drain: their later alerts wait
+        held = set() if held is None else held  # channels that failed: their later alerts wait
         # The channels with an alert due, as last read (True: just delivered, its next alert
         # not seen yet). A channel just delivered goes to the back and its next alert is claimed
         # when its turn comes: the claim reads the alert afresh, and finding none ends the

@@ -208,18 +208,27 @@ class Service:
         feeds = [feed for feed in self.rt.config.feeds if self.coordinator.claim_feed(feed.url)]
         self.rt.store.unpark_all()  # the admin may have fixed the channel since the last run
         failed_before = {alert_id for alert_id, _, _ in self.rt.store.failed()}
-        with ThreadPoolExecutor(max_workers=max(1, min(POLL_WORKERS, len(feeds)))) as pool:
-            outcomes = list(pool.map(lambda feed: poll_feed(self.rt, feed, force=True), feeds))
+        held: set[str] = set()  # channels that failed in this run: tried no more this run
+        polled = threading.Event()
+        early = _EarlyDrain(self, held, polled)
+        early.start()
+        try:
+            with ThreadPoolExecutor(max_workers=max(1, min(POLL_WORKERS, len(feeds)))) as pool:
+                outcomes = list(pool.map(lambda feed: poll_feed(self.rt, feed, force=True), feeds))
+        finally:
+            polled.set()
+            self.wake.set()
+            early.join()
         outage = all_feeds_failed(outcomes)
         if outage:
             log.error(outage)
-        drained = self.outbox.drain(ignore_backoff=True)
+        drained = self.outbox.drain(ignore_backoff=True, held=held)
         self.coordinator.release_all()
         self._last_cycle = time.time()
         waits, seconds = self.rt.store.lock_waits()  # what /metrics exports, for one-shot runs
         log.info("store lock waits", extra={"waits": waits, "wait_s": round(seconds, 3)})
         failed_now = [f for f in self.rt.store.failed() if f[0] not in failed_before]
-        return self._summary(outcomes, drained.sent, failed_now)
+        return self._summary(outcomes, early.sent + drained.sent, failed_now)
 
     def send_digests(self, topics: Sequence[Topic]) -> tuple[list[DigestOutcome], int]:
         """`newsbot digest`: cut the digest of each topic now and deliver the outbox."""
@@ -683,6 +692,34 @@ class Service:
             and classify(self._slack_check) != DeliveryAction.AUTH
         )
         return HealthReport(alive=alive, ready=ready, checks=checks)
+
+
+class _EarlyDrain(threading.Thread):
+    """`run --once` delivers while it polls: each alert goes out once queued, not after the
+    last feed (the posts' round trips overlap the polls). It tries every alert once, as the
+    final drain does, with the same `held` channels, so the two act as one drain; it stops
+    between two posts when the polls are done, and the final drain delivers the rest."""
+
+    def __init__(self, service: Service, held: set[str], polled: threading.Event) -> None:
+        super().__init__(name="outbox", daemon=True)
+        self.service, self.held, self.polled = service, held, polled
+        self.sent = 0
+
+    def run(self) -> None:
+        outbox, wake = self.service.outbox, self.service.wake
+        while not self.polled.is_set():
+            wake.clear()  # before the drain: an alert queued during it wakes the next one
+            try:
+                self.sent += outbox.drain(
+                    stop=self.polled, ignore_backoff=True, held=self.held
+                ).sent
+            except StoreError as exc:  # the final drain meets it again and reports it
+                log.error("delivery while polling stopped", extra={"error": str(exc)})
+                return
+            except Exception:  # a bug in one alert's handling: the final drain tries again
+                log.exception("delivery while polling stopped; the rest goes out at the end")
+                return
+            wake.wait(timeout=1.0)
 
 
 def _mtime(path: Path) -> float:
