@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -42,7 +43,8 @@ def _json_item(item: Item) -> dict[str, object]:
         "url": f"https://news.example/{item.guid}",
         "title": item.title,
         "content_text": item.summary,
-        "date_published": "2026-11-28T10:00:00Z",
+        # Recent whenever the test runs: a fixed date falls out of the first poll's window.
+        "date_published": (datetime.now(UTC) - timedelta(hours=item.hours_ago)).isoformat(),
     }
 
 
