@@ -408,7 +408,7 @@ class Service:
             self._poll_job,
             trigger,
             args=[feed.url],
-            id=f"feed:{feed.url}",
+            id=_feed_job(feed.url),
             replace_existing=True,
             next_run_time=_now_dt(spread=min(jitter, 5) if first else 0),
         )
@@ -468,7 +468,7 @@ class Service:
             if self.scheduler is None or self.stop_event.is_set():
                 return
             with contextlib.suppress(JobLookupError):  # dropped from the config meanwhile
-                self.scheduler.modify_job(f"feed:{url}", next_run_time=_now_dt())
+                self.scheduler.modify_job(_feed_job(url), next_run_time=_now_dt())
         if free:
             log.info("free feeds taken over", extra={"feeds": len(free)})
 
@@ -618,7 +618,7 @@ class Service:
         new = {feed.url: feed for feed in self._feeds()}
         for url in old.keys() - new.keys():
             if self.scheduler is not None:
-                self.scheduler.remove_job(f"feed:{url}")
+                self.scheduler.remove_job(_feed_job(url))
         for url, feed in new.items():
             if url not in old or old[url].interval != feed.interval:
                 self._add_feed_job(feed)
@@ -720,6 +720,11 @@ class _EarlyDrain(threading.Thread):
                 log.exception("delivery while polling stopped; the rest goes out at the end")
                 return
             wake.wait(timeout=1.0)
+
+
+def _feed_job(url: str) -> str:
+    """The scheduler's id of a feed's poll job (added, re-timed and removed by it)."""
+    return f"feed:{url}"
 
 
 def _mtime(path: Path) -> float:
