@@ -23,7 +23,7 @@ How a story is compared with each report of an event that started within the win
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import lru_cache
@@ -295,7 +295,7 @@ class Profile:
     strong_names: frozenset[str]  # those of them surely names
     agency_led: bool  # the headline's subject is an acronym: a regulator, court or agency
     initials: frozenset[str]  # initials of capitalised runs ("New Jersey" -> "nj")
-    stems: frozenset[str]  # stems of every word, to look a name up in the story
+    vocabulary: str  # stems of every word, sorted, one space around each (see `_unmentioned`)
     law_codes: frozenset[str]  # bill and law codes ("ab1215")
     figures: frozenset[str]  # amounts and counts ("650", "30.5"), years excluded
 
@@ -512,14 +512,20 @@ def _name_conflict(a: Profile, b: Profile) -> str:
     """
     if a.law_codes and b.law_codes and not a.law_codes & b.law_codes:
         return f"different laws: {_listed(a.law_codes)} / {_listed(b.law_codes)}"
-    only_a = a.strong_title_names - b.stems - b.names - _NAME_PREFIXES
-    only_b = b.strong_title_names - a.stems - a.names - _NAME_PREFIXES
+    only_a = _unmentioned(a.strong_title_names, b)
+    only_b = _unmentioned(b.strong_title_names, a)
     if only_a and only_b:
         return f"conflicting names: {_listed(only_a)} / {_listed(only_b)}"
     return ""
 
 
-def _listed(names: frozenset[str]) -> str:
+def _unmentioned(names: frozenset[str], story: Profile) -> Collection[str]:
+    """The names the story never uses, as a name or as any word (a stem holds no space)."""
+    left = names - story.names - _NAME_PREFIXES
+    return [n for n in left if f" {n} " not in story.vocabulary] if left else left
+
+
+def _listed(names: Collection[str]) -> str:
     return ", ".join(sorted(names))
 
 
@@ -542,21 +548,45 @@ def profile(title: str, summary: str) -> Profile:
     first = (sure_runs or title_runs or [()])[0]
     subject = tuple(n.stem for n in first) or lede
     everything = f"{title}. {summary}"
+    title_codes, summary_codes = _law_codes(title), _law_codes(summary)
+    title_names = _shared(title_names | title_codes)
+    law_codes = _shared(title_codes | summary_codes, title_codes)
+    names = _shared(title_names | summary_names | law_codes, title_names)
+    strong = _shared(strong, names, title_names)
     return Profile(
         title=_normalise(title),
         text=_normalise(everything),
         subject=subject,
         lede=lede,
-        title_names=title_names | _law_codes(title),
-        strong_title_names=(title_names & strong) | _law_codes(title),
-        names=title_names | summary_names | _law_codes(title) | _law_codes(summary),
+        title_names=title_names,
+        strong_title_names=_shared((title_names & strong) | title_codes, title_names, strong),
+        names=names,
         strong_names=strong,
         agency_led=bool(first) and all(n.acronym for n in first),
-        initials=_initials(*(text for text in (title, summary) if _mode(text) != _CAPS)),
-        stems=frozenset(_stem(w) for w in _WORD.findall(everything)),
-        law_codes=_law_codes(title) | _law_codes(summary),
-        figures=frozenset(f for f in _FIGURE.findall(everything) if _is_figure(f)),
+        initials=_shared(_initials(*(text for text in (title, summary) if _mode(text) != _CAPS))),
+        vocabulary=_vocabulary(_WORD.findall(everything)),
+        law_codes=law_codes,
+        figures=_shared(frozenset(f for f in _FIGURE.findall(everything) if _is_figure(f))),
     )
+
+
+# A report's profile is held by the clustering index for the whole window (bot/matching/
+# cluster_index.py), so it keeps one object for equal sets: most of its sets are empty, or equal
+# to another of its sets (216 bytes for an empty frozenset, 700 for a few names).
+_EMPTY: frozenset[str] = frozenset()
+
+
+def _shared(found: frozenset[str], *held: frozenset[str]) -> frozenset[str]:
+    """`found`, or an equal set in `held`, or the one empty set."""
+    if not found:
+        return _EMPTY
+    return next((other for other in held if other == found), found)
+
+
+def _vocabulary(words: Iterable[str]) -> str:
+    """Every word's stem, sorted, with one space around each: " ban clearview fine ". A string,
+    not a set: a tenth of the memory, and `_unmentioned` looks up only a few names in it (in C)."""
+    return f" {' '.join(sorted({_stem(w) for w in words}))} "
 
 
 def _name_runs(text: str, casing: _Casing, *, is_title: bool) -> list[tuple[_Name, ...]]:
