@@ -12,7 +12,14 @@ import pytest
 from rapidfuzz import fuzz
 from rapidfuzz.utils import default_process
 
-from bot.matching.cluster import ClusterDecision, PriorReport, decide, profile, report_of
+from bot.matching.cluster import (
+    ClusterDecision,
+    PriorReport,
+    decide,
+    profile,
+    report_of,
+    subject_conflict,
+)
 from bot.models import ClusterSettings, Story
 
 T0 = datetime(2021, 3, 1, 9, 0, tzinfo=UTC)
@@ -466,3 +473,23 @@ def test_pair_scores_compare_texts_normalised_once(title: str, summary: str) -> 
     assert fuzz.token_set_ratio(mine.text, other.text) == fuzz.token_set_ratio(
         f"{title}. {summary}", f"{other.text}", processor=default_process
     )
+
+
+def test_a_headline_name_the_other_story_uses_as_a_plain_word_is_no_conflict() -> None:
+    """Names are looked up in every word of the other story (its `vocabulary`), in any case."""
+    harbor = profile(
+        "Lumina pauses face recognition sales to Harbor police",
+        "Lumina Systems said on Monday it will pause sales to Harbor police.",
+    )
+    oakdale = profile(
+        "Lumina pauses face recognition sales to Oakdale police",
+        "Lumina Systems said on Monday it will pause sales to Oakdale police.",
+    )
+    assert subject_conflict(harbor, oakdale) == "conflicting names: harbor / oakdal"
+    also_harbor = profile(
+        "Lumina pauses face recognition sales to Oakdale police",
+        "Lumina Systems said on Monday it will pause sales to Oakdale police, as it did for "
+        "the harbor force.",
+    )
+    assert subject_conflict(harbor, also_harbor) == ""
+    assert subject_conflict(also_harbor, harbor) == ""
