@@ -58,6 +58,7 @@ from bot.feeds.fetch import Fetcher, FetchLimits  # noqa: E402
 from bot.logs import setup_logging  # noqa: E402
 from bot.matching.match import Matcher  # noqa: E402
 from bot.models import FeedSpec  # noqa: E402
+from bot.service.memory import keep_large_blocks_out_of_heaps  # noqa: E402
 from bot.service.metrics import Metrics  # noqa: E402
 from bot.service.pipeline import PollOutcome, Runtime, poll_feed  # noqa: E402
 from bot.slack.deliver import TerminalSender  # noqa: E402
@@ -260,6 +261,7 @@ def start_server(directory: Path) -> tuple[subprocess.Popen[str], str]:
 
 def build(db: Path, urls: list[str], clock: Clock, out: io.StringIO) -> tuple[Runtime, Outbox]:
     """The Runtime and Outbox as bot/service/wiring.py builds them, with the compressed clock."""
+    keep_large_blocks_out_of_heaps()
     config = load_config(ROOT / "config" / "newsbot.yaml")
     config = config.with_feeds([FeedSpec(url, None, config.defaults.interval) for url in urls])
     store = Store(db, clock=clock)

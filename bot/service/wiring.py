@@ -16,6 +16,7 @@ from bot.feeds.fetch import Fetcher, FetchLimits
 from bot.feeds.guard import AddressPolicy
 from bot.matching.match import Matcher
 from bot.models import FeedSpec
+from bot.service.memory import keep_large_blocks_out_of_heaps
 from bot.service.metrics import Metrics
 from bot.service.pipeline import Runtime
 from bot.service.runner import Service
@@ -39,6 +40,7 @@ def build_service(
 ) -> Service:
     """`role` ("service", "run --once", "digest"): this process delivers from the state, so it
     holds the state's instance (bot/state/instance.py); a dry run works on a private copy."""
+    keep_large_blocks_out_of_heaps()  # before the poll threads' first blocks (see the module)
     store = open_store(state_target(settings))
     if dry_run:
         disk, store = store, store.copy_to_memory()
