@@ -86,6 +86,9 @@ class _Story:
     spans: tuple[list[tuple[int, int]], list[tuple[int, int]]]  # filled in only for evidence
     found: dict[int, dict[tuple[int, int], float]]
     best: dict[int, list[float]]  # term id -> its best worth in [title, summary]
+    # A concept's worth in a field scope, once per story: the query and the meaning stage ask
+    # for the same ones (title:@legal_action, and @legal_action in the title). See `_concept`.
+    concepts: dict[tuple[int, tuple[int, ...]], float]
 
 
 _Eval = Callable[[_Story], float]  # a compiled node: the story -> the node's worth
@@ -244,8 +247,8 @@ class Matcher:
                 (
                     name,
                     self._terms_under(node),
-                    _fast(node, self._node_ids, (0,)),
-                    _fast(node, self._node_ids, (1,)),
+                    _concept(node, self._node_ids, (0,)),
+                    _concept(node, self._node_ids, (1,)),
                 )
                 for name, node in concepts.items()
             )
@@ -317,7 +320,7 @@ class Matcher:
                     found.setdefault(term_id, {})[(field, index)] = similarity
                     row = best.setdefault(term_id, [0.0, 0.0])
                     row[field] = max(row[field], weight * similarity)
-        return _Story(texts, spans, found, best)
+        return _Story(texts, spans, found, best, {})
 
     def _resolve(self, token: str) -> tuple[tuple[int, float], ...]:
         """The term ids one token satisfies, with similarity; memoised per distinct token."""
@@ -593,7 +596,7 @@ def _fast(node: Node, ids: dict[Term, int], fields: tuple[int, ...]) -> _Eval:
     if isinstance(node, Field):
         return _fast(node.child, ids, _narrow(fields, node))
     if isinstance(node, Concept):
-        return _fast(node.child, ids, fields)
+        return _concept(node.child, ids, fields)
     if isinstance(node, Term):
         return _fast_any((ids[node],), fields)
     if isinstance(node, Not):
@@ -605,6 +608,22 @@ def _fast(node: Node, ids: dict[Term, int], fields: tuple[int, ...]) -> _Eval:
         return _fast_or(node, ids, fields)
     children = tuple(_fast(child, ids, fields) for child in node.children)
     return lambda story: _fast_and(children, story)
+
+
+def _concept(definition: Node, ids: dict[Term, int], fields: tuple[int, ...]) -> _Eval:
+    """A concept's definition, evaluated once per story and field scope: every use of a concept
+    in a topic holds the one tree its definition parsed to (`parse_concepts`), so the tree's
+    identity names it."""
+    evaluate = _fast(definition, ids, fields)
+    key = (id(definition), fields)
+
+    def worth(story: _Story) -> float:
+        found = story.concepts.get(key)
+        if found is None:
+            found = story.concepts[key] = evaluate(story)
+        return found
+
+    return worth
 
 
 def _fast_or(node: Or, ids: dict[Term, int], fields: tuple[int, ...]) -> _Eval:
