@@ -17,7 +17,7 @@ the window.
 The comparison features are computed once per distinct text, when the index first sees it. The
 index is brought up to date by a query on the alerts recorded since it last looked (a range of the
 primary key, so alerts recorded by another process count too); it is loaded from the store on
-first use, again when asked for older reports than it holds, and after `forget()` (the store
+first use, again when asked for older reports than it holds, and by `reload()` (the store
 pruned alerts: the index holds no more than the store). Reports whose event started before
 anything asked for in the last `PRUNE_SECONDS` are dropped: its size is bounded by the
 clustering window and the store's retention.
@@ -224,11 +224,15 @@ class ReportIndex:
             if self._floor is not None:
                 self._refresh(tx, cached=True)
 
-    def forget(self) -> None:
-        """The store pruned alerts: read it afresh at the next use (the features of the texts
-        still there are kept, not computed again)."""
+    def reload(self, tx: Reports) -> None:
+        """The store pruned alerts: read what it still holds, now (the features of the texts
+        still there are kept, not computed again). The pruning job calls it, so no poll pays for
+        reading the whole window, and the read's short-lived blocks land in the heap of that
+        job's thread after every prune, not in a different poll thread's each time (each would
+        keep the space: bot/service/memory.py). Not loaded yet: nothing to do."""
         with self._lock:
-            self._floor = None
+            if self._floor is not None:
+                self._load(tx, self._floor)
 
     def size(self) -> int:
         """How many reports it holds (copies included)."""

@@ -76,10 +76,10 @@ class Runtime:
         return self.reports
 
     def prune(self, retention_days: float) -> tuple[int, int]:
-        """`Store.prune`, and the clustering index forgets what the store forgot."""
+        """`Store.prune`, and the clustering index reads what the store still holds."""
         seen, alerts = self.store.prune(retention_days)
         if alerts and self.reports is not None:
-            self.reports.forget()
+            self.reports.reload(self.store)
         return seen, alerts
 
 
