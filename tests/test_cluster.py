@@ -468,10 +468,18 @@ def test_pair_scores_compare_texts_normalised_once(title: str, summary: str) -> 
     only because `default_process` gives the same string when run on its own output."""
     mine = profile(title, summary)
     other = profile("Istanbul bans face scanning", "Cemal's firm: half of the cameras.")
-    for text in (mine.title, mine.text):
+    for text in (mine.sorted_title, mine.text):
         assert default_process(text) == text
     assert fuzz.token_set_ratio(mine.text, other.text) == fuzz.token_set_ratio(
         f"{title}. {summary}", f"{other.text}", processor=default_process
+    )
+    # The headlines are compared by `ratio` of their sorted words: `token_sort_ratio` exactly.
+    for one, two in ((mine, other), (other, mine), (mine, mine)):
+        assert fuzz.ratio(one.sorted_title, two.sorted_title) == fuzz.token_sort_ratio(
+            " ".join(one.sorted_title.split()[::-1]), two.sorted_title
+        )
+    assert fuzz.ratio(mine.sorted_title, other.sorted_title) == fuzz.token_sort_ratio(
+        title, "Istanbul bans face scanning", processor=default_process
     )
 
 

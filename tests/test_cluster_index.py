@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 
 from bot.alerts.plan import Candidate, plan_alerts
-from bot.matching import cluster
-from bot.matching.cluster_index import ReportIndex, distinct_reports
+from bot.matching import cluster, cluster_index
+from bot.matching.cluster_index import ReportIndex, SeqReport, distinct_reports
 from bot.matching.evaluate_clusters import load_items
 from bot.models import Alert, ClusterSettings, Match, Story, TermHit, Topic
 from bot.service.pipeline import indexed_reports, stored_reports
@@ -193,6 +193,31 @@ def test_the_index_holds_what_the_store_would_read(store: Store, tmp_path: Path)
     older = (start - timedelta(days=6)).timestamp()
     assert both("#a", older)[0] == ["Title 1", "Title 2", "Title 3", "Title 5"]
     assert index.loads == 2
+
+
+def test_the_index_reads_the_store_in_pages(store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A load reads the window a page at a time (bounded transient memory), and misses nothing:
+    not the alerts of the last page, nor those a later "since" query finds."""
+    monkeypatch.setattr(cluster_index, "READ_PAGE", 2)
+    start = datetime(2026, 1, 10, tzinfo=UTC)
+    _record(store, [_alert(n, "#a", start + timedelta(minutes=n)) for n in range(1, 6)])
+    pages: list[int] = []
+    real = store.reports_after
+
+    def counted(seq: int, since: float, limit: int | None = None) -> list[SeqReport]:
+        found = real(seq, since, limit)
+        pages.append(len(found))
+        return found
+
+    monkeypatch.setattr(store, "reports_after", counted)
+    index = ReportIndex(lambda: start.timestamp())
+    since = start.timestamp() - 1
+    held = index.reports(store, "#a", since)
+    assert [r.title for r in held] == [f"Title {n}" for n in range(1, 6)]
+    assert pages == [2, 2, 1]
+    _record(store, [_alert(6, "#a", start + timedelta(minutes=6))])
+    assert [r.title for r in index.reports(store, "#a", since)][-1] == "Title 6"
+    assert index.loads == 1
 
 
 def test_the_index_forgets_events_older_than_anything_asked_for(store: Store) -> None:

@@ -323,6 +323,10 @@ def test_prior_reports_and_reports_after_read_the_alerted_stories(store: Store) 
     ]
     assert store.reports_after(after[-1].seq, 0.0) == []
     assert store.last_alert_seq() == after[-1].seq
+    # In pages: the first `limit`, then the rest after the last seq read.
+    first = store.reports_after(0, 0.0, 2)
+    assert first == after[:2]
+    assert store.reports_after(first[-1].seq, 0.0, 2) == after[2:]
 
 
 # --- feeds, meta, feedback, retention -----------------------------------------------------------

@@ -24,9 +24,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Collection, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
-from functools import lru_cache
+from functools import lru_cache, partial
 from itertools import combinations
 
 from rapidfuzz import fuzz, process
@@ -285,7 +285,7 @@ class _Name:
 class Profile:
     """What the comparison needs from one story, computed once."""
 
-    title: str  # normalised for rapidfuzz
+    sorted_title: str  # the headline normalised for rapidfuzz, its words sorted (see `_wording`)
     text: str  # normalised title + summary
     subject: tuple[str, ...]  # stems of the headline's first distinctive name; () if none
     lede: tuple[str, ...]  # stems of the summary's first distinctive name: its acting subject
@@ -297,23 +297,25 @@ class Profile:
     initials: frozenset[str]  # initials of capitalised runs ("New Jersey" -> "nj")
     vocabulary: str  # stems of every word, sorted, one space around each (see `_unmentioned`)
     law_codes: frozenset[str]  # bill and law codes ("ab1215")
-    figures: frozenset[str]  # amounts and counts ("650", "30.5"), years excluded
+    figures: tuple[str, ...]  # amounts and counts ("650", "30.5"), years excluded; sorted
 
 
 @dataclass(frozen=True, slots=True)
 class Features:
-    """A report's comparison features, computed once: its profile, and its normalised headline
-    with words sorted (the near-copy test's input, see `_blocked`)."""
+    """A report's comparison features, computed once: its profile."""
 
     profile: Profile
-    sorted_title: str
+
+    @property
+    def sorted_title(self) -> str:
+        """Its normalised headline with words sorted (the near-copy test's input, `_blocked`)."""
+        return self.profile.sorted_title
 
 
 def features(title: str, summary: str, *, cached: bool = False) -> Features:
     """The comparison features of one story, for the caller to keep. `cached`: through
     `profile`'s cache (a story just decided on is there); else computed without filling it."""
-    found = profile(title, summary) if cached else profile.__wrapped__(title, summary)
-    return Features(found, _sorted_words(found.title))
+    return Features(profile(title, summary) if cached else profile.__wrapped__(title, summary))
 
 
 def _sorted_words(normalised: str) -> str:
@@ -323,8 +325,7 @@ def _sorted_words(normalised: str) -> str:
 def _features_of(report: PriorReport) -> Features:
     if report.features is not None:
         return report.features
-    found = profile(report.title, report.summary)
-    return Features(found, _sorted_words(found.title))
+    return Features(profile(report.title, report.summary))
 
 
 @dataclass(frozen=True, slots=True)
@@ -380,14 +381,17 @@ def decide(
         if not candidates:
             return ClusterDecision(None, 0.0, _NOTHING_SHARED)
     scored = [
-        _Scored(report, score_pair(mine, _features_of(report).profile), bar)
+        _Scored(report, _wording(mine, _features_of(report).profile), bar)
         for report in candidates
         for bar in [threshold + TIME_PENALTY * _window_fraction(published, report, window)]
     ]
-    foldable = [s for s in scored if s.pair.foldable and s.pair.total >= s.bar]
+    # The veto is worked out only where it can change the decision: for the pairs that would
+    # fold without it, and for the closest report, whose pair the reason describes.
+    could_fold = [s for s in scored if s.pair.foldable and s.pair.total >= s.bar]
+    foldable = [s for s in map(partial(_vetoed, mine), could_fold) if s.pair.foldable]
     if foldable:
         return _fold(max(foldable, key=lambda s: s.pair.total - s.bar))
-    return _keep_apart(max(scored, key=lambda s: s.pair.total))
+    return _keep_apart(_vetoed(mine, max(scored, key=lambda s: s.pair.total)))
 
 
 _NOTHING_SHARED = "new alert: no recent alert shares a distinctive name or a near-copy headline"
@@ -415,7 +419,7 @@ def near_copies(mine: Profile, sorted_titles: Sequence[str]) -> set[int]:
     """The positions of the headlines (`Features.sorted_title`) that may be near copies of the
     story's: blocking's second test."""
     near = process.extract(
-        _sorted_words(mine.title),
+        mine.sorted_title,
         sorted_titles,
         scorer=fuzz.ratio,
         score_cutoff=_NEAR_COPY_BLOCK,
@@ -425,23 +429,46 @@ def near_copies(mine: Profile, sorted_titles: Sequence[str]) -> set[int]:
 
 
 def score_pair(a: Profile, b: Profile) -> PairScore:
-    """Similarity of two stories, 0-100: wording plus a bonus for shared distinctive terms."""
+    """Similarity of two stories, 0-100: wording plus a bonus for shared distinctive terms, and
+    the veto that keeps them apart however alike they are ("" if none)."""
+    pair = _wording(a, b)
+    veto = _veto(a, b, pair.text)
+    return replace(pair, veto=veto) if veto else pair
+
+
+def _vetoed(mine: Profile, scored: _Scored) -> _Scored:
+    """`scored` with the veto of its pair worked out (`decide` scores pairs by `_wording`)."""
+    veto = _veto(mine, _features_of(scored.report).profile, scored.pair.text)
+    return replace(scored, pair=replace(scored.pair, veto=veto)) if veto else scored
+
+
+def _veto(a: Profile, b: Profile, text: float) -> str:
+    """Why the two stories can never fold, whatever their similarity ("" if nothing stands
+    against it)."""
+    veto = subject_conflict(a, b)
+    if veto and not _name_conflict(a, b) and _strong_evidence(a, b, text):
+        return ""  # only a different lead stood against it: strong evidence wins
+    return veto
+
+
+def _wording(a: Profile, b: Profile) -> PairScore:
+    """`score_pair` without the veto (left ""): what the similarity is made of."""
     # A profile's texts went through `default_process` once, when it was made (`_normalise`):
     # processing them again for every pair gives the same strings (tests/test_cluster.py).
-    title = fuzz.token_sort_ratio(a.title, b.title)
+    # The headlines' words were sorted once too: `ratio` of them is `token_sort_ratio` of the
+    # headlines (tests/test_cluster.py), without splitting and sorting them for every pair.
+    title = fuzz.ratio(a.sorted_title, b.sorted_title)
     text = fuzz.token_set_ratio(a.text, b.text)
     names = tuple(sorted(a.names & b.names))
-    shared = tuple(sorted(set(names) | (a.figures & b.figures)))
+    figures = set(a.figures).intersection(b.figures) if a.figures and b.figures else ()
+    shared = tuple(sorted(set(names).union(figures)))
     same_subject = _same_subject(a, b)
     bonus = min(
         ENTITY_BONUS_CAP,
         SUBJECT_BONUS * same_subject + ENTITY_BONUS_PER_TERM * (len(shared) - same_subject),
     )
     total = min(100.0, max(title, 0.5 * title + 0.5 * text) + bonus)
-    veto = subject_conflict(a, b)
-    if veto and not _name_conflict(a, b) and _strong_evidence(a, b, text):
-        veto = ""  # only a different lead stood against it: strong evidence wins
-    return PairScore(total, title, text, bonus, shared, names, same_subject, veto)
+    return PairScore(total, title, text, bonus, shared, names, same_subject, "")
 
 
 def _same_subject(a: Profile, b: Profile) -> bool:
@@ -554,7 +581,7 @@ def profile(title: str, summary: str) -> Profile:
     names = _shared(title_names | summary_names | law_codes, title_names)
     strong = _shared(strong, names, title_names)
     return Profile(
-        title=_normalise(title),
+        sorted_title=_sorted_words(_normalise(title)),
         text=_normalise(everything),
         subject=subject,
         lede=lede,
@@ -566,7 +593,7 @@ def profile(title: str, summary: str) -> Profile:
         initials=_shared(_initials(*(text for text in (title, summary) if _mode(text) != _CAPS))),
         vocabulary=_vocabulary(_WORD.findall(everything)),
         law_codes=law_codes,
-        figures=_shared(frozenset(f for f in _FIGURE.findall(everything) if _is_figure(f))),
+        figures=tuple(sorted({f for f in _FIGURE.findall(everything) if _is_figure(f)})),
     )
 
 

@@ -14,7 +14,8 @@ common, found through an index by name, or a near-copy headline, tested in C ove
 headlines): the decision is the same, and the Python work per story follows those reports, not
 the window.
 
-The comparison features are computed once per distinct text, when the index first sees it. The
+The comparison features are computed once per distinct text in each read of the store, and kept
+by the reports (a reload keeps those of the texts still held: nothing is computed again). The
 index is brought up to date by a query on the alerts recorded since it last looked (a range of the
 primary key, so alerts recorded by another process count too); it is loaded from the store on
 first use, again when asked for older reports than it holds, and by `reload()` (the store
@@ -35,6 +36,10 @@ from bot.matching import cluster
 from bot.models import Story
 
 PRUNE_SECONDS = 600.0
+# Reports read from the store per query. A load reads the whole window; in pages, the rows and
+# their JSON text (about 1 KB each, each its own malloc block) are freed every page instead of
+# all being held at once, which left that much free space in the heap after every reload.
+READ_PAGE = 200
 
 
 # What the index reads, declared here, implemented by the state's engines (bot/state).
@@ -67,9 +72,10 @@ class Reports(Protocol):
         the order recorded."""
         ...
 
-    def reports_after(self, seq: int, since: float) -> list[SeqReport]:
+    def reports_after(self, seq: int, since: float, limit: int | None = None) -> list[SeqReport]:
         """The stories alerted or folded after `seq` (any channel) whose event started at or
-        after `since`, in the order recorded (bot/matching/cluster_index.py keeps the rest)."""
+        after `since`, in the order recorded (bot/matching/cluster_index.py keeps the rest); the
+        first `limit` of them, when given."""
         ...
 
     def last_alert_seq(self) -> int:
@@ -115,8 +121,13 @@ class _Channel:
 
     def add(self, entry: _Entry) -> None:
         first = self.firsts.setdefault(copy_key(entry.report), entry)
-        if first is not entry:  # a copy holds the first's texts, not its own equal strings
-            own = replace(entry.report, title=first.report.title, summary=first.report.summary)
+        if first is not entry:  # a copy holds the first's texts and features, not its own
+            own = replace(
+                entry.report,
+                title=first.report.title,
+                summary=first.report.summary,
+                features=first.report.features,
+            )
             entry = replace(entry, report=own)
         else:  # every first is indexed: `could_fold` must find whatever blocking would keep
             report = entry.report
@@ -176,7 +187,6 @@ class ReportIndex:
         self._clock = clock
         self._lock = threading.Lock()
         self._channels: dict[str, _Channel] = {}
-        self._features: dict[Texts, cluster.Features] = {}
         self._floor: float | None = None  # reports whose event started before it are not held
         self._last_seq = 0
         self._asked = float("inf")  # the oldest `since` asked for since the last prune
@@ -246,8 +256,8 @@ class ReportIndex:
 
     def _load(self, tx: Reports, since: float) -> None:
         self.loads += 1
-        known = self._features
-        self._channels, self._features = {}, {}
+        known = _features_in(self._channels.values())
+        self._channels = {}
         self._floor = since
         self._last_seq = 0
         self._refresh(tx, cached=False, known=known)
@@ -259,27 +269,20 @@ class ReportIndex:
         # The highest number first: an alert committed after it is read the next time. (Read
         # after the reports, it could pass over one committed between the two reads.)
         top = max(self._last_seq, tx.last_alert_seq())
-        for found in tx.reports_after(self._last_seq, self._floor):
-            report = found.report
-            entry = _Entry(found.seq, report.event_start, self._report(report, cached, known))
-            self._channels.setdefault(found.channel, _Channel()).add(entry)
-            top = max(top, found.seq)
-        self._last_seq = top
-
-    def _report(
-        self,
-        report: AlertedReport,
-        cached: bool,
-        known: dict[Texts, cluster.Features] | None,
-    ) -> cluster.PriorReport:
-        """`cached`: the story was just decided on, its profile is in `cluster.profile`'s cache;
-        `known`: features computed before a reload."""
-        texts = (report.story.title, report.story.summary)
-        found = self._features.get(texts) or (known or {}).get(texts)
-        if found is None:
-            found = cluster.features(*texts, cached=cached)
-        self._features[texts] = found
-        return prior_report(report, features=found)
+        # The features of each text, computed once for this read (copies of a story, one story in
+        # several channels); the reports keep them, the index holds no table of its own.
+        computed: dict[Texts, cluster.Features] = dict(known or {})
+        after = self._last_seq
+        while True:
+            page = tx.reports_after(after, self._floor, READ_PAGE)
+            for found in page:
+                report = found.report
+                entry = _Entry(found.seq, report.event_start, _report(report, cached, computed))
+                self._channels.setdefault(found.channel, _Channel()).add(entry)
+                after = found.seq
+            if len(page) < READ_PAGE:
+                break
+        self._last_seq = max(top, after)
 
     def _prune(self) -> None:
         now = self._clock()
@@ -294,7 +297,18 @@ class ReportIndex:
             for channel, held in self._channels.items()
             if (kept := held.kept(floor)).by_url
         }
-        self._features = _features_in(self._channels.values())
+
+
+def _report(
+    report: AlertedReport, cached: bool, computed: dict[Texts, cluster.Features]
+) -> cluster.PriorReport:
+    """`cached`: the story was just decided on, its profile is in `cluster.profile`'s cache;
+    `computed`: features already computed, by texts (added to)."""
+    texts = (report.story.title, report.story.summary)
+    found = computed.get(texts)
+    if found is None:
+        found = computed[texts] = cluster.features(*texts, cached=cached)
+    return prior_report(report, features=found)
 
 
 def _features_in(channels: Iterable[_Channel]) -> dict[Texts, cluster.Features]:

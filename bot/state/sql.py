@@ -168,13 +168,13 @@ def prior_reports(ex: Exec, channel: str, since: float) -> list[AlertedReport]:
     return [report for row in rows if (report := alerted_report(row)) is not None]
 
 
-def reports_after(ex: Exec, seq: int, since: float) -> list[SeqReport]:
+def reports_after(ex: Exec, seq: int, since: float, limit: int | None = None) -> list[SeqReport]:
     """Read by sequence number: every alert below the highest one committed must be committed
     too, or the reader moves past it for good. SQLite has one writer at a time; PostgreSQL
     polls take an advisory lock before they queue alerts, held until they commit."""
     rows = ex.rows(
         _REPORT_COLUMNS + "AND a.seq > ? AND COALESCE(p.published, a.published) >= ? "
-        "ORDER BY a.seq",
+        "ORDER BY a.seq" + ("" if limit is None else f" LIMIT {int(limit)}"),
         (ALERT, seq, since),
     )
     return [
@@ -266,8 +266,8 @@ class SqlPoll:
     def prior_reports(self, channel: str, since: float) -> list[AlertedReport]:
         return prior_reports(self._ex, channel, since)
 
-    def reports_after(self, seq: int, since: float) -> list[SeqReport]:
-        return reports_after(self._ex, seq, since)
+    def reports_after(self, seq: int, since: float, limit: int | None = None) -> list[SeqReport]:
+        return reports_after(self._ex, seq, since, limit)
 
     def last_alert_seq(self) -> int:
         return last_alert_seq(self._ex)
@@ -433,8 +433,8 @@ class SqlStore:
     def prior_reports(self, channel: str, since: float) -> list[AlertedReport]:
         return self._read(lambda ex: prior_reports(ex, channel, since))
 
-    def reports_after(self, seq: int, since: float) -> list[SeqReport]:
-        return self._read(lambda ex: reports_after(ex, seq, since))
+    def reports_after(self, seq: int, since: float, limit: int | None = None) -> list[SeqReport]:
+        return self._read(lambda ex: reports_after(ex, seq, since, limit))
 
     def unseen(self, feed_url: str, stories: Sequence[Story]) -> list[Story]:
         """The stories of this feed not recorded before, in feed order."""
