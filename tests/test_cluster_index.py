@@ -197,10 +197,12 @@ def test_the_index_holds_what_the_store_would_read(store: Store, tmp_path: Path)
 
 def test_the_index_reads_the_store_in_pages(store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
     """A load reads the window a page at a time (bounded transient memory), and misses nothing:
-    not the alerts of the last page, nor those a later "since" query finds."""
+    not the alerts after a damaged stored copy, nor those of the last page, nor those a later
+    "since" query finds."""
     monkeypatch.setattr(cluster_index, "READ_PAGE", 2)
     start = datetime(2026, 1, 10, tzinfo=UTC)
     _record(store, [_alert(n, "#a", start + timedelta(minutes=n)) for n in range(1, 6)])
+    store._write("UPDATE alerts SET payload = ? WHERE id = ?", ("{not json", "#a-2"))
     pages: list[int] = []
     real = store.reports_after
 
@@ -213,8 +215,8 @@ def test_the_index_reads_the_store_in_pages(store: Store, monkeypatch: pytest.Mo
     index = ReportIndex(lambda: start.timestamp())
     since = start.timestamp() - 1
     held = index.reports(store, "#a", since)
-    assert [r.title for r in held] == [f"Title {n}" for n in range(1, 6)]
-    assert pages == [2, 2, 1]
+    assert [r.title for r in held] == ["Title 1", "Title 3", "Title 4", "Title 5"]
+    assert pages == [2, 2, 1]  # the first page's second alert is the damaged one
     _record(store, [_alert(6, "#a", start + timedelta(minutes=6))])
     assert [r.title for r in index.reports(store, "#a", since)][-1] == "Title 6"
     assert index.loads == 1

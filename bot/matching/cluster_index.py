@@ -26,6 +26,7 @@ clustering window and the store's retention.
 
 from __future__ import annotations
 
+import sys
 import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
@@ -61,7 +62,7 @@ class SeqReport:
 
     seq: int
     channel: str
-    report: AlertedReport
+    report: AlertedReport | None  # None: its stored copy is damaged (never posted, not compared)
 
 
 class Reports(Protocol):
@@ -112,7 +113,8 @@ class _Entry:
 @dataclass(slots=True)
 class _Channel:
     firsts: dict[CopyKey, _Entry] = field(default_factory=dict)  # the first copy, in seq order
-    by_url: dict[str, list[_Entry]] = field(default_factory=dict)  # every report, by story URL
+    # Every report, by story URL (a tuple: most URLs have one report, and a list is 88 bytes).
+    by_url: dict[str, tuple[_Entry, ...]] = field(default_factory=dict)
     # Blocking's two tests (`cluster._blocked`) without a pass over every first: the firsts by
     # each distinctive name, and their sorted headlines for `cluster.near_copies` (in C).
     by_name: dict[str, list[_Entry]] = field(default_factory=dict)
@@ -136,7 +138,8 @@ class _Channel:
             self.titles.append(found.sorted_title)
             for name in found.profile.names:
                 self.by_name.setdefault(name, []).append(entry)
-        self.by_url.setdefault(entry.report.url, []).append(entry)
+        url = entry.report.url
+        self.by_url[url] = (*self.by_url.get(url, ()), entry)
 
     def could_fold(self, like: cluster.Profile) -> list[_Entry]:
         """The firsts that blocking keeps for a story of this profile, in seq order."""
@@ -168,14 +171,18 @@ def prior_report(
 ) -> cluster.PriorReport:
     """The clustering view of a stored report (with the features given, if any)."""
     story = report.story
+    published = datetime.fromtimestamp(report.published, UTC)
+    # A top-level alert's event starts when it was published: one object for both. Outlets'
+    # names repeat from alert to alert: one string for each.
+    same = report.event_start == report.published
     return cluster.PriorReport(
         report.alert_id,
         story.title,
         story.summary,
         story.url,
-        story.source,
-        datetime.fromtimestamp(report.published, UTC),
-        datetime.fromtimestamp(report.event_start, UTC),
+        sys.intern(story.source),
+        published,
+        published if same else datetime.fromtimestamp(report.event_start, UTC),
         features,
     )
 
@@ -276,11 +283,12 @@ class ReportIndex:
         while True:
             page = tx.reports_after(after, self._floor, READ_PAGE)
             for found in page:
-                report = found.report
+                after = found.seq
+                if (report := found.report) is None:
+                    continue
                 entry = _Entry(found.seq, report.event_start, _report(report, cached, computed))
                 self._channels.setdefault(found.channel, _Channel()).add(entry)
-                after = found.seq
-            if len(page) < READ_PAGE:
+            if len(page) < READ_PAGE:  # the last page
                 break
         self._last_seq = max(top, after)
 

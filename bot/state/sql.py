@@ -171,17 +171,14 @@ def prior_reports(ex: Exec, channel: str, since: float) -> list[AlertedReport]:
 def reports_after(ex: Exec, seq: int, since: float, limit: int | None = None) -> list[SeqReport]:
     """Read by sequence number: every alert below the highest one committed must be committed
     too, or the reader moves past it for good. SQLite has one writer at a time; PostgreSQL
-    polls take an advisory lock before they queue alerts, held until they commit."""
+    polls take an advisory lock before they queue alerts, held until they commit. A damaged
+    stored copy is returned as a None report: a reader in pages counts it, and moves past it."""
     rows = ex.rows(
         _REPORT_COLUMNS + "AND a.seq > ? AND COALESCE(p.published, a.published) >= ? "
         "ORDER BY a.seq" + ("" if limit is None else f" LIMIT {int(limit)}"),
         (ALERT, seq, since),
     )
-    return [
-        SeqReport(row["seq"], row["channel"], report)
-        for row in rows
-        if (report := alerted_report(row)) is not None
-    ]
+    return [SeqReport(row["seq"], row["channel"], alerted_report(row)) for row in rows]
 
 
 def last_alert_seq(ex: Exec) -> int:
