@@ -235,6 +235,12 @@ def test_the_index_forgets_events_older_than_anything_asked_for(store: Store) ->
     clock[0] += 700
     index.reports(store, "#a", clock[0] - 2 * 86400)
     assert index.size() == 1
+    # A prune that drops nothing leaves the channel's tables as they are (no rebuild).
+    tables = index._channels["#a"]
+    clock[0] += 700
+    index.reports(store, "#a", clock[0] - 2 * 86400)
+    assert index._channels["#a"] is tables
+    assert index.size() == 1
 
 
 def test_after_the_store_prunes_the_index_holds_what_the_store_still_has(tmp_path: Path) -> None:

@@ -26,6 +26,7 @@ clustering window and the store's retention.
 
 from __future__ import annotations
 
+import math
 import sys
 import threading
 from collections.abc import Callable, Iterable
@@ -160,6 +161,12 @@ class _Channel:
 
     def size(self) -> int:
         return sum(len(entries) for entries in self.by_url.values())
+
+    def oldest(self) -> float:
+        """When the earliest event it holds started."""
+        return min(
+            (e.event_start for entries in self.by_url.values() for e in entries), default=math.inf
+        )
 
 
 def _seq(entry: _Entry) -> int:
@@ -300,6 +307,11 @@ class ReportIndex:
         self._floor = max(self._floor, self._asked)
         self._asked = float("inf")
         floor = self._floor
+        # Rebuilt only when something is dropped: most prunes drop nothing (the window is days
+        # long), and each rebuild made every channel's tables again, in whichever poll
+        # thread's heap came along (bot/service/memory.py).
+        if all(held.oldest() >= floor for held in self._channels.values()):
+            return
         self._channels = {
             channel: kept
             for channel, held in self._channels.items()
