@@ -77,7 +77,7 @@ class Reports(Protocol):
     def reports_after(self, seq: int, since: float, limit: int | None = None) -> list[SeqReport]:
         """The stories alerted or folded after `seq` (any channel) whose event started at or
         after `since`, in the order recorded (bot/matching/cluster_index.py keeps the rest); the
-        first `limit` of them, when given."""
+        first `limit` of them when given, a damaged stored copy counted (its report None)."""
         ...
 
     def last_alert_seq(self) -> int:
