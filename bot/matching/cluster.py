@@ -285,7 +285,7 @@ class _Name:
 class Profile:
     """What the comparison needs from one story, computed once."""
 
-    sorted_title: str  # the headline normalised for rapidfuzz, its words sorted (see `_wording`)
+    sorted_title: str  # the headline normalised for rapidfuzz, its words sorted (see `score_pair`)
     text: str  # normalised title + summary
     subject: tuple[str, ...]  # stems of the headline's first distinctive name; () if none
     lede: tuple[str, ...]  # stems of the summary's first distinctive name: its acting subject
@@ -339,7 +339,7 @@ class PairScore:
     shared: tuple[str, ...]  # distinctive names and figures in both stories
     names: tuple[str, ...]  # the names among them
     same_subject: bool  # both lead with the same actor
-    veto: str  # "" or why the pair can never fold
+    veto: str  # "" or why the pair can never fold (worked out by `_vetoed`, see `decide`)
 
     @property
     def foldable(self) -> bool:
@@ -381,7 +381,7 @@ def decide(
         if not candidates:
             return ClusterDecision(None, 0.0, _NOTHING_SHARED)
     scored = [
-        _Scored(report, _wording(mine, _features_of(report).profile), bar)
+        _Scored(report, score_pair(mine, _features_of(report).profile), bar)
         for report in candidates
         for bar in [threshold + TIME_PENALTY * _window_fraction(published, report, window)]
     ]
@@ -428,16 +428,8 @@ def near_copies(mine: Profile, sorted_titles: Sequence[str]) -> set[int]:
     return {index for _, _, index in near}
 
 
-def score_pair(a: Profile, b: Profile) -> PairScore:
-    """Similarity of two stories, 0-100: wording plus a bonus for shared distinctive terms, and
-    the veto that keeps them apart however alike they are ("" if none)."""
-    pair = _wording(a, b)
-    veto = _veto(a, b, pair.text)
-    return replace(pair, veto=veto) if veto else pair
-
-
 def _vetoed(mine: Profile, scored: _Scored) -> _Scored:
-    """`scored` with the veto of its pair worked out (`decide` scores pairs by `_wording`)."""
+    """`scored` with the veto of its pair worked out (`score_pair` leaves it "")."""
     veto = _veto(mine, _features_of(scored.report).profile, scored.pair.text)
     return replace(scored, pair=replace(scored.pair, veto=veto)) if veto else scored
 
@@ -451,8 +443,9 @@ def _veto(a: Profile, b: Profile, text: float) -> str:
     return veto
 
 
-def _wording(a: Profile, b: Profile) -> PairScore:
-    """`score_pair` without the veto (left ""): what the similarity is made of."""
+def score_pair(a: Profile, b: Profile) -> PairScore:
+    """Similarity of two stories, 0-100: wording plus a bonus for shared distinctive terms. The
+    veto is left "": `decide` works it out (`_vetoed`) only where it can change the decision."""
     # A profile's texts went through `default_process` once, when it was made (`_normalise`):
     # processing them again for every pair gives the same strings (tests/test_cluster.py).
     # The headlines' words were sorted once too: `ratio` of them is `token_sort_ratio` of the

@@ -26,7 +26,6 @@ clustering window and the store's retention.
 
 from __future__ import annotations
 
-import math
 import sys
 import threading
 from collections.abc import Callable, Iterable
@@ -165,7 +164,8 @@ class _Channel:
     def oldest(self) -> float:
         """When the earliest event it holds started."""
         return min(
-            (e.event_start for entries in self.by_url.values() for e in entries), default=math.inf
+            (e.event_start for entries in self.by_url.values() for e in entries),
+            default=float("inf"),
         )
 
 
